@@ -1,0 +1,228 @@
+//! The command line: argument definitions (also the source of completions
+//! and the man page) and the dispatch of each subcommand to the library.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::artifacts::{self, Outcome};
+use crate::error::{Error, Result};
+use crate::profile::Origin;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "scgen",
+    version,
+    about = "Generate SoftwareContainer's LXC config and rootfs at build time"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render profiles into softwarecontainer.conf, rootfs.tar.gz, rootfs.mtree,
+    /// stage.toml, the lxc-create drop-in and SHA256SUMS.
+    #[command(
+        after_help = "Examples:\n  scgen gen                                   # built-in default -> generated/default/\n  scgen gen --profile profiles/network.toml --out build/sc\n  scgen gen --check --profile profiles/*.toml  # exit 1 if generated/ is stale"
+    )]
+    Gen(GenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GenArgs {
+    /// Profile to generate (repeatable). Without it: the built-in default.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Vec<PathBuf>,
+    /// Directory for the artifacts [default: generated/<profile name>].
+    /// Only with a single profile.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Write nothing; exit 1 with a diff if any artifact on disk differs.
+    #[arg(long)]
+    pub check: bool,
+    /// Override a profile value, e.g. `--set network.gateway=true` (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Directory whose templates replace the built-in ones of the same name.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+    /// Also write a Make/Ninja depfile listing every input of the artifacts.
+    #[arg(long, value_name = "FILE")]
+    pub depfile: Option<PathBuf>,
+    /// How to report what was generated.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Parses `std::env::args`, runs, prints any error, returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let text = e.to_string();
+            let text = if text.starts_with("error") {
+                text
+            } else {
+                format!("error: {text}")
+            };
+            eprintln!("{}", text.trim_end());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Gen(args) => gen(&args),
+    }
+}
+
+fn gen(args: &GenArgs) -> Result<()> {
+    if args.out.is_some() && args.profile.len() > 1 {
+        return Err(Error::Usage(
+            "--out takes one --profile; run once per profile".into(),
+        ));
+    }
+    let mtime = crate::source_date_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
+    let origins: Vec<Origin> = if args.profile.is_empty() {
+        vec![Origin::Embedded]
+    } else {
+        args.profile.iter().cloned().map(Origin::File).collect()
+    };
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut stale = String::new();
+    let mut depfile = String::new();
+    for origin in &origins {
+        let g = crate::generate(origin, &args.set, args.templates.as_deref(), mtime)?;
+        let dir = args
+            .out
+            .clone()
+            .unwrap_or_else(|| Path::new("generated").join(&g.profile.name));
+        if args.check {
+            let (o, report) = artifacts::check(&dir, &g.artifacts)?;
+            outcomes.extend(o);
+            if !report.is_empty() {
+                stale.push_str(&report);
+                stale.push_str(&format!(
+                    "help: regenerate with `scgen gen {}`",
+                    regen_args(origin, args)
+                ));
+                stale.push_str(" (golden tests: `UPDATE_GENERATED=1 cargo test`)\n");
+            }
+        } else {
+            outcomes.extend(artifacts::write(&dir, &g.artifacts)?);
+        }
+        depfile.push_str(&depfile_rule(
+            g.artifacts.iter().map(|a| dir.join(a.name)),
+            &g.inputs,
+        ));
+    }
+    if let (Some(path), false) = (&args.depfile, args.check) {
+        let unchanged = std::fs::read(path).is_ok_and(|old| old == depfile.as_bytes());
+        if !unchanged {
+            artifacts::write_atomic(path, depfile.as_bytes(), 0o644)?;
+        }
+    }
+    report(&outcomes, args)?;
+    if stale.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Stale(stale))
+    }
+}
+
+fn regen_args(origin: &Origin, args: &GenArgs) -> String {
+    let mut s = match origin {
+        Origin::Embedded => String::new(),
+        Origin::File(p) => format!("--profile {}", p.display()),
+    };
+    if let Some(out) = &args.out {
+        s.push_str(&format!(" --out {}", out.display()));
+    }
+    s.trim().to_string()
+}
+
+fn report(outcomes: &[Outcome], args: &GenArgs) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    let text = match args.format {
+        Format::Json => json(outcomes),
+        Format::Text => outcomes
+            .iter()
+            .map(|o| {
+                let verb = match (args.check, o.changed) {
+                    (false, true) => "wrote",
+                    (false, false) => "unchanged",
+                    (true, true) => "stale",
+                    (true, false) => "ok",
+                };
+                format!("{verb:>9} {}\n", o.path.display())
+            })
+            .collect(),
+    };
+    stdout
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("<stdout>", e))
+}
+
+/// A small JSON array by hand: paths, digests and booleans need no more.
+fn json(outcomes: &[Outcome]) -> String {
+    let items: Vec<String> = outcomes
+        .iter()
+        .map(|o| {
+            format!(
+                "  {{\"path\": {}, \"sha256\": \"{}\", \"changed\": {}}}",
+                json_string(&o.path.to_string_lossy()),
+                o.sha256,
+                o.changed
+            )
+        })
+        .collect();
+    format!("[\n{}\n]\n", items.join(",\n"))
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// One Make rule: every artifact depends on every input. Spaces, `#` and
+/// `$` are escaped as Make and Ninja read them.
+fn depfile_rule(targets: impl Iterator<Item = PathBuf>, inputs: &[PathBuf]) -> String {
+    let esc = |p: &Path| {
+        let mut s = String::new();
+        for c in p.to_string_lossy().chars() {
+            match c {
+                ' ' | '#' | '\\' => {
+                    s.push('\\');
+                    s.push(c);
+                }
+                '$' => s.push_str("$$"),
+                c => s.push(c),
+            }
+        }
+        s
+    };
+    let targets: Vec<String> = targets.map(|t| esc(&t)).collect();
+    let deps: Vec<String> = inputs.iter().map(|p| esc(p)).collect();
+    format!("{}: {}\n", targets.join(" "), deps.join(" "))
+}

@@ -1,0 +1,138 @@
+//! What scgen knows about LXC's config language: the two key dialects, the
+//! fstab escaping of mount fields, and the shape of a mount entry line.
+//!
+//! A leaf module: render (build time) and stage (run time) both write LXC
+//! lines, and must write them the same way.
+
+use serde::{Deserialize, Serialize};
+
+/// Which generation of LXC config keys to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dialect {
+    /// LXC >= 3.0 keys (`lxc.uts.name`, `lxc.net.0.*`): what LXC 5 accepts.
+    Lxc3,
+    /// LXC 1.x/2.x keys (`lxc.utsname`, `lxc.network.*`), as in the seed.
+    Lxc2,
+}
+
+/// The config key names of one dialect, by role.
+#[derive(Debug, Serialize)]
+pub struct Keys {
+    pub uts_name: &'static str,
+    pub autodev: &'static str,
+    pub tty: &'static str,
+    pub pty: &'static str,
+    pub halt_signal: &'static str,
+    pub mount_auto: &'static str,
+    pub mount_entry: &'static str,
+    pub net_type: &'static str,
+    pub net_link: &'static str,
+    pub net_name: &'static str,
+    pub rootfs: &'static str,
+}
+
+/// LXC 3.0 renamed these keys (lxc-update-config's table).
+const LXC3: Keys = Keys {
+    uts_name: "lxc.uts.name",
+    autodev: "lxc.autodev",
+    tty: "lxc.tty.max",
+    pty: "lxc.pty.max",
+    halt_signal: "lxc.signal.halt",
+    mount_auto: "lxc.mount.auto",
+    mount_entry: "lxc.mount.entry",
+    net_type: "lxc.net.0.type",
+    net_link: "lxc.net.0.link",
+    net_name: "lxc.net.0.name",
+    rootfs: "lxc.rootfs.path",
+};
+
+const LXC2: Keys = Keys {
+    uts_name: "lxc.utsname",
+    autodev: "lxc.autodev",
+    tty: "lxc.tty",
+    pty: "lxc.pts",
+    halt_signal: "lxc.haltsignal",
+    mount_auto: "lxc.mount.auto",
+    mount_entry: "lxc.mount.entry",
+    net_type: "lxc.network.type",
+    net_link: "lxc.network.link",
+    net_name: "lxc.network.name",
+    rootfs: "lxc.rootfs",
+};
+
+impl Dialect {
+    pub fn keys(self) -> &'static Keys {
+        match self {
+            Dialect::Lxc3 => &LXC3,
+            Dialect::Lxc2 => &LXC2,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Lxc3 => "lxc3",
+            Dialect::Lxc2 => "lxc2",
+        }
+    }
+
+    /// The rootfs value: LXC 3 wants a `dir:` prefix, since a plain path
+    /// holding a `:` is misread as `type:path`.
+    pub fn rootfs_value(self, path: &str) -> String {
+        match self {
+            Dialect::Lxc3 => format!("dir:{path}"),
+            Dialect::Lxc2 => path.to_string(),
+        }
+    }
+}
+
+/// Escapes one fstab field the way glibc's getmntent reads it back, so a
+/// space in a path cannot split the field.
+pub fn fstab_escape(field: &str) -> String {
+    let mut out = String::with_capacity(field.len());
+    for c in field.chars() {
+        match c {
+            ' ' => out.push_str("\\040"),
+            '\t' => out.push_str("\\011"),
+            '\n' => out.push_str("\\012"),
+            '\\' => out.push_str("\\134"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One `lxc.mount.entry` line (without newline).
+pub fn mount_entry(
+    dialect: Dialect,
+    source: &str,
+    target: &str,
+    fstype: &str,
+    options: &str,
+) -> String {
+    format!(
+        "{} = {} {} {} {} 0 0",
+        dialect.keys().mount_entry,
+        fstab_escape(source),
+        fstab_escape(target),
+        fstype,
+        options
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fstab_escapes_what_getmntent_decodes() {
+        assert_eq!(fstab_escape("/a b\tc\\d"), "/a\\040b\\011c\\134d");
+        assert_eq!(fstab_escape("/plain"), "/plain");
+    }
+
+    #[test]
+    fn rootfs_prefix_only_in_lxc3() {
+        assert_eq!(Dialect::Lxc3.rootfs_value("/r"), "dir:/r");
+        assert_eq!(Dialect::Lxc2.rootfs_value("/r"), "/r");
+    }
+}

@@ -1,0 +1,928 @@
+//! Profile loading: TOML text becomes a checked [`Profile`] before any work.
+//!
+//! The flow is ripgrep's lowargs -> hiargs: each layer (the profile, the
+//! profiles it `extends`, each `--set`) is first parsed strictly on its own
+//! into [`RawProfile`] so that an unknown key or a wrong type is reported
+//! with that layer's line and column. The layers are then merged as TOML
+//! tables (later layers win, arrays are replaced whole) and [`check`]ed into
+//! a [`Profile`], whose every value is safe to put into an LXC config line.
+//! A failed check names a key path; [`Layers::locate`] finds the layer that
+//! set it and points the caret there.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::diag::{self, Source};
+use crate::error::{Error, Result};
+pub use crate::lxc::Dialect;
+
+/// The shipped default profile, compiled in so `scgen gen` works anywhere.
+pub const DEFAULT_PROFILE: &str = include_str!("../profiles/default.toml");
+
+/// The profile as written: every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawProfile {
+    /// Another profile this one builds on, relative to this file.
+    pub extends: Option<String>,
+    pub lxc: Option<RawLxc>,
+    pub install: Option<RawInstall>,
+    pub container: Option<RawContainer>,
+    /// Static bind mounts. Replaces the default list (/usr, /lib) whole.
+    pub mounts: Option<Vec<RawMount>>,
+    pub network: Option<RawNetwork>,
+    pub gateways: Option<RawGateways>,
+    pub busybox: Option<RawBusybox>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawLxc {
+    pub dialect: Option<Dialect>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawInstall {
+    pub prefix: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawContainer {
+    pub uts_name: Option<String>,
+    pub autodev: Option<bool>,
+    pub tty_max: Option<u32>,
+    pub pty_max: Option<u32>,
+    pub halt_signal: Option<String>,
+    pub mount_auto: Option<Vec<String>>,
+    pub lib64: Option<bool>,
+    pub init_lxc: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawMount {
+    pub source: String,
+    pub target: String,
+    pub fstype: Option<String>,
+    pub options: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawNetwork {
+    pub gateway: Option<bool>,
+    pub bridge: Option<String>,
+    pub interface: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawGateways {
+    pub dir: Option<String>,
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawBusybox {
+    pub applets: Option<Vec<String>>,
+    pub links_file: Option<String>,
+}
+
+/// A checked profile: every value is valid and safe to render.
+#[derive(Debug, Clone)]
+pub struct Profile {
+    /// The profile's file stem; names the output directory.
+    pub name: String,
+    pub dialect: Dialect,
+    /// Normalised absolute install prefix, never `/`.
+    pub prefix: String,
+    pub container: Container,
+    /// All host-independent mounts in config order: the profile's static
+    /// binds, the optional lib64 bind, then the install-prefix bind.
+    pub mounts: Vec<Mount>,
+    /// Present when the network gateway is on.
+    pub network: Option<Network>,
+    pub gateways: Gateways,
+    pub applets: Applets,
+    /// Every file read to build this profile, for depfiles.
+    pub inputs: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Container {
+    pub uts_name: String,
+    pub autodev: bool,
+    pub tty_max: u32,
+    pub pty_max: u32,
+    /// Upper-case `SIGNAME` or a number, as LXC parses it.
+    pub halt_signal: String,
+    pub mount_auto: Vec<String>,
+    pub lib64: bool,
+    /// Whether the stage binds the host's init.lxc onto `bin/init.lxc`.
+    /// LXC >= 4.0.10 runs its init from liblxc and never looks there.
+    pub init_lxc: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Mount {
+    /// Absolute host path.
+    pub source: String,
+    /// Path relative to the rootfs.
+    pub target: String,
+    pub fstype: String,
+    pub options: Vec<String>,
+}
+
+impl Mount {
+    /// Whether LXC creates the mount point itself (`create=dir|file`), so
+    /// the skeleton need not hold it.
+    pub fn lxc_creates_target(&self) -> bool {
+        self.options.iter().any(|o| o.starts_with("create="))
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Network {
+    pub bridge: String,
+    pub interface: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Gateways {
+    /// Host directory bound on `/gateways`; `None` leaves it to the stage.
+    pub dir: Option<String>,
+    /// Mode the stage gives that host directory (the seed's `chmod 777`).
+    pub mode: u32,
+}
+
+/// Where the busybox applet list comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applets {
+    /// Asked of the host busybox (`busybox --list`) by the stage.
+    Stage,
+    /// Known at build time: sorted, unique, never `busybox` itself.
+    Fixed(Vec<String>),
+}
+
+/// Where a profile comes from.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// `profiles/default.toml` as compiled into the binary.
+    Embedded,
+    File(PathBuf),
+}
+
+/// Loads, merges and checks a profile, with `sets` (`key=value`, from
+/// `--set`) applied on top.
+pub fn load(origin: &Origin, sets: &[String]) -> Result<Profile> {
+    let mut layers = Layers::default();
+    let name = match origin {
+        Origin::Embedded => {
+            layers.push_chain(
+                Source {
+                    name: "profiles/default.toml (built in)".into(),
+                    dir: None,
+                    text: DEFAULT_PROFILE.into(),
+                },
+                None,
+            )?;
+            "default".to_string()
+        }
+        Origin::File(path) => {
+            layers.push_file(path, &mut Vec::new())?;
+            profile_name(path)?
+        }
+    };
+    for set in sets {
+        layers.push_set(set)?;
+    }
+    let merged = layers.merged();
+    let raw: RawProfile = merged
+        .try_into()
+        .map_err(|e: toml::de::Error| Error::Config(format!("error: {}", e.message())))?;
+    check(name, raw, &layers).map_err(|p| Error::Config(layers.render(&p)))
+}
+
+fn profile_name(path: &Path) -> Result<String> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let ok = !stem.is_empty()
+        && stem
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(stem.to_string())
+    } else {
+        Err(Error::Config(format!(
+            "error: profile file name `{}` cannot name an output directory\n  = help: use letters, digits, `-`, `_` or `.` before `.toml`",
+            path.display()
+        )))
+    }
+}
+
+/// One parsed input: its text (for snippets) and its table (for merging).
+struct Layer {
+    source: Source,
+    table: toml::Table,
+}
+
+/// The inputs of one profile, base first, `--set` values last.
+#[derive(Default)]
+struct Layers {
+    layers: Vec<Layer>,
+    inputs: Vec<PathBuf>,
+}
+
+/// A failed check: which key, what is wrong, how to fix it.
+#[derive(Debug)]
+pub struct Problem {
+    key: String,
+    message: String,
+    hint: Option<String>,
+    /// Set when the problem lies in another file (a busybox.links line).
+    at: Option<Box<(Source, Range<usize>)>>,
+}
+
+fn problem(key: &str, message: impl Into<String>, hint: Option<&str>) -> Problem {
+    Problem {
+        key: key.to_string(),
+        message: message.into(),
+        hint: hint.map(str::to_string),
+        at: None,
+    }
+}
+
+impl Layers {
+    fn push_file(&mut self, path: &Path, seen: &mut Vec<PathBuf>) -> Result<()> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!(
+                "error: cannot read profile {}: {e}",
+                path.display()
+            ))
+        })?;
+        let canonical = path.canonicalize().map_err(|e| Error::io(path, e))?;
+        if seen.contains(&canonical) {
+            let chain: Vec<String> = seen.iter().map(|p| p.display().to_string()).collect();
+            return Err(Error::Config(format!(
+                "error: profile {} extends itself through {}\n  = help: remove one `extends` from the cycle",
+                path.display(),
+                chain.join(" -> ")
+            )));
+        }
+        seen.push(canonical);
+        self.inputs.push(path.to_path_buf());
+        let source = Source {
+            name: path.display().to_string(),
+            dir: Some(path.parent().unwrap_or(Path::new(".")).to_path_buf()),
+            text,
+        };
+        self.push_chain(source, Some(seen))
+    }
+
+    /// Parses one profile text strictly, then its base (if any), then keeps
+    /// the text itself as a layer above the base.
+    fn push_chain(&mut self, source: Source, seen: Option<&mut Vec<PathBuf>>) -> Result<()> {
+        let (table, extends) = parse_layer(&source)?;
+        if let Some(extends) = extends {
+            let Some(dir) = &source.dir else {
+                return Err(Error::Config(diag::render(
+                    &source,
+                    None,
+                    "the built-in profile cannot extend another",
+                    None,
+                )));
+            };
+            let mut fresh = Vec::new();
+            let seen = seen.unwrap_or(&mut fresh);
+            self.push_file(&dir.join(extends), seen)?;
+        }
+        self.layers.push(Layer { source, table });
+        Ok(())
+    }
+
+    fn push_set(&mut self, set: &str) -> Result<()> {
+        let Some((key, value)) = set.split_once('=') else {
+            return Err(Error::Usage(format!(
+                "--set {set}: expected KEY=VALUE, for example --set network.gateway=true"
+            )));
+        };
+        let key = key.trim();
+        let value = value.trim();
+        // A bare word that is not TOML (`/opt`, `eth1`) is taken as a string.
+        let mut text = format!("{key} = {value}\n");
+        if text.parse::<toml::Table>().is_err() {
+            text = format!("{key} = {}\n", toml::Value::String(value.to_string()));
+        }
+        let source = Source {
+            name: "--set".into(),
+            dir: std::env::current_dir().ok(),
+            text,
+        };
+        let (table, extends) = parse_layer(&source)?;
+        if extends.is_some() {
+            return Err(Error::Usage("--set cannot change `extends`".into()));
+        }
+        self.layers.push(Layer { source, table });
+        Ok(())
+    }
+
+    fn merged(&self) -> toml::Table {
+        let mut out = toml::Table::new();
+        for layer in &self.layers {
+            merge(&mut out, layer.table.clone());
+        }
+        out
+    }
+
+    /// The topmost layer that sets `key` (a path like `mounts[1].source`),
+    /// and the span of its value there.
+    fn locate(&self, key: &str) -> Option<(&Layer, Range<usize>)> {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|l| span_of(&l.source.text, key).map(|s| (l, s)))
+    }
+
+    fn render(&self, p: &Problem) -> String {
+        let hint = p.hint.as_deref();
+        if let Some(at) = &p.at {
+            let (source, span) = at.as_ref();
+            return diag::render(source, Some(span.clone()), &p.message, hint);
+        }
+        let message = format!("`{}`: {}", p.key, p.message);
+        match self.locate(&p.key) {
+            Some((layer, span)) => diag::render(&layer.source, Some(span), &message, hint),
+            None => {
+                let top = &self.layers.last().expect("at least one layer").source;
+                diag::render(top, None, &message, hint)
+            }
+        }
+    }
+
+    /// The directory a relative path set at `key` resolves against.
+    fn dir_of(&self, key: &str) -> PathBuf {
+        self.locate(key)
+            .and_then(|(l, _)| l.source.dir.clone())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+/// Strictly parses one layer; returns its table without `extends`.
+fn parse_layer(source: &Source) -> Result<(toml::Table, Option<String>)> {
+    if let Err(e) = toml::from_str::<RawProfile>(&source.text) {
+        let hint = hint_for(e.message());
+        return Err(Error::Config(diag::render(
+            source,
+            e.span(),
+            e.message().trim(),
+            hint.as_deref(),
+        )));
+    }
+    let mut table: toml::Table = source.text.parse().expect("parsed once already");
+    let extends = match table.remove("extends") {
+        Some(toml::Value::String(s)) => Some(s),
+        _ => None,
+    };
+    Ok((table, extends))
+}
+
+/// "did you mean" for serde's unknown-field and unknown-variant messages.
+fn hint_for(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (word, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    match diag::did_you_mean(word, candidates.iter().copied()) {
+        Some(best) => Some(format!("did you mean `{best}`?")),
+        None if !candidates.is_empty() => {
+            Some(format!("expected one of: {}", candidates.join(", ")))
+        }
+        None => None,
+    }
+}
+
+/// Later layers win; tables merge key by key; anything else is replaced.
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Byte span of the value at `key` (`a.b`, `a[2].b`) in a TOML text.
+fn span_of(text: &str, key: &str) -> Option<Range<usize>> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let mut table = doc.get_ref();
+    let mut segments = key.split('.').peekable();
+    while let Some(seg) = segments.next() {
+        let (name, index) = match seg.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (seg, None),
+        };
+        let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
+        let mut value = value;
+        if let Some(i) = index {
+            match value.get_ref() {
+                DeValue::Array(items) => value = items.get(i)?,
+                _ => return Some(value.span()),
+            }
+        }
+        if segments.peek().is_none() {
+            return Some(value.span());
+        }
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => return Some(value.span()),
+        }
+    }
+    None
+}
+
+/// Turns the merged raw profile into a checked one.
+fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Problem> {
+    let dialect = raw.lxc.and_then(|l| l.dialect).unwrap_or(Dialect::Lxc3);
+    let install = raw.install.unwrap_or_default();
+    let prefix = abs_path(
+        "install.prefix",
+        install.prefix.as_deref().unwrap_or("/usr/local"),
+    )?;
+    if prefix == "/" {
+        return Err(problem(
+            "install.prefix",
+            "must not be `/`",
+            Some("the prefix is bind-mounted into the container; use e.g. `/usr/local` or `/opt/app`"),
+        ));
+    }
+
+    let c = raw.container.unwrap_or_default();
+    let container = Container {
+        uts_name: uts_name(c.uts_name.as_deref().unwrap_or("contained"))?,
+        autodev: c.autodev.unwrap_or(true),
+        tty_max: c.tty_max.unwrap_or(1),
+        pty_max: c.pty_max.unwrap_or(1),
+        halt_signal: signal(c.halt_signal.as_deref().unwrap_or("SIGKILL"))?,
+        mount_auto: mount_auto(
+            c.mount_auto
+                .unwrap_or_else(|| vec!["proc".into(), "sys".into()]),
+        )?,
+        lib64: c.lib64.unwrap_or(true),
+        init_lxc: c.init_lxc.unwrap_or(true),
+    };
+
+    let mut mounts = match raw.mounts {
+        None => vec![ro_bind("/usr", "usr"), ro_bind("/lib", "lib")],
+        Some(list) => list
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| mount(i, m))
+            .collect::<Result<_, _>>()?,
+    };
+    if container.lib64 {
+        let mut m = ro_bind("/lib64", "lib64");
+        m.options.push("optional".into());
+        mounts.push(m);
+    }
+    // The seed's template binds the prefix unconditionally, which mounts it
+    // twice when a static bind already covers the same path (prefix /usr).
+    let prefix_bind = ro_bind(&prefix, &prefix[1..]);
+    if !mounts
+        .iter()
+        .any(|m| m.source == prefix_bind.source && m.target == prefix_bind.target)
+    {
+        mounts.push(prefix_bind);
+    }
+
+    let n = raw.network.unwrap_or_default();
+    let network = if n.gateway.unwrap_or(false) {
+        Some(Network {
+            bridge: ifname("network.bridge", n.bridge.as_deref().unwrap_or("lxcbr0"))?,
+            interface: ifname(
+                "network.interface",
+                n.interface.as_deref().unwrap_or("eth0"),
+            )?,
+        })
+    } else {
+        None
+    };
+
+    let g = raw.gateways.unwrap_or_default();
+    let gateways = Gateways {
+        dir: g
+            .dir
+            .as_deref()
+            .map(|d| abs_path("gateways.dir", d))
+            .transpose()?,
+        mode: mode("gateways.mode", g.mode.as_deref().unwrap_or("0777"))?,
+    };
+
+    let b = raw.busybox.unwrap_or_default();
+    let mut inputs = layers.inputs.clone();
+    let applets = match (b.applets, b.links_file) {
+        (Some(_), Some(_)) => {
+            return Err(problem(
+                "busybox.links-file",
+                "cannot be set together with `busybox.applets`",
+                Some("keep one: a fixed list, or a busybox.links file"),
+            ))
+        }
+        (Some(list), None) => Applets::Fixed(applet_list(list)?),
+        (None, Some(file)) => {
+            let path = layers.dir_of("busybox.links-file").join(&file);
+            let list = links_file(&path)?;
+            inputs.push(path);
+            Applets::Fixed(list)
+        }
+        (None, None) => Applets::Stage,
+    };
+
+    Ok(Profile {
+        name,
+        dialect,
+        prefix,
+        container,
+        mounts,
+        network,
+        gateways,
+        applets,
+        inputs,
+    })
+}
+
+fn ro_bind(source: &str, target: &str) -> Mount {
+    Mount {
+        source: source.into(),
+        target: target.into(),
+        fstype: "none".into(),
+        options: vec!["ro".into(), "bind".into()],
+    }
+}
+
+/// Rejects characters that would end or break an LXC config line.
+fn no_control(key: &str, value: &str) -> Result<(), Problem> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(problem(
+            key,
+            format!("must not contain the control character {c:?}"),
+            Some("an LXC config value ends at a newline; control characters cannot be written"),
+        ));
+    }
+    Ok(())
+}
+
+/// A normalised absolute path: no `.`, `..`, empty or trailing components.
+pub(crate) fn abs_path(key: &str, value: &str) -> Result<String, Problem> {
+    no_control(key, value)?;
+    if !value.starts_with('/') {
+        return Err(problem(
+            key,
+            format!("`{value}` is not an absolute path"),
+            Some("write it from the root, e.g. `/usr/local`"),
+        ));
+    }
+    normalise(key, value).map(|p| format!("/{p}"))
+}
+
+/// Joins the components of `value` with single slashes, refusing `..`.
+fn normalise(key: &str, value: &str) -> Result<String, Problem> {
+    let mut parts = Vec::new();
+    for part in value.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(problem(
+                    key,
+                    format!("`{value}` contains `..`"),
+                    Some("write the path without `..`; scgen does not resolve it for you"),
+                ))
+            }
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    if joined.len() > 4000 {
+        return Err(problem(key, "is longer than a Linux path may be", None));
+    }
+    Ok(joined)
+}
+
+fn rel_path(key: &str, value: &str) -> Result<String, Problem> {
+    no_control(key, value)?;
+    if value.starts_with('/') {
+        return Err(problem(
+            key,
+            format!("`{value}` must be relative to the container's rootfs"),
+            Some(&format!("write `{}`", value.trim_start_matches('/'))),
+        ));
+    }
+    let p = normalise(key, value)?;
+    if p.is_empty() {
+        return Err(problem(key, "must name a directory below the rootfs", None));
+    }
+    Ok(p)
+}
+
+fn uts_name(value: &str) -> Result<String, Problem> {
+    let ok = (1..=64).contains(&value.len())
+        && !value.starts_with('-')
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if ok {
+        Ok(value.into())
+    } else {
+        Err(problem(
+            "container.uts-name",
+            format!("{value:?} is not a host name"),
+            Some("use 1 to 64 letters, digits, `-` or `.`, not starting with `-`"),
+        ))
+    }
+}
+
+fn ifname(key: &str, value: &str) -> Result<String, Problem> {
+    let ok = (1..=15).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(value.into())
+    } else {
+        Err(problem(
+            key,
+            format!("{value:?} is not a network interface name"),
+            Some("use 1 to 15 letters, digits, `-`, `_` or `.`"),
+        ))
+    }
+}
+
+const SIGNALS: &[&str] = &[
+    "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "IOT", "BUS", "FPE", "KILL", "USR1", "SEGV",
+    "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
+    "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "POLL", "PWR", "SYS",
+];
+
+/// A signal as LXC's `sig_parse` takes it: a number, or `SIG` + a name.
+fn signal(value: &str) -> Result<String, Problem> {
+    let key = "container.halt-signal";
+    if !value.is_empty() && value.chars().all(|c| c.is_ascii_digit()) {
+        return match value.parse::<u32>() {
+            Ok(n) if (1..=64).contains(&n) => Ok(n.to_string()),
+            _ => Err(problem(
+                key,
+                format!("signal number {value} is out of range"),
+                Some("use 1 to 64"),
+            )),
+        };
+    }
+    let upper = value.to_ascii_uppercase();
+    let Some(name) = upper.strip_prefix("SIG") else {
+        return Err(problem(
+            key,
+            format!("`{value}` is not a signal"),
+            Some("LXC needs the `SIG` prefix, e.g. `SIGKILL`, or a number"),
+        ));
+    };
+    let rt = |base: &str, sign: char| {
+        name.strip_prefix(base).is_some_and(|rest| {
+            rest.is_empty()
+                || rest
+                    .strip_prefix(sign)
+                    .is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n <= 30))
+        })
+    };
+    if SIGNALS.contains(&name) || rt("RTMIN", '+') || rt("RTMAX", '-') {
+        Ok(upper)
+    } else {
+        let hint = diag::did_you_mean(name, SIGNALS.iter().copied())
+            .map(|s| format!("did you mean `SIG{s}`?"));
+        Err(problem(
+            key,
+            format!("`{value}` is not a signal"),
+            hint.as_deref(),
+        ))
+    }
+}
+
+const MOUNT_AUTO: &[&str] = &[
+    "proc",
+    "proc:mixed",
+    "proc:rw",
+    "sys",
+    "sys:ro",
+    "sys:mixed",
+    "sys:rw",
+    "cgroup",
+    "cgroup:mixed",
+    "cgroup:ro",
+    "cgroup:rw",
+    "cgroup:force",
+    "cgroup:mixed:force",
+    "cgroup:ro:force",
+    "cgroup:rw:force",
+    "cgroup-full",
+    "cgroup-full:mixed",
+    "cgroup-full:ro",
+    "cgroup-full:rw",
+    "cgroup-full:force",
+    "cgroup-full:mixed:force",
+    "cgroup-full:ro:force",
+    "cgroup-full:rw:force",
+];
+
+fn mount_auto(tokens: Vec<String>) -> Result<Vec<String>, Problem> {
+    for (i, t) in tokens.iter().enumerate() {
+        if !MOUNT_AUTO.contains(&t.as_str()) {
+            let hint = diag::did_you_mean(t, MOUNT_AUTO.iter().copied())
+                .map(|s| format!("did you mean `{s}`?"))
+                .unwrap_or_else(|| "e.g. `proc`, `sys`, `cgroup:mixed`".into());
+            return Err(problem(
+                &format!("container.mount-auto[{i}]"),
+                format!("`{t}` is not an lxc.mount.auto token"),
+                Some(&hint),
+            ));
+        }
+    }
+    Ok(tokens)
+}
+
+fn mount(i: usize, m: RawMount) -> Result<Mount, Problem> {
+    let key = |k: &str| format!("mounts[{i}].{k}");
+    let word = |k: &str, v: &str| -> Result<String, Problem> {
+        let ok = !v.is_empty()
+            && v.chars().all(|c| {
+                c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '=' | '.' | ':' | '+' | '/')
+            });
+        if ok {
+            Ok(v.to_string())
+        } else {
+            Err(problem(
+                &key(k),
+                format!("{v:?} is not a single fstab word"),
+                Some("one option per array item, without spaces, commas or `#`"),
+            ))
+        }
+    };
+    let options = m
+        .options
+        .unwrap_or_else(|| vec!["ro".into(), "bind".into()]);
+    Ok(Mount {
+        source: abs_path(&key("source"), &m.source)?,
+        target: rel_path(&key("target"), &m.target)?,
+        fstype: word("fstype", m.fstype.as_deref().unwrap_or("none"))?,
+        options: options
+            .iter()
+            .enumerate()
+            .map(|(j, o)| word(&format!("options[{j}]"), o))
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+fn mode(key: &str, value: &str) -> Result<u32, Problem> {
+    let digits = value.strip_prefix("0o").unwrap_or(value);
+    match u32::from_str_radix(digits, 8) {
+        Ok(m) if m <= 0o7777 && (3..=4).contains(&digits.len()) => Ok(m),
+        _ => Err(problem(
+            key,
+            format!("`{value}` is not an octal file mode"),
+            Some("write it as a string of octal digits, e.g. \"0777\" or \"0755\""),
+        )),
+    }
+}
+
+/// Checks one applet name; `None` for `busybox` itself, which never gets a
+/// link (it would replace the binary's own mount point).
+fn applet(name: &str) -> Result<Option<String>, String> {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.len() > 255
+        || name
+            .chars()
+            .any(|c| c == '/' || c.is_control() || c.is_whitespace())
+    {
+        return Err(format!(
+            "{name:?} is not a file name busybox could answer to"
+        ));
+    }
+    Ok((name != "busybox").then(|| name.to_string()))
+}
+
+fn applet_list(list: Vec<String>) -> Result<Vec<String>, Problem> {
+    let mut out = BTreeSet::new();
+    for (i, name) in list.iter().enumerate() {
+        match applet(name) {
+            Ok(Some(a)) => {
+                out.insert(a);
+            }
+            Ok(None) => {}
+            Err(m) => return Err(problem(&format!("busybox.applets[{i}]"), m, None)),
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Reads a Yocto `busybox.links` file: one absolute path per line. Every
+/// applet lands in `bin/` as the seed put them; the directory is dropped.
+fn links_file(path: &Path) -> Result<Vec<String>, Problem> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        problem(
+            "busybox.links-file",
+            format!("cannot read {}: {e}", path.display()),
+            Some("the path is relative to the profile that sets it"),
+        )
+    })?;
+    let source = Source {
+        name: path.display().to_string(),
+        dir: None,
+        text: text.clone(),
+    };
+    let mut out = BTreeSet::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let span = offset..offset + line.trim_end().len();
+        offset += line.len();
+        let entry = line.trim();
+        if entry.is_empty() || entry.starts_with('#') {
+            continue;
+        }
+        let fail = |message: String, hint: &str| Problem {
+            key: "busybox.links-file".into(),
+            message,
+            hint: Some(hint.into()),
+            at: Some(Box::new((source.clone(), span.clone()))),
+        };
+        if !entry.starts_with('/') {
+            return Err(fail(
+                format!("`{entry}` is not an absolute path"),
+                "busybox.links lists one absolute path per line, e.g. `/bin/ls`",
+            ));
+        }
+        let base = entry.rsplit('/').next().unwrap_or("");
+        match applet(base) {
+            Ok(Some(a)) => {
+                out.insert(a);
+            }
+            Ok(None) => {}
+            Err(m) => return Err(fail(m, "each line must end in an applet name")),
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_follow_lxc() {
+        assert_eq!(signal("sigkill").unwrap(), "SIGKILL");
+        assert_eq!(signal("9").unwrap(), "9");
+        assert_eq!(signal("SIGRTMIN+3").unwrap(), "SIGRTMIN+3");
+        assert!(signal("KILL").is_err());
+        assert!(signal("SIGKIL")
+            .unwrap_err()
+            .hint
+            .unwrap()
+            .contains("SIGKILL"));
+        assert!(signal("0").is_err());
+        assert!(signal("65").is_err());
+    }
+
+    #[test]
+    fn paths_normalise_or_fail() {
+        assert_eq!(abs_path("k", "//usr/./local/").unwrap(), "/usr/local");
+        assert!(abs_path("k", "usr").is_err());
+        assert!(abs_path("k", "/usr/../etc").is_err());
+        assert!(abs_path("k", "/a\nlxc.x = 1").is_err());
+        assert_eq!(rel_path("k", "a//b/").unwrap(), "a/b");
+        assert!(rel_path("k", "/abs").is_err());
+        assert!(rel_path("k", ".").is_err());
+    }
+
+    #[test]
+    fn span_of_finds_nested_and_indexed_keys() {
+        let text =
+            "[install]\nprefix = \"/x\"\n[[mounts]]\nsource = \"a\"\n[[mounts]]\nsource = \"b\"\n";
+        assert_eq!(&text[span_of(text, "install.prefix").unwrap()], "\"/x\"");
+        assert_eq!(&text[span_of(text, "mounts[1].source").unwrap()], "\"b\"");
+        assert_eq!(span_of(text, "network.bridge"), None);
+    }
+
+    #[test]
+    fn modes_are_octal_strings() {
+        assert_eq!(mode("k", "0777").unwrap(), 0o777);
+        assert_eq!(mode("k", "1777").unwrap(), 0o1777);
+        assert!(mode("k", "777777").is_err());
+        assert!(mode("k", "0999").is_err());
+    }
+}

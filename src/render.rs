@@ -1,0 +1,169 @@
+//! Rendering: a checked [`Profile`] becomes the text artifacts through
+//! minijinja templates (`softwarecontainer.conf`, the lxc-create drop-in).
+//!
+//! Templates are compiled in from `templates/`; an integrator's directory
+//! (`--templates DIR`) replaces them by file name. Undefined variables are
+//! errors (strict mode), so a template typo fails the build instead of
+//! writing an empty value into an LXC config.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::lxc::{self, Keys};
+use crate::profile::{Container, Mount, Network, Profile};
+
+/// Built-in templates, by the name an override must use.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    (
+        CONF_TEMPLATE,
+        include_str!("../templates/softwarecontainer.conf.j2"),
+    ),
+    (
+        DROPIN_TEMPLATE,
+        include_str!("../templates/lxc-softwarecontainer.j2"),
+    ),
+];
+pub const CONF_TEMPLATE: &str = "softwarecontainer.conf.j2";
+pub const DROPIN_TEMPLATE: &str = "lxc-softwarecontainer.j2";
+
+/// Where the installed scgen and artifacts live below the install prefix.
+pub const BIN_DIR: &str = "bin";
+pub const ARTIFACTS_DIR: &str = "share/softwarecontainer/scgen";
+
+/// Everything a template sees. This struct is the documented contract for
+/// integrator templates (README, "Template variables").
+#[derive(Debug, Serialize)]
+pub struct Context<'a> {
+    /// Profile name (file stem).
+    pub profile: &'a str,
+    /// `lxc3` or `lxc2`.
+    pub dialect: &'static str,
+    /// Config key names in the profile's dialect, by role.
+    pub keys: &'static Keys,
+    /// Normalised install prefix.
+    pub prefix: &'a str,
+    pub container: &'a Container,
+    /// Static mounts in order, the lib64 and prefix binds included.
+    pub mounts: &'a [Mount],
+    /// Present only with the network gateway on.
+    pub network: Option<&'a Network>,
+    /// Absolute path of the installed scgen binary.
+    pub scgen_bin: String,
+    /// Absolute path of the installed artifact directory.
+    pub artifacts_dir: String,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(p: &'a Profile) -> Self {
+        Context {
+            profile: &p.name,
+            dialect: p.dialect.as_str(),
+            keys: p.dialect.keys(),
+            prefix: &p.prefix,
+            container: &p.container,
+            mounts: &p.mounts,
+            network: p.network.as_ref(),
+            scgen_bin: format!("{}/{BIN_DIR}/scgen", p.prefix),
+            artifacts_dir: format!("{}/{ARTIFACTS_DIR}", p.prefix),
+        }
+    }
+}
+
+/// The rendered text artifacts of one profile.
+pub struct Rendered {
+    pub conf: String,
+    pub dropin: String,
+    /// Template files read from an override directory, for depfiles.
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Renders both templates for `profile`, with `overrides` replacing
+/// built-in templates that have the same file name.
+pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_keep_trailing_newline(true);
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.add_filter("fstab", |s: String| lxc::fstab_escape(&s));
+    env.add_filter("sh_quote", |s: String| sh_quote(&s));
+    let mut inputs = Vec::new();
+    for (name, builtin) in TEMPLATES {
+        let text = match overrides.map(|d| d.join(name)).filter(|p| p.exists()) {
+            Some(path) => {
+                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                inputs.push(path);
+                text
+            }
+            None => builtin.to_string(),
+        };
+        env.add_template_owned(name.to_string(), text)
+            .map_err(template_error)?;
+    }
+    let ctx = Context::new(profile);
+    let render = |name: &str| -> Result<String> {
+        let text = env
+            .get_template(name)
+            .and_then(|t| t.render(&ctx))
+            .map_err(template_error)?;
+        Ok(text)
+    };
+    let conf = render(CONF_TEMPLATE)?;
+    check_conf(&conf)?;
+    Ok(Rendered {
+        conf,
+        dropin: render(DROPIN_TEMPLATE)?,
+        inputs,
+    })
+}
+
+fn template_error(e: minijinja::Error) -> Error {
+    // `{:#}` adds minijinja's source excerpt around the failing line.
+    Error::Config(format!("error: template {e:#}"))
+}
+
+/// A last guard for integrator templates: every line of the config must be
+/// blank, a whole-line comment, or `lxc.key = value`.
+fn check_conf(conf: &str) -> Result<()> {
+    for (i, line) in conf.lines().enumerate() {
+        let t = line.trim_start();
+        let ok = t.is_empty()
+            || t.starts_with('#')
+            || t.split_once('=').is_some_and(|(k, _)| {
+                let k = k.trim();
+                k.starts_with("lxc.") && !k.contains(char::is_whitespace)
+            });
+        if !ok || line.contains('\r') {
+            return Err(Error::Config(format!(
+                "error: rendered softwarecontainer.conf line {} is not an LXC config line: {line:?}\n  = help: check the template; LXC silently ignores such lines",
+                i + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Quotes a string for POSIX sh: single quotes, with `'` spelled `'\''`.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sh_quote_survives_quotes_and_dollars() {
+        assert_eq!(sh_quote("/a b/$x'y"), "'/a b/$x'\\''y'");
+    }
+
+    #[test]
+    fn conf_guard_rejects_stray_lines() {
+        assert!(check_conf("# c\nlxc.a = b\n\n").is_ok());
+        assert!(check_conf("lxc.a = b\nrm -rf /\n").is_err());
+        assert!(check_conf("lxc.a b = c\n").is_err());
+    }
+}

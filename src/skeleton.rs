@@ -1,0 +1,142 @@
+//! The rootfs skeleton: the seed's FHS-like tree as a sorted list of entries,
+//! computed from the profile alone, so it can be packed at build time.
+//!
+//! Nothing here touches the filesystem. Owners are always 0:0 (that is what
+//! the packer writes), so only path, kind and mode are kept.
+
+use std::collections::BTreeMap;
+
+use crate::profile::{Applets, Profile};
+
+/// What an entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File(Vec<u8>),
+    /// Target, relative to the link's directory.
+    Symlink(String),
+}
+
+/// One entry of the skeleton, with a path relative to the rootfs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: String,
+    pub mode: u32,
+    pub kind: Kind,
+}
+
+/// Directories every container has. Most stay empty mount points; the
+/// template's comment says the same of its tree.
+const DIRS: &[&str] = &[
+    "bin",
+    "dev",
+    "etc",
+    "etc/pulse",
+    "gateways",
+    "home",
+    "lib",
+    "proc",
+    "root",
+    "sbin",
+    "sys",
+    "usr/lib",
+    "usr/sbin",
+];
+
+/// Placeholders the stage bind-mounts host binaries onto.
+pub const BUSYBOX: &str = "bin/busybox";
+pub const INIT_LXC: &str = "bin/init.lxc";
+pub const IPTABLES: &str = "bin/iptables";
+
+/// The skeleton of `profile`, sorted by path, parents before children.
+pub fn skeleton(profile: &Profile) -> Vec<Entry> {
+    let mut tree = Tree::default();
+    for dir in DIRS {
+        tree.dir(dir, 0o755);
+    }
+    // /tmp is world-writable and sticky as on any FHS system; the seed's
+    // blanket `chmod 755` took that away.
+    tree.dir("tmp", 0o1777);
+    if profile.container.lib64 {
+        tree.dir("lib64", 0o755);
+        tree.dir("usr/lib64", 0o755);
+    }
+    for m in &profile.mounts {
+        if !m.lxc_creates_target() {
+            tree.dir(&m.target, 0o755);
+        }
+    }
+    tree.file("etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\n");
+    tree.file("etc/group", 0o644, "root:x:0:root\n");
+    // No shm may be mounted in the container, so pulse must not try it.
+    tree.file("etc/pulse/client.conf", 0o644, "disable-shm=yes\n");
+    tree.file(BUSYBOX, 0o755, "");
+    if profile.container.init_lxc {
+        tree.file(INIT_LXC, 0o755, "");
+    }
+    if profile.network.is_some() {
+        tree.file(IPTABLES, 0o755, "");
+    }
+    if let Applets::Fixed(applets) = &profile.applets {
+        for a in applets {
+            tree.link(&format!("bin/{a}"), "busybox");
+        }
+    }
+    tree.entries.into_values().collect()
+}
+
+/// Entries by path; a `BTreeMap` keeps them sorted byte-wise, which puts a
+/// parent before its children.
+#[derive(Default)]
+struct Tree {
+    entries: BTreeMap<String, Entry>,
+}
+
+impl Tree {
+    fn parents(&mut self, path: &str) {
+        let mut end = 0;
+        while let Some(i) = path[end..].find('/') {
+            end += i;
+            let parent = &path[..end];
+            self.entries.entry(parent.to_string()).or_insert(Entry {
+                path: parent.to_string(),
+                mode: 0o755,
+                kind: Kind::Dir,
+            });
+            end += 1;
+        }
+    }
+
+    fn dir(&mut self, path: &str, mode: u32) {
+        self.parents(path);
+        self.entries.entry(path.to_string()).or_insert(Entry {
+            path: path.to_string(),
+            mode,
+            kind: Kind::Dir,
+        });
+    }
+
+    fn file(&mut self, path: &str, mode: u32, content: &str) {
+        self.put(path, mode, Kind::File(content.as_bytes().to_vec()));
+    }
+
+    fn link(&mut self, path: &str, target: &str) {
+        // An applet named like a placeholder (`iptables`) must not replace
+        // the file the stage binds the real binary onto.
+        if !self.entries.contains_key(path) {
+            self.put(path, 0o777, Kind::Symlink(target.to_string()));
+        }
+    }
+
+    fn put(&mut self, path: &str, mode: u32, kind: Kind) {
+        self.parents(path);
+        self.entries.insert(
+            path.to_string(),
+            Entry {
+                path: path.to_string(),
+                mode,
+                kind,
+            },
+        );
+    }
+}

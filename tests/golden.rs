@@ -1,0 +1,110 @@
+//! Golden files: the committed `generated/` must be exactly what the shipped
+//! profiles generate, tarball bytes included. `UPDATE_GENERATED=1 cargo test`
+//! rewrites it (rust-analyzer's ensure_file_contents).
+
+mod common;
+
+use common::*;
+use pretty_assertions::assert_eq;
+use scgen::artifacts;
+use scgen::profile::Origin;
+
+#[test]
+fn generated_matches_every_shipped_profile() {
+    let update = std::env::var_os("UPDATE_GENERATED").is_some();
+    let profiles = shipped_profiles();
+    assert!(
+        profiles.len() >= 4,
+        "profiles/ lost a shipped profile: {profiles:?}"
+    );
+    for profile in profiles {
+        let g = scgen::generate(
+            &Origin::File(profile.clone()),
+            &[],
+            None,
+            scgen::DEFAULT_EPOCH,
+        )
+        .unwrap();
+        let dir = root().join("generated").join(&g.profile.name);
+        if update {
+            artifacts::write(&dir, &g.artifacts).unwrap();
+            continue;
+        }
+        for a in &g.artifacts {
+            let path = dir.join(a.name);
+            let on_disk = std::fs::read(&path).unwrap_or_else(|e| {
+                panic!("{}: {e}\nhelp: run `UPDATE_GENERATED=1 cargo test` or `scgen gen --profile {}`", path.display(), profile.display())
+            });
+            match (
+                String::from_utf8(on_disk.clone()),
+                String::from_utf8(a.bytes.clone()),
+            ) {
+                (Ok(old), Ok(new)) => assert_eq!(
+                    old,
+                    new,
+                    "{} is stale: run `UPDATE_GENERATED=1 cargo test`",
+                    path.display()
+                ),
+                _ => assert!(
+                    on_disk == a.bytes,
+                    "{} is stale (binary): run `UPDATE_GENERATED=1 cargo test`",
+                    path.display()
+                ),
+            }
+        }
+    }
+}
+
+#[test]
+fn check_flag_is_clean_on_committed_output() {
+    let mut cmd = scgen();
+    cmd.current_dir(root()).args(["gen", "--check"]);
+    for p in shipped_profiles() {
+        cmd.arg("--profile").arg(p.strip_prefix(root()).unwrap());
+    }
+    let o = run(&mut cmd);
+    assert!(
+        o.status.success(),
+        "gen --check: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let embedded = run(scgen().current_dir(root()).args(["gen", "--check"]));
+    assert!(
+        embedded.status.success(),
+        "built-in default differs from generated/default: {}",
+        String::from_utf8_lossy(&embedded.stderr)
+    );
+}
+
+#[test]
+fn check_flag_fails_with_diff_and_hint_and_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("default");
+    gen_into(&root().join("profiles/default.toml"), &out);
+    let conf = out.join("softwarecontainer.conf");
+    let edited = std::fs::read_to_string(&conf)
+        .unwrap()
+        .replace("contained", "edited");
+    std::fs::write(&conf, &edited).unwrap();
+    let o = run(scgen()
+        .args(["gen", "--check", "--profile"])
+        .arg(root().join("profiles/default.toml"))
+        .arg("--out")
+        .arg(&out));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("softwarecontainer.conf: stale"), "{err}");
+    assert!(
+        err.contains("-lxc.uts.name = edited") && err.contains("+lxc.uts.name = contained"),
+        "{err}"
+    );
+    assert!(
+        err.contains("help: regenerate with `scgen gen --profile"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&conf).unwrap(),
+        edited,
+        "--check wrote a file"
+    );
+}
