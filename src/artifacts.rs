@@ -33,6 +33,9 @@ pub const SUMS: &str = "SHA256SUMS";
 pub struct StageSpec {
     pub profile: String,
     pub dialect: Dialect,
+    /// Install prefix; its ro bind is in the static config, and the stage
+    /// adds it to a container config that lacks it.
+    pub prefix: String,
     /// Bind the host's init.lxc onto `bin/init.lxc`.
     pub init_lxc: bool,
     /// Bind the host's iptables onto `bin/iptables` (network gateway on).
@@ -50,6 +53,7 @@ impl StageSpec {
         StageSpec {
             profile: p.name.clone(),
             dialect: p.dialect,
+            prefix: p.prefix.clone(),
             init_lxc: p.container.init_lxc,
             iptables: p.network.is_some(),
             applets_at_stage: p.applets == Applets::Stage,
@@ -203,4 +207,57 @@ fn stale(path: &Path, a: &Artifact) -> String {
             manifest::sha256_hex(&a.bytes)
         ),
     }
+}
+
+/// The artifacts the stage needs, read and verified against `SHA256SUMS`.
+pub struct Verified {
+    pub spec: StageSpec,
+    /// The static `softwarecontainer.conf`.
+    pub conf: String,
+    pub tarball: Vec<u8>,
+}
+
+/// Reads `dir`'s artifacts and checks every one `SHA256SUMS` lists, and that
+/// it lists all the stage needs. Any mismatch is [`Error::Data`]: a tampered
+/// or half-installed artifact directory must stop the stage before it
+/// writes anything.
+pub fn load_verified(dir: &Path) -> Result<Verified> {
+    let data = |m: String| Error::Data(format!("artifacts in {}: {m}", dir.display()));
+    let sums_path = dir.join(SUMS);
+    let sums =
+        fs::read_to_string(&sums_path).map_err(|e| data(format!("cannot read {SUMS}: {e}")))?;
+    let listed = manifest::parse_sha256sums(&sums)
+        .ok_or_else(|| data(format!("{SUMS} is not in `sha256sum` format")))?;
+    let mut files = std::collections::BTreeMap::new();
+    for (name, digest) in listed {
+        if name.contains('/') || name.starts_with('.') {
+            return Err(data(format!(
+                "{SUMS} names a file outside the directory: {name:?}"
+            )));
+        }
+        let bytes =
+            fs::read(dir.join(&name)).map_err(|e| data(format!("cannot read {name}: {e}")))?;
+        let actual = manifest::sha256_hex(&bytes);
+        if actual != digest {
+            return Err(data(format!(
+                "{name} does not match {SUMS} (sha256 {actual}, expected {digest}); reinstall the artifacts"
+            )));
+        }
+        files.insert(name, bytes);
+    }
+    let mut take = |name: &str| {
+        files
+            .remove(name)
+            .ok_or_else(|| data(format!("{SUMS} does not list {name}")))
+    };
+    let spec_text =
+        String::from_utf8(take(STAGE)?).map_err(|_| data(format!("{STAGE} is not UTF-8")))?;
+    let spec: StageSpec =
+        toml::from_str(&spec_text).map_err(|e| data(format!("{STAGE}: {}", e.message())))?;
+    let conf = String::from_utf8(take(CONF)?).map_err(|_| data(format!("{CONF} is not UTF-8")))?;
+    Ok(Verified {
+        spec,
+        conf,
+        tarball: take(TARBALL)?,
+    })
 }

@@ -30,6 +30,51 @@ pub enum Command {
         after_help = "Examples:\n  scgen gen                                   # built-in default -> generated/default/\n  scgen gen --profile profiles/network.toml --out build/sc\n  scgen gen --check --profile profiles/*.toml  # exit 1 if generated/ is stale"
     )]
     Gen(GenArgs),
+    /// Make one container from installed artifacts: unpack the rootfs, write
+    /// machine-id and resolv.conf, link busybox applets, and append the
+    /// host-dependent lines to the container's LXC config. Also lxc-create's
+    /// template: it takes `--path=P --name=N --rootfs=R` in any order.
+    #[command(
+        after_help = "Examples:\n  scgen stage --artifacts /usr/local/share/softwarecontainer/scgen --path /var/lib/lxc/SC-1\n  lxc-create -n SC-1 -t /usr/local/share/softwarecontainer/lxc-templates/lxc-softwarecontainer \\\n      -f /usr/local/etc/softwarecontainer/softwarecontainer.conf"
+    )]
+    Stage(StageArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StageArgs {
+    /// Directory of the installed artifacts (holding SHA256SUMS).
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+    /// Container directory: its `config` is written (lxc-create's --path).
+    #[arg(long, value_name = "DIR")]
+    pub path: PathBuf,
+    /// Root filesystem to fill [default: <path>/rootfs].
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Container name, as lxc-create passes it; only reported.
+    #[arg(long, short = 'n', value_name = "NAME")]
+    pub name: Option<String>,
+    /// Host directory to bind on /gateways [default: $GATEWAY_DIR, then the profile's].
+    #[arg(long, value_name = "DIR")]
+    pub gateway_dir: Option<PathBuf>,
+    /// busybox binary to bind into the container [default: found on PATH].
+    #[arg(long, value_name = "FILE")]
+    pub busybox: Option<PathBuf>,
+    /// init.lxc binary to bind into the container [default: found on PATH].
+    #[arg(long, value_name = "FILE")]
+    pub init_lxc: Option<PathBuf>,
+    /// iptables binary to bind (network gateway on) [default: found on PATH].
+    #[arg(long, value_name = "FILE")]
+    pub iptables: Option<PathBuf>,
+    /// resolv.conf to copy into the container [default: /etc/resolv.conf].
+    #[arg(long, value_name = "FILE")]
+    pub resolv_conf: Option<PathBuf>,
+    /// Host uid that container root maps to (lxc-create adds it with lxc.idmap).
+    #[arg(long, value_name = "UID")]
+    pub mapped_uid: Option<u32>,
+    /// Host gid that container root maps to.
+    #[arg(long, value_name = "GID")]
+    pub mapped_gid: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -85,7 +130,38 @@ pub fn main() -> ExitCode {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Gen(args) => gen(&args),
+        Command::Stage(args) => stage(args),
     }
+}
+
+fn stage(args: StageArgs) -> Result<()> {
+    let opts = crate::stage::Options {
+        artifacts: args.artifacts,
+        path: args.path,
+        rootfs: args.rootfs,
+        gateway_dir: args.gateway_dir,
+        gateway_dir_env: std::env::var_os("GATEWAY_DIR").map(PathBuf::from),
+        busybox: args.busybox,
+        init_lxc: args.init_lxc,
+        iptables: args.iptables,
+        resolv_conf: args.resolv_conf,
+        mapped_uid: args.mapped_uid,
+        mapped_gid: args.mapped_gid,
+    };
+    let r = crate::stage::stage(&opts)?;
+    println!(
+        "staged {}{}: {} entries created, {} kept, config {}",
+        args.name.map(|n| format!("{n} in ")).unwrap_or_default(),
+        r.rootfs.display(),
+        r.created,
+        r.kept,
+        if r.config_written {
+            "written"
+        } else {
+            "unchanged"
+        }
+    );
+    Ok(())
 }
 
 fn gen(args: &GenArgs) -> Result<()> {

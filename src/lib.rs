@@ -18,6 +18,7 @@ pub mod pack;
 pub mod profile;
 pub mod render;
 pub mod skeleton;
+pub mod stage;
 
 use std::path::{Path, PathBuf};
 

@@ -801,7 +801,7 @@ fn mode(key: &str, value: &str) -> Result<u32, Problem> {
 
 /// Checks one applet name; `None` for `busybox` itself, which never gets a
 /// link (it would replace the binary's own mount point).
-fn applet(name: &str) -> Result<Option<String>, String> {
+pub(crate) fn applet(name: &str) -> Result<Option<String>, String> {
     if name.is_empty()
         || name == "."
         || name == ".."

@@ -1,0 +1,670 @@
+//! The runtime stage: turns verified build-time artifacts into one
+//! container, doing only what depends on the host.
+//!
+//! It replaces the seed's lxc-create template and accepts the same calling
+//! convention (`--path= --name= --rootfs=`, `--mapped-uid/--mapped-gid`).
+//! Everything that can fail for a reason other than I/O is checked before
+//! the first write: the artifacts against `SHA256SUMS`, the host binaries,
+//! the gateway directory and the target paths. The seed's template, run by
+//! LXC 5, computed an empty rootfs and wrote into the host's `/`; here every
+//! write inside the rootfs goes through `openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS)` from a descriptor of the rootfs, so neither a `..`
+//! nor a symlink already in the rootfs can lead a write out of it.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::Read as _;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+use rustix::fs::{AtFlags, Gid, Mode, OFlags, ResolveFlags, Uid};
+use rustix::io::Errno;
+
+use crate::artifacts::{self, StageSpec};
+use crate::error::{Error, Result};
+use crate::lxc;
+use crate::profile;
+use crate::skeleton;
+
+/// What the caller asked for: the command line of `scgen stage`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The installed artifact directory (with `SHA256SUMS`).
+    pub artifacts: PathBuf,
+    /// The container directory; its `config` is written.
+    pub path: PathBuf,
+    /// The rootfs [default: `<path>/rootfs`].
+    pub rootfs: Option<PathBuf>,
+    /// Host directory bound on `/gateways`; beats `$GATEWAY_DIR` and the
+    /// profile's fixed one.
+    pub gateway_dir: Option<PathBuf>,
+    /// `$GATEWAY_DIR`, read by the CLI so the library does not read the
+    /// environment.
+    pub gateway_dir_env: Option<PathBuf>,
+    /// Override the busybox, init.lxc and iptables found on PATH.
+    pub busybox: Option<PathBuf>,
+    pub init_lxc: Option<PathBuf>,
+    pub iptables: Option<PathBuf>,
+    /// The resolv.conf to copy [default: /etc/resolv.conf]; missing: none.
+    pub resolv_conf: Option<PathBuf>,
+    /// Owner of the rootfs for user-namespaced containers (LXC passes the
+    /// host ids that container root maps to).
+    pub mapped_uid: Option<u32>,
+    pub mapped_gid: Option<u32>,
+}
+
+/// What the stage did, for its one-line summary and the benchmark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub rootfs: PathBuf,
+    /// Directory entries created (dirs, files, symlinks).
+    pub created: usize,
+    /// Entries that were already there and kept.
+    pub kept: usize,
+    /// Whether the container config was written.
+    pub config_written: bool,
+}
+
+/// Markers around the lines the stage owns in the container config, so a
+/// second run replaces them instead of appending again.
+const BEGIN: &str = "# >>> scgen stage: host-dependent lines, rewritten by every run";
+const END: &str = "# <<< scgen stage";
+
+/// Runs the stage.
+pub fn stage(opts: &Options) -> Result<Report> {
+    let verified = artifacts::load_verified(&opts.artifacts)?;
+    let spec = &verified.spec;
+    let tools = Tools::resolve(spec, opts)?;
+    let gateway_dir = gateway_dir(spec, opts)?;
+    let (container, rootfs) = targets(opts)?;
+    let applets = if spec.applets_at_stage {
+        busybox_list(&tools.busybox)?
+    } else {
+        Vec::new()
+    };
+    let entries = read_tarball(&verified.tarball)?;
+    let lines = config_lines(spec, &rootfs, &tools, gateway_dir.as_deref())?;
+
+    // Checks are done; from here on only I/O can fail, and every step is
+    // idempotent, so a rerun after a failure simply completes the work.
+    fs::create_dir_all(&container).map_err(|e| Error::create(&container, e))?;
+    fs::create_dir_all(&rootfs).map_err(|e| Error::create(&rootfs, e))?;
+    let mut root = Root::open(&rootfs, owner(opts))?;
+    for e in &entries {
+        root.put(e)?;
+    }
+    machine_id(&mut root)?;
+    let resolv = opts
+        .resolv_conf
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf"));
+    if let Ok(text) = fs::read(&resolv) {
+        root.write_file("etc/resolv.conf", &text, 0o644)?;
+    }
+    for a in &applets {
+        root.put(&skeleton::Entry {
+            path: format!("bin/{a}"),
+            mode: 0o777,
+            kind: skeleton::Kind::Symlink("busybox".into()),
+        })?;
+    }
+    let config_written = write_config(&container.join("config"), &verified.conf, &lines)?;
+    if let Some(dir) = &gateway_dir {
+        let mode = u32::from_str_radix(&spec.gateways_mode, 8).map_err(|_| {
+            Error::Data(format!(
+                "stage.toml: bad gateways-mode {:?}",
+                spec.gateways_mode
+            ))
+        })?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+            .map_err(|e| Error::io(dir, e))?;
+    }
+    Ok(Report {
+        rootfs,
+        created: root.created,
+        kept: root.kept,
+        config_written,
+    })
+}
+
+/// Host binaries bound into the container.
+struct Tools {
+    busybox: String,
+    init_lxc: Option<String>,
+    iptables: Option<String>,
+}
+
+impl Tools {
+    fn resolve(spec: &StageSpec, opts: &Options) -> Result<Self> {
+        Ok(Tools {
+            busybox: tool("busybox", opts.busybox.as_deref(), "apt-get install busybox-static")?,
+            init_lxc: spec
+                .init_lxc
+                .then(|| tool("init.lxc", opts.init_lxc.as_deref(), "install LXC, or set `container.init-lxc = false` in the profile (LXC >= 4.0.10 does not use it)"))
+                .transpose()?,
+            iptables: spec
+                .iptables
+                .then(|| tool("iptables", opts.iptables.as_deref(), "install iptables, or turn the network gateway off in the profile"))
+                .transpose()?,
+        })
+    }
+}
+
+/// Finds `name` (or takes the caller's path), as an absolute path that can
+/// go into a config line.
+fn tool(name: &str, given: Option<&Path>, hint: &str) -> Result<String> {
+    let found = match given {
+        Some(p) => {
+            if !p.is_file() {
+                return Err(Error::Unavailable(format!(
+                    "{name}: {} is not a file",
+                    p.display()
+                )));
+            }
+            std::path::absolute(p).map_err(|e| Error::io(p, e))?
+        }
+        None => {
+            // lxc-create may run templates with a short PATH; look in the
+            // sbin directories too, where init.lxc and iptables live.
+            let mut paths = std::env::var_os("PATH").unwrap_or_default();
+            paths.push(":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+            which::which_in(name, Some(paths), cwd).map_err(|_| {
+                Error::Unavailable(format!(
+                    "{name} not found on PATH or in the sbin directories\n  = help: {hint}"
+                ))
+            })?
+        }
+    };
+    config_path(name, &found)
+}
+
+/// A host path as it may appear in an LXC config value: UTF-8, absolute,
+/// without control characters (which would end the line).
+fn config_path(what: &str, path: &Path) -> Result<String> {
+    let s = path.to_str().ok_or_else(|| {
+        Error::Unsafe(format!(
+            "{what}: {} is not UTF-8; LXC configs cannot name it",
+            path.display()
+        ))
+    })?;
+    profile::abs_path(what, s)
+        .map_err(|_| Error::Unsafe(format!("{what}: {s:?} cannot go into an LXC config line (control character, `..` or not absolute)")))
+}
+
+fn gateway_dir(spec: &StageSpec, opts: &Options) -> Result<Option<String>> {
+    let chosen = opts
+        .gateway_dir
+        .clone()
+        .or_else(|| {
+            opts.gateway_dir_env
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty())
+        })
+        .or_else(|| spec.gateways_dir.as_ref().map(PathBuf::from));
+    let Some(dir) = chosen else { return Ok(None) };
+    let meta = fs::symlink_metadata(&dir).map_err(|e| {
+        Error::Unavailable(format!(
+            "gateway dir {}: {e}\n  = help: create it before the container",
+            dir.display()
+        ))
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::Unsafe(format!(
+            "gateway dir {} is not a directory (symlinks are not followed)",
+            dir.display()
+        )));
+    }
+    let abs = std::path::absolute(&dir).map_err(|e| Error::io(&dir, e))?;
+    config_path("gateway dir", &abs).map(Some)
+}
+
+/// The container directory and rootfs, absolute and refused when they are
+/// empty, `/`, hold `..`, or are symlinks themselves.
+fn targets(opts: &Options) -> Result<(PathBuf, PathBuf)> {
+    let container = checked_target("--path", &opts.path)?;
+    let rootfs = match &opts.rootfs {
+        Some(r) => checked_target("--rootfs", r)?,
+        None => container.join("rootfs"),
+    };
+    if let Ok(meta) = fs::symlink_metadata(&rootfs) {
+        if !meta.is_dir() {
+            return Err(Error::Unsafe(format!(
+                "rootfs {} exists and is not a directory (a symlink is never followed)",
+                rootfs.display()
+            )));
+        }
+    }
+    if rootfs.canonicalize().is_ok_and(|c| c == Path::new("/")) {
+        return Err(Error::Unsafe(format!(
+            "rootfs {} is the host's /",
+            rootfs.display()
+        )));
+    }
+    Ok((container, rootfs))
+}
+
+fn checked_target(flag: &str, p: &Path) -> Result<PathBuf> {
+    if p.as_os_str().is_empty() {
+        return Err(Error::Unsafe(format!(
+            "{flag} is empty; refusing to write into the host's /"
+        )));
+    }
+    if p.components().any(|c| c == Component::ParentDir) {
+        return Err(Error::Unsafe(format!(
+            "{flag} {} contains `..`",
+            p.display()
+        )));
+    }
+    let abs = std::path::absolute(p).map_err(|e| Error::io(p, e))?;
+    let normal: PathBuf = abs
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
+    if normal == Path::new("/") {
+        return Err(Error::Unsafe(format!(
+            "{flag} {} is the host's /",
+            p.display()
+        )));
+    }
+    config_path(flag, &normal)?;
+    Ok(normal)
+}
+
+fn owner(opts: &Options) -> Option<(u32, u32)> {
+    let root = rustix::process::geteuid().is_root();
+    match (opts.mapped_uid, opts.mapped_gid) {
+        (None, None) if !root => None,
+        (u, g) => Some((u.unwrap_or(0), g.unwrap_or(0))),
+    }
+}
+
+/// Reads and checks every tarball entry: relative names without `..`, and
+/// only directories, regular files and symlinks (no devices, no hard links).
+fn read_tarball(bytes: &[u8]) -> Result<Vec<skeleton::Entry>> {
+    let bad = |m: String| Error::Data(format!("rootfs.tar.gz: {m}"));
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(bytes));
+    let mut out = Vec::new();
+    for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
+        let mut entry = entry.map_err(|e| bad(e.to_string()))?;
+        let raw = entry.path_bytes().into_owned();
+        let name = String::from_utf8(raw).map_err(|_| bad("an entry name is not UTF-8".into()))?;
+        let path = name.trim_end_matches('/');
+        if path.is_empty()
+            || path.starts_with('/')
+            || !Path::new(path)
+                .components()
+                .all(|c| matches!(c, Component::Normal(_)))
+        {
+            return Err(bad(format!("entry {name:?} would land outside the rootfs")));
+        }
+        let mode = entry.header().mode().map_err(|e| bad(e.to_string()))?;
+        let kind = match entry.header().entry_type() {
+            tar::EntryType::Directory => skeleton::Kind::Dir,
+            tar::EntryType::Regular => {
+                let mut data = Vec::new();
+                entry
+                    .read_to_end(&mut data)
+                    .map_err(|e| bad(e.to_string()))?;
+                skeleton::Kind::File(data)
+            }
+            tar::EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(|e| bad(e.to_string()))?
+                    .ok_or_else(|| bad(format!("symlink {name:?} has no target")))?;
+                skeleton::Kind::Symlink(target.to_string_lossy().into_owned())
+            }
+            other => {
+                return Err(bad(format!(
+                    "entry {name:?} is a {other:?}, which a skeleton never holds"
+                )))
+            }
+        };
+        out.push(skeleton::Entry {
+            path: path.to_string(),
+            // No setuid/setgid from an archive: the skeleton has none.
+            mode: mode & 0o1777,
+            kind,
+        });
+    }
+    Ok(out)
+}
+
+/// `busybox --list`, checked; never `busybox` itself.
+fn busybox_list(busybox: &str) -> Result<Vec<String>> {
+    let out = Command::new(busybox)
+        .arg("--list")
+        .output()
+        .map_err(|e| Error::Unavailable(format!("cannot run {busybox} --list: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Unavailable(format!(
+            "{busybox} --list failed: {}",
+            out.status
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut list = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        match profile::applet(line) {
+            Ok(Some(a)) => list.push(a),
+            Ok(None) => {}
+            Err(m) => return Err(Error::Data(format!("{busybox} --list: {m}"))),
+        }
+    }
+    Ok(list)
+}
+
+/// A rootfs opened once; every path below it is resolved by the kernel
+/// beneath this descriptor, refusing symlinks.
+struct Root {
+    path: PathBuf,
+    fd: OwnedFd,
+    owner: Option<(u32, u32)>,
+    /// Directories opened so far, by path relative to the rootfs.
+    dirs: HashMap<String, OwnedFd>,
+    created: usize,
+    kept: usize,
+}
+
+const BENEATH: ResolveFlags = ResolveFlags::BENEATH
+    .union(ResolveFlags::NO_SYMLINKS)
+    .union(ResolveFlags::NO_MAGICLINKS);
+
+impl Root {
+    fn open(path: &Path, owner: Option<(u32, u32)>) -> Result<Self> {
+        let fd = rustix::fs::open(
+            path,
+            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
+            Mode::empty(),
+        )
+        .map_err(|e| {
+            Error::Unsafe(format!(
+                "cannot open rootfs {} without following a symlink: {e}",
+                path.display()
+            ))
+        })?;
+        Ok(Root {
+            path: path.to_path_buf(),
+            fd,
+            owner,
+            dirs: HashMap::new(),
+            created: 0,
+            kept: 0,
+        })
+    }
+
+    /// Opens (once) the parent directory of `rel`, refusing symlinks.
+    fn open_parent(&mut self, rel: &str) -> Result<()> {
+        let dir = split(rel).0;
+        if !self.dirs.contains_key(dir) {
+            let fd = if dir.is_empty() {
+                self.fd.try_clone().map_err(|e| Error::io(&self.path, e))?
+            } else {
+                rustix::fs::openat2(&self.fd, dir, DIR_FLAGS, Mode::empty(), BENEATH)
+                    .map_err(|e| unsafe_or_io(&self.path, dir, e))?
+            };
+            self.dirs.insert(dir.to_string(), fd);
+        }
+        Ok(())
+    }
+
+    fn put(&mut self, e: &skeleton::Entry) -> Result<()> {
+        self.open_parent(&e.path)?;
+        let made = match &e.kind {
+            skeleton::Kind::Dir => self.mkdir(&e.path, e.mode)?,
+            skeleton::Kind::File(data) => self.write(&e.path, data, e.mode)?,
+            skeleton::Kind::Symlink(target) => self.symlink(&e.path, target)?,
+        };
+        if made {
+            self.created += 1;
+        } else {
+            self.kept += 1;
+        }
+        Ok(())
+    }
+
+    fn write_file(&mut self, rel: &str, data: &[u8], mode: u32) -> Result<()> {
+        self.put(&skeleton::Entry {
+            path: rel.to_string(),
+            mode,
+            kind: skeleton::Kind::File(data.to_vec()),
+        })
+    }
+
+    fn mkdir(&mut self, rel: &str, mode: u32) -> Result<bool> {
+        let (dir, name) = split(rel);
+        let parent = &self.dirs[dir];
+        let fail = |e| unsafe_or_io(&self.path, rel, e);
+        let made = match rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(mode)) {
+            Ok(()) => true,
+            Err(Errno::EXIST) => false,
+            Err(e) => return Err(fail(e)),
+        };
+        let fd =
+            rustix::fs::openat2(parent, name, DIR_FLAGS, Mode::empty(), BENEATH).map_err(fail)?;
+        // mkdir applied the umask; the mode in the archive is the one wanted.
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(fail)?;
+        chown(&fd, self.owner).map_err(fail)?;
+        self.dirs.insert(rel.to_string(), fd);
+        Ok(made)
+    }
+
+    fn write(&self, rel: &str, data: &[u8], mode: u32) -> Result<bool> {
+        let (dir, name) = split(rel);
+        let parent = &self.dirs[dir];
+        let fail = |e| unsafe_or_io(&self.path, rel, e);
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let m = Mode::from_raw_mode(mode);
+        let (fd, made) = match rustix::fs::openat2(parent, name, flags | OFlags::EXCL, m, BENEATH) {
+            Ok(fd) => (fd, true),
+            Err(Errno::EXIST) => {
+                let fd = rustix::fs::openat2(parent, name, flags | OFlags::TRUNC, m, BENEATH)
+                    .map_err(fail)?;
+                (fd, false)
+            }
+            Err(e) => return Err(fail(e)),
+        };
+        let mut written = 0;
+        while written < data.len() {
+            written += rustix::io::write(&fd, &data[written..]).map_err(fail)?;
+        }
+        rustix::fs::fchmod(&fd, m).map_err(fail)?;
+        chown(&fd, self.owner).map_err(fail)?;
+        Ok(made)
+    }
+
+    /// Links `rel` to `target`. An entry already there is kept as it is:
+    /// the placeholders (`bin/iptables`) must not become applet links, and
+    /// nothing in a rootfs is ever followed.
+    fn symlink(&self, rel: &str, target: &str) -> Result<bool> {
+        let (dir, name) = split(rel);
+        let parent = &self.dirs[dir];
+        let fail = |e| unsafe_or_io(&self.path, rel, e);
+        match rustix::fs::symlinkat(target, parent, name) {
+            Ok(()) => {}
+            Err(Errno::EXIST) => return Ok(false),
+            Err(e) => return Err(fail(e)),
+        }
+        if let Some((u, g)) = self.owner {
+            let (u, g) = (Some(Uid::from_raw(u)), Some(Gid::from_raw(g)));
+            rustix::fs::chownat(parent, name, u, g, AtFlags::SYMLINK_NOFOLLOW).map_err(fail)?;
+        }
+        Ok(true)
+    }
+
+    fn read_file(&mut self, rel: &str) -> Option<Vec<u8>> {
+        self.open_parent(rel).ok()?;
+        let (dir, name) = split(rel);
+        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let fd = rustix::fs::openat2(&self.dirs[dir], name, flags, Mode::empty(), BENEATH).ok()?;
+        let mut out = Vec::new();
+        fs::File::from(fd).read_to_end(&mut out).ok()?;
+        Some(out)
+    }
+}
+
+const DIR_FLAGS: OFlags = OFlags::DIRECTORY
+    .union(OFlags::RDONLY)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOFOLLOW);
+
+/// Parent directory (relative, `""` for the rootfs itself) and file name.
+fn split(rel: &str) -> (&str, &str) {
+    rel.rsplit_once('/').unwrap_or(("", rel))
+}
+
+fn chown(fd: impl AsFd, owner: Option<(u32, u32)>) -> rustix::io::Result<()> {
+    match owner {
+        Some((u, g)) => rustix::fs::fchown(fd, Some(Uid::from_raw(u)), Some(Gid::from_raw(g))),
+        None => Ok(()),
+    }
+}
+
+/// A refused symlink (ELOOP), an escape (EXDEV) or a file where a directory
+/// should be (ENOTDIR) is a safety refusal; anything else is plain I/O.
+fn unsafe_or_io(root: &Path, rel: &str, e: Errno) -> Error {
+    let path = root.join(rel);
+    match e {
+        Errno::LOOP | Errno::XDEV | Errno::NOTDIR => Error::Unsafe(format!(
+            "refusing to write {}: a symlink or non-directory is in the way ({e}); scgen never follows links inside a rootfs",
+            path.display()
+        )),
+        e => Error::io(path, e.into()),
+    }
+}
+
+/// `dbus-uuidgen --ensure`: keep a valid machine-id, else write 32 random
+/// lowercase hex digits and a newline.
+fn machine_id(root: &mut Root) -> Result<()> {
+    const PATH: &str = "etc/machine-id";
+    let valid = |b: &[u8]| {
+        let b = b.strip_suffix(b"\n").unwrap_or(b);
+        b.len() == 32
+            && b.iter()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+    };
+    if root.read_file(PATH).is_some_and(|b| valid(&b)) {
+        root.kept += 1;
+        return Ok(());
+    }
+    let mut random = [0u8; 16];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut random))
+        .map_err(|e| Error::io("/dev/urandom", e))?;
+    let mut id: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    id.push('\n');
+    root.write_file(PATH, id.as_bytes(), 0o644)
+}
+
+/// The host-dependent config lines, in the profile's dialect.
+fn config_lines(
+    spec: &StageSpec,
+    rootfs: &Path,
+    tools: &Tools,
+    gateway: Option<&str>,
+) -> Result<Vec<String>> {
+    let d = spec.dialect;
+    let rootfs = config_path("rootfs", rootfs)?;
+    let ro = |source: &str, target: &str| lxc::mount_entry(d, source, target, "none", "ro,bind");
+    let mut lines = vec![
+        format!("{} = {}", d.keys().rootfs, d.rootfs_value(&rootfs)),
+        ro(&spec.prefix, &spec.prefix[1..]),
+        ro(&tools.busybox, skeleton::BUSYBOX),
+    ];
+    if let Some(init) = &tools.init_lxc {
+        lines.push(ro(init, skeleton::INIT_LXC));
+    }
+    if let Some(iptables) = &tools.iptables {
+        lines.push(ro(iptables, skeleton::IPTABLES));
+    }
+    if let Some(dir) = gateway {
+        lines.push(lxc::mount_entry(d, dir, "gateways", "none", "rw,bind"));
+    }
+    Ok(lines)
+}
+
+/// Writes the container config: the existing one (or the static config for
+/// a new container), without the previous run's block, plus a block of
+/// `lines` that the rest does not already hold. Unchanged: not written.
+fn write_config(path: &Path, static_conf: &str, lines: &[String]) -> Result<bool> {
+    let old = match fs::read_to_string(path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io(path, e)),
+    };
+    let base = old.as_deref().unwrap_or(static_conf);
+    let mut kept = Vec::new();
+    let mut inside = false;
+    for line in base.lines() {
+        match line {
+            BEGIN => inside = true,
+            END => inside = false,
+            l if !inside => kept.push(l),
+            _ => {}
+        }
+    }
+    let mut text: String = kept.iter().map(|l| format!("{l}\n")).collect();
+    text.push_str(BEGIN);
+    text.push('\n');
+    for line in lines {
+        if !kept.iter().any(|k| k.trim() == line) {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    text.push_str(END);
+    text.push('\n');
+    if old.as_deref() == Some(text.as_str()) {
+        return Ok(false);
+    }
+    artifacts::write_atomic(path, text.as_bytes(), 0o644)?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_refuse_root_empty_and_dotdot() {
+        for bad in ["", "/", "//", "/./", "/tmp/../"] {
+            let opts = Options {
+                path: PathBuf::from(bad),
+                ..Default::default()
+            };
+            assert!(
+                matches!(targets(&opts), Err(Error::Unsafe(_))),
+                "{bad:?} accepted"
+            );
+        }
+        let opts = Options {
+            path: "/tmp/c".into(),
+            rootfs: Some("/".into()),
+            ..Default::default()
+        };
+        assert!(matches!(targets(&opts), Err(Error::Unsafe(_))));
+    }
+
+    #[test]
+    fn config_block_is_replaced_not_appended() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        let lines = vec![
+            "lxc.rootfs.path = dir:/r".to_string(),
+            "lxc.mount.entry = /a a none ro,bind 0 0".to_string(),
+        ];
+        assert!(write_config(
+            &path,
+            "lxc.uts.name = c\nlxc.rootfs.path = dir:/r\n",
+            &lines
+        )
+        .unwrap());
+        let first = fs::read_to_string(&path).unwrap();
+        assert_eq!(first.matches("lxc.rootfs.path").count(), 1, "{first}");
+        assert!(!write_config(&path, "", &lines).unwrap());
+        assert_eq!(fs::read_to_string(&path).unwrap(), first);
+    }
+}
