@@ -38,6 +38,20 @@ pub enum Command {
         after_help = "Examples:\n  scgen stage --artifacts /usr/local/share/softwarecontainer/scgen --path /var/lib/lxc/SC-1\n  lxc-create -n SC-1 -t /usr/local/share/softwarecontainer/lxc-templates/lxc-softwarecontainer \\\n      -f /usr/local/etc/softwarecontainer/softwarecontainer.conf"
     )]
     Stage(StageArgs),
+    /// Print the JSON Schema of a profile (for editor completion of TOML).
+    #[command(
+        after_help = "Example:\n  scgen schema > profile.schema.json   # then point taplo/Even Better TOML at it"
+    )]
+    Schema,
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  scgen completions bash > /etc/bash_completion.d/scgen")]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    #[command(after_help = "Example:\n  scgen man > /usr/local/share/man/man1/scgen.1")]
+    Man,
 }
 
 #[derive(Debug, clap::Args)]
@@ -131,7 +145,66 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Gen(args) => gen(&args),
         Command::Stage(args) => stage(args),
+        Command::Schema => print(&schema()),
+        Command::Completions { shell } => print(&completions(shell)),
+        Command::Man => print(&man()),
     }
+}
+
+/// The profile's JSON Schema, derived from the types the loader uses.
+pub fn schema() -> String {
+    use schemars::transform::{RecursiveTransform, Transform};
+    let mut schema = schemars::schema_for!(crate::profile::RawProfile);
+    // TOML has no null: an absent key is how a profile says "default", so
+    // `Option<T>` is plain `T` here.
+    RecursiveTransform(|s: &mut schemars::Schema| {
+        let Some(obj) = s.as_object_mut() else { return };
+        if let Some(serde_json::Value::Array(types)) = obj.get_mut("type") {
+            types.retain(|t| t != "null");
+            if types.len() == 1 {
+                let only = types.remove(0);
+                obj.insert("type".into(), only);
+            }
+        }
+        if let Some(serde_json::Value::Array(any)) = obj.get_mut("anyOf") {
+            any.retain(|v| v != &serde_json::json!({"type": "null"}));
+            if any.len() == 1 {
+                let only = any.remove(0);
+                obj.remove("anyOf");
+                if let serde_json::Value::Object(only) = only {
+                    obj.extend(only);
+                }
+            }
+        }
+    })
+    .transform(&mut schema);
+    serde_json::to_string_pretty(&schema).expect("a schema serialises") + "\n"
+}
+
+pub fn completions(shell: clap_complete::Shell) -> String {
+    let mut out = Vec::new();
+    clap_complete::generate(
+        shell,
+        &mut <Cli as clap::CommandFactory>::command(),
+        "scgen",
+        &mut out,
+    );
+    String::from_utf8(out).expect("completions are UTF-8")
+}
+
+pub fn man() -> String {
+    let mut out = Vec::new();
+    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+        .render(&mut out)
+        .expect("rendering into memory");
+    String::from_utf8(out).expect("roff is UTF-8")
+}
+
+fn print(text: &str) -> Result<()> {
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(|e| Error::io("<stdout>", e))
 }
 
 fn stage(args: StageArgs) -> Result<()> {
@@ -230,9 +303,8 @@ fn regen_args(origin: &Origin, args: &GenArgs) -> String {
 }
 
 fn report(outcomes: &[Outcome], args: &GenArgs) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
     let text = match args.format {
-        Format::Json => json(outcomes),
+        Format::Json => serde_json::to_string_pretty(outcomes).expect("outcomes serialise") + "\n",
         Format::Text => outcomes
             .iter()
             .map(|o| {
@@ -246,39 +318,7 @@ fn report(outcomes: &[Outcome], args: &GenArgs) -> Result<()> {
             })
             .collect(),
     };
-    stdout
-        .write_all(text.as_bytes())
-        .map_err(|e| Error::io("<stdout>", e))
-}
-
-/// A small JSON array by hand: paths, digests and booleans need no more.
-fn json(outcomes: &[Outcome]) -> String {
-    let items: Vec<String> = outcomes
-        .iter()
-        .map(|o| {
-            format!(
-                "  {{\"path\": {}, \"sha256\": \"{}\", \"changed\": {}}}",
-                json_string(&o.path.to_string_lossy()),
-                o.sha256,
-                o.changed
-            )
-        })
-        .collect();
-    format!("[\n{}\n]\n", items.join(",\n"))
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    print(&text)
 }
 
 /// One Make rule: every artifact depends on every input. Spaces, `#` and

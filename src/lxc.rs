@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Which generation of LXC config keys to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Dialect {
     /// LXC >= 3.0 keys (`lxc.uts.name`, `lxc.net.0.*`): what LXC 5 accepts.

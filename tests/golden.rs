@@ -108,3 +108,45 @@ fn check_flag_fails_with_diff_and_hint_and_writes_nothing() {
         "--check wrote a file"
     );
 }
+
+/// The JSON Schema, man page and completions are generated from the code
+/// and committed; they must not go stale either.
+#[test]
+fn schema_man_and_completions_match_committed_files() {
+    let update = std::env::var_os("UPDATE_GENERATED").is_some();
+    let files = [
+        ("generated/profile.schema.json", vec!["schema"]),
+        ("generated/scgen.1", vec!["man"]),
+        (
+            "generated/completions/scgen.bash",
+            vec!["completions", "bash"],
+        ),
+        ("generated/completions/_scgen", vec!["completions", "zsh"]),
+        (
+            "generated/completions/scgen.fish",
+            vec!["completions", "fish"],
+        ),
+    ];
+    for (path, args) in files {
+        let o = run(scgen().args(&args));
+        assert!(
+            o.status.success(),
+            "scgen {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let path = root().join(path);
+        let fresh = String::from_utf8(o.stdout).unwrap();
+        if update {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &fresh).unwrap();
+            continue;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert_eq!(
+            committed,
+            fresh,
+            "{} is stale: run `UPDATE_GENERATED=1 cargo test`",
+            path.display()
+        );
+    }
+}

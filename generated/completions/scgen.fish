@@ -1,0 +1,64 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_scgen_global_optspecs
+    string join \n h/help V/version
+end
+
+function __fish_scgen_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_scgen_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_scgen_using_subcommand
+    set -l cmd (__fish_scgen_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c scgen -n "__fish_scgen_needs_command" -s h -l help -d 'Print help'
+complete -c scgen -n "__fish_scgen_needs_command" -s V -l version -d 'Print version'
+complete -c scgen -n "__fish_scgen_needs_command" -f -a "gen" -d 'Render profiles into softwarecontainer.conf, rootfs.tar.gz, rootfs.mtree, stage.toml, the lxc-create drop-in and SHA256SUMS'
+complete -c scgen -n "__fish_scgen_needs_command" -f -a "stage" -d 'Make one container from installed artifacts: unpack the rootfs, write machine-id and resolv.conf, link busybox applets, and append the host-dependent lines to the container\'s LXC config. Also lxc-create\'s template: it takes `--path=P --name=N --rootfs=R` in any order'
+complete -c scgen -n "__fish_scgen_needs_command" -f -a "schema" -d 'Print the JSON Schema of a profile (for editor completion of TOML)'
+complete -c scgen -n "__fish_scgen_needs_command" -f -a "completions" -d 'Print a shell completion script'
+complete -c scgen -n "__fish_scgen_needs_command" -f -a "man" -d 'Print the man page (roff)'
+complete -c scgen -n "__fish_scgen_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -l profile -d 'Profile to generate (repeatable). Without it: the built-in default' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -l out -d 'Directory for the artifacts [default: generated/<profile name>]. Only with a single profile' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -l set -d 'Override a profile value, e.g. `--set network.gateway=true` (repeatable)' -r
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -l templates -d 'Directory whose templates replace the built-in ones of the same name' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -l depfile -d 'Also write a Make/Ninja depfile listing every input of the artifacts' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -l format -d 'How to report what was generated' -r -f -a "text\t''
+json\t''"
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -l check -d 'Write nothing; exit 1 with a diff if any artifact on disk differs'
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -s h -l help -d 'Print help'
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l artifacts -d 'Directory of the installed artifacts (holding SHA256SUMS)' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l path -d 'Container directory: its `config` is written (lxc-create\'s --path)' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l rootfs -d 'Root filesystem to fill [default: <path>/rootfs]' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -s n -l name -d 'Container name, as lxc-create passes it; only reported' -r
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l gateway-dir -d 'Host directory to bind on /gateways [default: $GATEWAY_DIR, then the profile\'s]' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l busybox -d 'busybox binary to bind into the container [default: found on PATH]' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l init-lxc -d 'init.lxc binary to bind into the container [default: found on PATH]' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l iptables -d 'iptables binary to bind (network gateway on) [default: found on PATH]' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l resolv-conf -d 'resolv.conf to copy into the container [default: /etc/resolv.conf]' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l mapped-uid -d 'Host uid that container root maps to (lxc-create adds it with lxc.idmap)' -r
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l mapped-gid -d 'Host gid that container root maps to' -r
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -s h -l help -d 'Print help'
+complete -c scgen -n "__fish_scgen_using_subcommand schema" -s h -l help -d 'Print help'
+complete -c scgen -n "__fish_scgen_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c scgen -n "__fish_scgen_using_subcommand man" -s h -l help -d 'Print help'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage schema completions man help" -f -a "gen" -d 'Render profiles into softwarecontainer.conf, rootfs.tar.gz, rootfs.mtree, stage.toml, the lxc-create drop-in and SHA256SUMS'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage schema completions man help" -f -a "stage" -d 'Make one container from installed artifacts: unpack the rootfs, write machine-id and resolv.conf, link busybox applets, and append the host-dependent lines to the container\'s LXC config. Also lxc-create\'s template: it takes `--path=P --name=N --rootfs=R` in any order'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage schema completions man help" -f -a "schema" -d 'Print the JSON Schema of a profile (for editor completion of TOML)'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage schema completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage schema completions man help" -f -a "man" -d 'Print the man page (roff)'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage schema completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
