@@ -308,14 +308,6 @@ impl Layers {
             ))
         })?;
         let canonical = path.canonicalize().map_err(|e| Error::io(path, e))?;
-        if seen.contains(&canonical) {
-            let chain: Vec<String> = seen.iter().map(|p| p.display().to_string()).collect();
-            return Err(Error::Config(format!(
-                "error: profile {} extends itself through {}\n  = help: remove one `extends` from the cycle",
-                path.display(),
-                chain.join(" -> ")
-            )));
-        }
         seen.push(canonical);
         self.inputs.push(path.to_path_buf());
         let source = Source {
@@ -331,17 +323,43 @@ impl Layers {
     fn push_chain(&mut self, source: Source, seen: Option<&mut Vec<PathBuf>>) -> Result<()> {
         let (table, extends) = parse_layer(&source)?;
         if let Some(extends) = extends {
-            let Some(dir) = &source.dir else {
-                return Err(Error::Config(diag::render(
+            // Errors about the base point at this file's `extends` line.
+            let fail = |message: String, hint: &str| {
+                let span = span_of(&source.text, "extends");
+                Err(Error::Config(diag::render(
                     &source,
-                    None,
-                    "the built-in profile cannot extend another",
-                    None,
-                )));
+                    span,
+                    &message,
+                    Some(hint),
+                )))
             };
+            let Some(dir) = &source.dir else {
+                return fail(
+                    "the built-in profile cannot extend another".into(),
+                    "copy it to a file",
+                );
+            };
+            let base = dir.join(&extends);
+            if extends.trim().is_empty() || !base.is_file() {
+                return fail(
+                    format!("`extends`: {} is not a profile file", base.display()),
+                    "the path is relative to the profile that sets `extends`",
+                );
+            }
             let mut fresh = Vec::new();
             let seen = seen.unwrap_or(&mut fresh);
-            self.push_file(&dir.join(extends), seen)?;
+            if let Ok(canonical) = base.canonicalize() {
+                if seen.contains(&canonical) {
+                    let mut chain: Vec<String> =
+                        seen.iter().map(|p| p.display().to_string()).collect();
+                    chain.push(canonical.display().to_string());
+                    return fail(
+                        format!("`extends` makes a cycle: {}", chain.join(" -> ")),
+                        "remove one `extends` from the cycle",
+                    );
+                }
+            }
+            self.push_file(&base, seen)?;
         }
         self.layers.push(Layer { source, table });
         Ok(())
