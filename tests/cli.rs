@@ -1,0 +1,354 @@
+//! The command line as integrators and build systems use it: overrides,
+//! machine-readable output, depfiles, exit codes, no-op and concurrent
+//! regeneration.
+
+mod common;
+
+use common::*;
+use pretty_assertions::assert_eq;
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+fn default_profile() -> std::path::PathBuf {
+    root().join("profiles/default.toml")
+}
+
+/// (mtime in ns, inode) of every file in `dir`: what Make and Ninja see.
+fn stamps(dir: &Path) -> BTreeMap<String, (i64, u64)> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let m = e.metadata().unwrap();
+            (
+                e.path().display().to_string(),
+                (m.mtime() * 1_000_000_000 + m.mtime_nsec(), m.ino()),
+            )
+        })
+        .collect()
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn templates_override_built_ins_by_name_and_join_the_depfile() {
+    let tmp = tempfile::tempdir().unwrap();
+    let tpl = tmp.path().join("tpl");
+    std::fs::create_dir(&tpl).unwrap();
+    std::fs::write(
+        tpl.join("softwarecontainer.conf.j2"),
+        "# integrator's own\n{{ keys.uts_name }} = {{ container.uts_name }}-x\n",
+    )
+    .unwrap();
+    let out = tmp.path().join("out");
+    let dep = tmp.path().join("out.d");
+    let o = run(scgen()
+        .args(["gen", "--profile"])
+        .arg(default_profile())
+        .arg("--out")
+        .arg(&out)
+        .arg("--templates")
+        .arg(&tpl)
+        .arg("--depfile")
+        .arg(&dep));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(out.join("softwarecontainer.conf")).unwrap(),
+        "# integrator's own\nlxc.uts.name = contained-x\n"
+    );
+    // The drop-in had no override: still the built-in one.
+    assert_eq!(
+        std::fs::read(out.join("lxc-softwarecontainer")).unwrap(),
+        std::fs::read(root().join("generated/default/lxc-softwarecontainer")).unwrap()
+    );
+    let depfile = std::fs::read_to_string(&dep).unwrap();
+    assert!(
+        depfile.contains(&tpl.join("softwarecontainer.conf.j2").display().to_string()),
+        "{depfile}"
+    );
+}
+
+#[test]
+fn template_errors_are_config_errors_naming_the_template() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (body, expect) in [
+        ("{{ keys.uts_name }} = {{ nosuch }}\n", "undefined"),
+        (
+            "{{ keys.uts_name }} = {{ container.uts_name }\n",
+            "syntax error",
+        ),
+        ("rm -rf /\n", "not an LXC config line"),
+    ] {
+        std::fs::write(tmp.path().join("softwarecontainer.conf.j2"), body).unwrap();
+        let out = tmp.path().join("out");
+        let o = run(scgen()
+            .args(["gen", "--templates"])
+            .arg(tmp.path())
+            .arg("--out")
+            .arg(&out));
+        assert_eq!(o.status.code(), Some(78), "{body:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expect), "{body:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("softwarecontainer.conf"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(!out.exists(), "a failed render wrote output");
+    }
+}
+
+#[test]
+fn set_overrides_are_typed_and_checked_like_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let o = run(scgen()
+        .args([
+            "gen",
+            "--set",
+            "network.gateway=true",
+            "--set",
+            "install.prefix=/opt/sc",
+            "--set",
+            "container.tty-max=4",
+            "--out",
+        ])
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let conf = std::fs::read_to_string(out.join("softwarecontainer.conf")).unwrap();
+    for line in [
+        "lxc.net.0.type = veth",
+        "lxc.tty.max = 4",
+        "lxc.mount.entry = /opt/sc opt/sc none ro,bind 0 0",
+    ] {
+        assert!(conf.contains(line), "{line} missing:\n{conf}");
+    }
+    for (set, expect) in [
+        ("container.tty-max=lots", "--set"),
+        ("container.tty-mx=1", "did you mean `tty-max`?"),
+        ("install.prefix=/", "must not be `/`"),
+    ] {
+        let o = run(scgen()
+            .args(["gen", "--set", set, "--out"])
+            .arg(tmp.path().join("bad")));
+        assert_eq!(o.status.code(), Some(78), "{set}: {}", stderr(&o));
+        assert!(stderr(&o).contains(expect), "{set}: {}", stderr(&o));
+    }
+    let o = run(scgen().args(["gen", "--set", "no-equals-sign"]));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn json_report_lists_paths_digests_and_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let report = |expect_changed: bool| {
+        let o = run(scgen().args(["gen", "--format", "json", "--out"]).arg(&out));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let items = v.as_array().unwrap();
+        assert_eq!(items.len(), 6);
+        for item in items {
+            let path = Path::new(item["path"].as_str().unwrap());
+            let digest = scgen::manifest::sha256_hex(&std::fs::read(path).unwrap());
+            assert_eq!(item["sha256"].as_str().unwrap(), digest);
+            assert_eq!(item["changed"].as_bool().unwrap(), expect_changed, "{item}");
+        }
+    };
+    report(true);
+    report(false);
+}
+
+#[test]
+fn every_subcommand_help_has_an_example() {
+    for sub in ["gen", "stage", "schema", "completions", "man"] {
+        let o = run(scgen().args([sub, "--help"]));
+        assert!(o.status.success());
+        let text = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            text.contains("Example"),
+            "`scgen {sub} --help` has no example:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn depfile_names_every_input_with_make_escaping() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out dir");
+    let dep = tmp.path().join("yocto.d");
+    let o = run(scgen()
+        .current_dir(root())
+        .args(["gen", "--profile", "profiles/yocto.toml", "--out"])
+        .arg(&out)
+        .arg("--depfile")
+        .arg(&dep));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&dep).unwrap();
+    let (targets, deps) = text.trim_end().split_once(": ").unwrap();
+    let escaped_out = out.display().to_string().replace(' ', "\\ ");
+    for name in [
+        "softwarecontainer.conf",
+        "rootfs.tar.gz",
+        "rootfs.mtree",
+        "stage.toml",
+        "lxc-softwarecontainer",
+        "SHA256SUMS",
+    ] {
+        assert!(
+            targets.contains(&format!("{escaped_out}/{name}")),
+            "{name} not a target: {text}"
+        );
+    }
+    let deps: Vec<&str> = deps.split(' ').collect();
+    assert_eq!(
+        deps,
+        [
+            "profiles/yocto.toml",
+            "profiles/network.toml",
+            "profiles/default.toml",
+            "profiles/yocto-busybox.links"
+        ]
+    );
+}
+
+#[test]
+fn noop_regeneration_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let dep = tmp.path().join("out.d");
+    let gen = || {
+        let o = run(scgen()
+            .args(["gen", "--profile"])
+            .arg(default_profile())
+            .arg("--out")
+            .arg(&out)
+            .arg("--depfile")
+            .arg(&dep));
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    gen();
+    let before = stamps(tmp.path());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let report = gen();
+    assert_eq!(
+        stamps(tmp.path()),
+        before,
+        "a no-op regeneration rewrote files"
+    );
+    assert_eq!(report.matches("unchanged").count(), 6, "{report}");
+}
+
+#[test]
+fn concurrent_gens_into_one_directory_all_end_correct() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            scgen()
+                .args(["gen", "--profile"])
+                .arg(default_profile())
+                .arg("--out")
+                .arg(&out)
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with('.')),
+        "temp files left: {names:?}"
+    );
+    let o = run(scgen()
+        .args(["gen", "--check", "--profile"])
+        .arg(default_profile())
+        .arg("--out")
+        .arg(&out));
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn regeneration_as_another_user_gives_the_same_bytes() {
+    if !(is_root() && have("setpriv")) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o777),
+    )
+    .unwrap();
+    for profile in shipped_profiles() {
+        let name = profile.file_stem().unwrap().to_string_lossy().into_owned();
+        let out = tmp.path().join(&name);
+        let o = run(std::process::Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_scgen"),
+                "gen",
+                "--profile",
+            ])
+            .arg(&profile)
+            .arg("--out")
+            .arg(&out)
+            .env_remove("SOURCE_DATE_EPOCH"));
+        assert!(o.status.success(), "as nobody: {}", stderr(&o));
+        assert_eq!(
+            std::fs::metadata(out.join("SHA256SUMS")).unwrap().uid(),
+            65534,
+            "did not run as nobody"
+        );
+        for entry in std::fs::read_dir(root().join("generated").join(&name)).unwrap() {
+            let entry = entry.unwrap();
+            let mine = std::fs::read(out.join(entry.file_name())).unwrap();
+            assert!(
+                mine == std::fs::read(entry.path()).unwrap(),
+                "{} differs as nobody",
+                entry.path().display()
+            );
+        }
+    }
+}
+
+#[test]
+fn exit_codes_tell_failures_apart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("a-file");
+    std::fs::write(&file, "").unwrap();
+    let o = run(scgen().args(["gen", "--out"]).arg(file.join("sub")));
+    assert_eq!(o.status.code(), Some(73), "cannot create: {}", stderr(&o));
+    let o = run(scgen()
+        .args(["gen", "--out"])
+        .arg(tmp.path().join("x"))
+        .env("SOURCE_DATE_EPOCH", "yesterday"));
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert!(stderr(&o).contains("SOURCE_DATE_EPOCH"));
+    let o = run(scgen().args([
+        "gen",
+        "--out",
+        "x",
+        "--profile",
+        "a.toml",
+        "--profile",
+        "b.toml",
+    ]));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = run(scgen()
+        .args(["gen", "--profile"])
+        .arg(tmp.path().join("missing.toml")));
+    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    let o = run(scgen().args(["frobnicate"]));
+    assert_eq!(o.status.code(), Some(2));
+}
