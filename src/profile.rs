@@ -650,7 +650,10 @@ fn uts_name(value: &str) -> Result<String, Problem> {
 }
 
 fn ifname(key: &str, value: &str) -> Result<String, Problem> {
+    // Linux's dev_valid_name() also refuses `.` and `..`.
     let ok = (1..=15).contains(&value.len())
+        && value != "."
+        && value != ".."
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
