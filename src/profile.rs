@@ -195,7 +195,7 @@ pub fn load(origin: &Origin, sets: &[String]) -> Result<Profile> {
             "default".to_string()
         }
         Origin::File(path) => {
-            layers.push_file(path, &mut Vec::new())?;
+            layers.push_file(path, &mut Vec::new(), None)?;
             profile_name(path)?
         }
     };
@@ -258,23 +258,48 @@ fn problem(key: &str, message: impl Into<String>, hint: Option<&str>) -> Problem
 }
 
 impl Layers {
-    fn push_file(&mut self, path: &Path, seen: &mut Vec<PathBuf>) -> Result<()> {
+    /// Reads the profile at `path` and everything it extends. `seen` is the
+    /// chain of profiles being loaded (canonical path, path as shown);
+    /// `from` is the `extends` value that named `path`, where an error about
+    /// `path` points.
+    fn push_file(
+        &mut self,
+        path: &Path,
+        seen: &mut Vec<(PathBuf, String)>,
+        from: Option<(&Source, Range<usize>)>,
+    ) -> Result<()> {
+        let fail = |message: String, hint: &str| match &from {
+            Some((source, span)) => Error::Config(diag::render(
+                source,
+                Some(span.clone()),
+                &format!("`extends`: {message}"),
+                Some(hint),
+            )),
+            None => Error::Config(format!("error: {message}\n  = help: {hint}")),
+        };
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!(
-                "error: cannot read profile {}: {e}",
-                path.display()
-            ))
+            fail(
+                format!("cannot read profile {}: {e}", path.display()),
+                match from {
+                    Some(_) => "`extends` is relative to the directory of the profile that sets it",
+                    None => "check the path given to --profile",
+                },
+            )
         })?;
         let canonical = path.canonicalize().map_err(|e| Error::io(path, e))?;
-        if seen.contains(&canonical) {
-            let chain: Vec<String> = seen.iter().map(|p| p.display().to_string()).collect();
-            return Err(Error::Config(format!(
-                "error: profile {} extends itself through {}\n  = help: remove one `extends` from the cycle",
-                path.display(),
-                chain.join(" -> ")
-            )));
+        if seen.iter().any(|(c, _)| *c == canonical) {
+            let mut chain: Vec<&str> = seen.iter().map(|(_, shown)| shown.as_str()).collect();
+            let shown = path.display().to_string();
+            chain.push(&shown);
+            return Err(fail(
+                format!(
+                    "profiles extend each other in a cycle: {}",
+                    chain.join(" -> ")
+                ),
+                "remove one `extends` from the cycle",
+            ));
         }
-        seen.push(canonical);
+        seen.push((canonical, path.display().to_string()));
         self.inputs.push(path.to_path_buf());
         let source = Source {
             name: path.display().to_string(),
@@ -286,20 +311,26 @@ impl Layers {
 
     /// Parses one profile text strictly, then its base (if any), then keeps
     /// the text itself as a layer above the base.
-    fn push_chain(&mut self, source: Source, seen: Option<&mut Vec<PathBuf>>) -> Result<()> {
+    fn push_chain(
+        &mut self,
+        source: Source,
+        seen: Option<&mut Vec<(PathBuf, String)>>,
+    ) -> Result<()> {
         let (table, extends) = parse_layer(&source)?;
         if let Some(extends) = extends {
+            let span = span_of(&source.text, "extends");
             let Some(dir) = &source.dir else {
                 return Err(Error::Config(diag::render(
                     &source,
-                    None,
+                    span,
                     "the built-in profile cannot extend another",
                     None,
                 )));
             };
             let mut fresh = Vec::new();
             let seen = seen.unwrap_or(&mut fresh);
-            self.push_file(&dir.join(extends), seen)?;
+            let from = span.map(|span| (&source, span));
+            self.push_file(&dir.join(extends), seen, from)?;
         }
         self.layers.push(Layer { source, table });
         Ok(())
