@@ -794,27 +794,33 @@ fn signal(value: &str) -> Result<String, Problem> {
     let Some(name) = upper.strip_prefix("SIG") else {
         return Err(problem(
             key,
-            format!("`{value}` is not a signal"),
+            format!("`{value}` is not a signal LXC accepts"),
             Some("LXC needs the `SIG` prefix, e.g. `SIGKILL`, or a number"),
         ));
     };
+    // liblxc's rt_sig_num() wants `MIN+` or `MAX-` and then a digit: a bare
+    // SIGRTMIN, or SIGRTMIN++3 (which Rust's u8 parser would take), fails.
     let rt = |base: &str, sign: char| {
-        name.strip_prefix(base).is_some_and(|rest| {
-            rest.is_empty()
-                || rest
-                    .strip_prefix(sign)
-                    .is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n <= 30))
-        })
+        name.strip_prefix(base)
+            .and_then(|rest| rest.strip_prefix(sign))
+            .is_some_and(|n| {
+                !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit())
+                    && n.parse::<u8>().is_ok_and(|n| n <= 30)
+            })
     };
     if SIGNALS.contains(&name) || rt("RTMIN", '+') || rt("RTMAX", '-') {
         Ok(upper)
     } else {
         let hint = diag::did_you_mean(name, SIGNALS.iter().copied())
-            .map(|s| format!("did you mean `SIG{s}`?"));
+            .map(|s| format!("did you mean `SIG{s}`?"))
+            .unwrap_or_else(|| {
+                "use e.g. `SIGKILL`, `SIGRTMIN+3`, `SIGRTMAX-1`, or a number from 1 to 64".into()
+            });
         Err(problem(
             key,
-            format!("`{value}` is not a signal"),
-            hint.as_deref(),
+            format!("`{value}` is not a signal LXC accepts"),
+            Some(&hint),
         ))
     }
 }
@@ -1000,6 +1006,12 @@ mod tests {
         assert_eq!(signal("sigkill").unwrap(), "SIGKILL");
         assert_eq!(signal("9").unwrap(), "9");
         assert_eq!(signal("SIGRTMIN+3").unwrap(), "SIGRTMIN+3");
+        assert_eq!(signal("sigrtmax-30").unwrap(), "SIGRTMAX-30");
+        // liblxc 5.0.2 refuses these (checked with lxc-info).
+        assert!(signal("SIGRTMIN").is_err());
+        assert!(signal("SIGRTMAX").is_err());
+        assert!(signal("SIGRTMIN++3").is_err());
+        assert!(signal("SIGRTMIN+31").is_err());
         assert!(signal("KILL").is_err());
         assert!(signal("SIGKIL")
             .unwrap_err()

@@ -154,6 +154,7 @@ bad_profiles! {
     uts_name_newline,
     halt_signal_without_sig,
     halt_signal_near_miss,
+    halt_signal_rtmin_bare,
     mount_auto_bad_token,
     mount_target_absolute,
     mount_source_relative,
