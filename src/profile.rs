@@ -583,6 +583,7 @@ fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Prob
         init_lxc: c.init_lxc.unwrap_or(true),
     };
 
+    let profile_mounts = raw.mounts.as_ref().map_or(0, Vec::len);
     let mut mounts = match raw.mounts {
         None => vec![ro_bind("/usr", "usr"), ro_bind("/lib", "lib")],
         Some(list) => list
@@ -649,7 +650,7 @@ fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Prob
         (None, None) => Applets::Stage,
     };
 
-    Ok(Profile {
+    let profile = Profile {
         name,
         dialect,
         prefix,
@@ -659,7 +660,46 @@ fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Prob
         gateways,
         applets,
         inputs,
-    })
+    };
+    mount_points_are_dirs(&profile, profile_mounts)?;
+    Ok(profile)
+}
+
+/// A mount target below a file or symlink of the skeleton (`etc/passwd/x`,
+/// `bin/ls/x` with a fixed applet list) would put a directory under a file
+/// in rootfs.tar.gz, which no tar can unpack, and no mount could use.
+fn mount_points_are_dirs(profile: &Profile, profile_mounts: usize) -> Result<(), Problem> {
+    use crate::skeleton::Kind;
+    let entries = crate::skeleton::skeleton(profile);
+    for (i, m) in profile.mounts.iter().enumerate() {
+        let blocker = entries.iter().find(|e| {
+            e.kind != Kind::Dir
+                && m.target
+                    .strip_prefix(e.path.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        });
+        if let Some(e) = blocker {
+            let key = if i < profile_mounts {
+                format!("mounts[{i}].target")
+            } else {
+                "install.prefix".to_string()
+            };
+            let what = if matches!(e.kind, Kind::Symlink(_)) {
+                "symlink"
+            } else {
+                "file"
+            };
+            return Err(problem(
+                &key,
+                format!(
+                    "mount point `{}` lies below the rootfs {what} `{}`",
+                    m.target, e.path
+                ),
+                Some("mount onto a directory; the skeleton's files and links cannot hold one"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn ro_bind(source: &str, target: &str) -> Mount {

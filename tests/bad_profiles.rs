@@ -157,6 +157,8 @@ bad_profiles! {
     halt_signal_rtmin_bare,
     mount_auto_bad_token,
     mount_target_absolute,
+    mount_target_under_file,
+    prefix_under_placeholder,
     mount_source_relative,
     mount_missing_source,
     mount_option_space,
