@@ -67,17 +67,30 @@ fn clamp(text: &str, span: Range<usize>) -> Range<usize> {
     start..end
 }
 
-/// The closest candidate to `word`, if one is close enough to be a typo.
+/// The closest candidate to `word`, if one is close enough to be a typo
+/// and closer than every other: a tie (`lxc4` is as near `lxc3` as `lxc2`)
+/// suggests nothing rather than an arbitrary pick.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, c)| c)
+    let mut best: Option<(f64, &'a str)> = None;
+    let mut tied = false;
+    for c in candidates {
+        let score = strsim::jaro_winkler(word, c);
+        if score <= 0.8 {
+            continue;
+        }
+        match best {
+            Some((b, _)) if score < b => {}
+            Some((b, _)) if score == b => tied = true,
+            _ => {
+                best = Some((score, c));
+                tied = false;
+            }
+        }
+    }
+    best.filter(|_| !tied).map(|(_, c)| c)
 }
 
 /// 1-based line and column of a byte offset, for messages that are not
@@ -115,6 +128,8 @@ mod tests {
     fn near_miss_and_far_miss() {
         assert_eq!(did_you_mean("prefx", ["prefix", "dialect"]), Some("prefix"));
         assert_eq!(did_you_mean("zzz", ["prefix", "dialect"]), None);
+        assert_eq!(did_you_mean("lxc4", ["lxc3", "lxc2"]), None);
+        assert_eq!(did_you_mean("lxc", ["lxc3", "lxc2x"]), Some("lxc3"));
         assert_eq!(line_col("ab\ncd", 4), (2, 2));
     }
 }

@@ -237,7 +237,7 @@ pub fn load(origin: &Origin, sets: &[String]) -> Result<Profile> {
             "default".to_string()
         }
         Origin::File(path) => {
-            layers.push_file(path, &mut Vec::new())?;
+            layers.push_file(path, &mut Vec::new(), None)?;
             profile_name(path)?
         }
     };
@@ -300,15 +300,48 @@ fn problem(key: &str, message: impl Into<String>, hint: Option<&str>) -> Problem
 }
 
 impl Layers {
-    fn push_file(&mut self, path: &Path, seen: &mut Vec<PathBuf>) -> Result<()> {
+    /// Reads the profile at `path` and everything it extends. `seen` is the
+    /// chain of profiles being loaded (canonical path, path as shown);
+    /// `from` is the `extends` value that named `path`, where an error about
+    /// `path` points.
+    fn push_file(
+        &mut self,
+        path: &Path,
+        seen: &mut Vec<(PathBuf, String)>,
+        from: Option<(&Source, Range<usize>)>,
+    ) -> Result<()> {
+        let fail = |message: String, hint: &str| match &from {
+            Some((source, span)) => Error::Config(diag::render(
+                source,
+                Some(span.clone()),
+                &format!("`extends`: {message}"),
+                Some(hint),
+            )),
+            None => Error::Config(format!("error: {message}\n  = help: {hint}")),
+        };
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!(
-                "error: cannot read profile {}: {e}",
-                path.display()
-            ))
+            fail(
+                format!("cannot read profile {}: {e}", path.display()),
+                match from {
+                    Some(_) => "`extends` is relative to the directory of the profile that sets it",
+                    None => "check the path given to --profile",
+                },
+            )
         })?;
         let canonical = path.canonicalize().map_err(|e| Error::io(path, e))?;
-        seen.push(canonical);
+        if seen.iter().any(|(c, _)| *c == canonical) {
+            let mut chain: Vec<&str> = seen.iter().map(|(_, shown)| shown.as_str()).collect();
+            let shown = path.display().to_string();
+            chain.push(&shown);
+            return Err(fail(
+                format!(
+                    "profiles extend each other in a cycle: {}",
+                    chain.join(" -> ")
+                ),
+                "remove one `extends` from the cycle",
+            ));
+        }
+        seen.push((canonical, path.display().to_string()));
         self.inputs.push(path.to_path_buf());
         let source = Source {
             name: path.display().to_string(),
@@ -320,46 +353,26 @@ impl Layers {
 
     /// Parses one profile text strictly, then its base (if any), then keeps
     /// the text itself as a layer above the base.
-    fn push_chain(&mut self, source: Source, seen: Option<&mut Vec<PathBuf>>) -> Result<()> {
+    fn push_chain(
+        &mut self,
+        source: Source,
+        seen: Option<&mut Vec<(PathBuf, String)>>,
+    ) -> Result<()> {
         let (table, extends) = parse_layer(&source)?;
         if let Some(extends) = extends {
-            // Errors about the base point at this file's `extends` line.
-            let fail = |message: String, hint: &str| {
-                let span = span_of(&source.text, "extends");
-                Err(Error::Config(diag::render(
+            let span = span_of(&source.text, "extends");
+            let Some(dir) = &source.dir else {
+                return Err(Error::Config(diag::render(
                     &source,
                     span,
-                    &message,
-                    Some(hint),
-                )))
+                    "the built-in profile cannot extend another",
+                    None,
+                )));
             };
-            let Some(dir) = &source.dir else {
-                return fail(
-                    "the built-in profile cannot extend another".into(),
-                    "copy it to a file",
-                );
-            };
-            let base = dir.join(&extends);
-            if extends.trim().is_empty() || !base.is_file() {
-                return fail(
-                    format!("`extends`: {} is not a profile file", base.display()),
-                    "the path is relative to the profile that sets `extends`",
-                );
-            }
             let mut fresh = Vec::new();
             let seen = seen.unwrap_or(&mut fresh);
-            if let Ok(canonical) = base.canonicalize() {
-                if seen.contains(&canonical) {
-                    let mut chain: Vec<String> =
-                        seen.iter().map(|p| p.display().to_string()).collect();
-                    chain.push(canonical.display().to_string());
-                    return fail(
-                        format!("`extends` makes a cycle: {}", chain.join(" -> ")),
-                        "remove one `extends` from the cycle",
-                    );
-                }
-            }
-            self.push_file(&base, seen)?;
+            let from = span.map(|span| (&source, span));
+            self.push_file(&dir.join(extends), seen, from)?;
         }
         self.layers.push(Layer { source, table });
         Ok(())
@@ -435,11 +448,12 @@ impl Layers {
 /// Strictly parses one layer; returns its table without `extends`.
 fn parse_layer(source: &Source) -> Result<(toml::Table, Option<String>)> {
     if let Err(e) = toml::from_str::<RawProfile>(&source.text) {
-        let hint = hint_for(e.message());
+        let quoted = e.span().and_then(|s| source.text.get(s));
+        let (message, hint) = explain(e.message().trim(), quoted);
         return Err(Error::Config(diag::render(
             source,
             e.span(),
-            e.message().trim(),
+            &message,
             hint.as_deref(),
         )));
     }
@@ -451,20 +465,91 @@ fn parse_layer(source: &Source) -> Result<(toml::Table, Option<String>)> {
     Ok((table, extends))
 }
 
-/// "did you mean" for serde's unknown-field and unknown-variant messages.
-fn hint_for(message: &str) -> Option<String> {
-    let rest = message
+/// Rewords a toml/serde error for someone editing a profile (no Rust type
+/// names) and adds a hint. `quoted` is the source text under the error span.
+fn explain(message: &str, quoted: Option<&str>) -> (String, Option<String>) {
+    let unknown = message
         .strip_prefix("unknown field `")
-        .or_else(|| message.strip_prefix("unknown variant `"))?;
-    let (word, expected) = rest.split_once('`')?;
-    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    match diag::did_you_mean(word, candidates.iter().copied()) {
-        Some(best) => Some(format!("did you mean `{best}`?")),
-        None if !candidates.is_empty() => {
-            Some(format!("expected one of: {}", candidates.join(", ")))
-        }
-        None => None,
+        .map(|rest| ("key", rest))
+        .or_else(|| {
+            message
+                .strip_prefix("unknown variant `")
+                .map(|rest| ("value", rest))
+        });
+    if let Some((what, rest)) = unknown {
+        let (word, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let list = candidates
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hint = match diag::did_you_mean(word, candidates.iter().copied()) {
+            Some(best) => Some(format!("did you mean `{best}`?")),
+            None if !candidates.is_empty() => Some(format!("use one of: {list}")),
+            None => None,
+        };
+        return (format!("unknown {what} `{word}`"), hint);
     }
+    // serde names the Rust type it wanted; say what to write instead.
+    const EXPECTED: &[(&str, &str, &str)] = &[
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+            "write a number without quotes, e.g. `1`",
+        ),
+        (
+            "expected a boolean",
+            "expected `true` or `false`",
+            "write `true` or `false` without quotes",
+        ),
+        (
+            "expected a string",
+            "expected a string",
+            "put the value in double quotes",
+        ),
+        (
+            "expected a sequence",
+            "expected an array",
+            "write an array, e.g. `[\"a\", \"b\"]`",
+        ),
+    ];
+    if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        if let Some((serde, plain, hint)) = EXPECTED.iter().find(|e| message.ends_with(e.0)) {
+            let message = format!("{}{plain}", &message[..message.len() - serde.len()]);
+            return (message, Some((*hint).into()));
+        }
+        if let Some(at) = message.find("expected struct ") {
+            return (
+                format!("{}expected a table", &message[..at]),
+                Some("write it as a `[table]` header followed by `key = value` lines".into()),
+            );
+        }
+        return (message.into(), None);
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return (
+            format!("missing key {rest}"),
+            Some(format!("add {rest} to this table")),
+        );
+    }
+    if message == "duplicate key" {
+        let message = match quoted {
+            Some(key) => format!("duplicate key `{}`", key.trim()),
+            None => message.into(),
+        };
+        return (
+            message,
+            Some("a key may appear once per table; delete one of them".into()),
+        );
+    }
+    // Anything else is TOML syntax.
+    (
+        format!("invalid TOML: {message}"),
+        Some(
+            "profiles are TOML (https://toml.io): check quotes, brackets and `key = value`".into(),
+        ),
+    )
 }
 
 /// Later layers win; tables merge key by key; anything else is replaced.
@@ -540,6 +625,7 @@ fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Prob
         init_lxc: c.init_lxc.unwrap_or(true),
     };
 
+    let profile_mounts = raw.mounts.as_ref().map_or(0, Vec::len);
     let mut mounts = match raw.mounts {
         None => vec![ro_bind("/usr", "usr"), ro_bind("/lib", "lib")],
         Some(list) => list
@@ -606,7 +692,7 @@ fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Prob
         (None, None) => Applets::Stage,
     };
 
-    Ok(Profile {
+    let profile = Profile {
         name,
         dialect,
         prefix,
@@ -616,7 +702,46 @@ fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Prob
         gateways,
         applets,
         inputs,
-    })
+    };
+    mount_points_are_dirs(&profile, profile_mounts)?;
+    Ok(profile)
+}
+
+/// A mount target below a file or symlink of the skeleton (`etc/passwd/x`,
+/// `bin/ls/x` with a fixed applet list) would put a directory under a file
+/// in rootfs.tar.gz, which no tar can unpack, and no mount could use.
+fn mount_points_are_dirs(profile: &Profile, profile_mounts: usize) -> Result<(), Problem> {
+    use crate::skeleton::Kind;
+    let entries = crate::skeleton::skeleton(profile);
+    for (i, m) in profile.mounts.iter().enumerate() {
+        let blocker = entries.iter().find(|e| {
+            e.kind != Kind::Dir
+                && m.target
+                    .strip_prefix(e.path.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        });
+        if let Some(e) = blocker {
+            let key = if i < profile_mounts {
+                format!("mounts[{i}].target")
+            } else {
+                "install.prefix".to_string()
+            };
+            let what = if matches!(e.kind, Kind::Symlink(_)) {
+                "symlink"
+            } else {
+                "file"
+            };
+            return Err(problem(
+                &key,
+                format!(
+                    "mount point `{}` lies below the rootfs {what} `{}`",
+                    m.target, e.path
+                ),
+                Some("mount onto a directory; the skeleton's files and links cannot hold one"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn ro_bind(source: &str, target: &str) -> Mount {
@@ -710,7 +835,10 @@ fn uts_name(value: &str) -> Result<String, Problem> {
 }
 
 fn ifname(key: &str, value: &str) -> Result<String, Problem> {
+    // Linux's dev_valid_name() also refuses `.` and `..`.
     let ok = (1..=15).contains(&value.len())
+        && value != "."
+        && value != ".."
         && value
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -748,27 +876,33 @@ fn signal(value: &str) -> Result<String, Problem> {
     let Some(name) = upper.strip_prefix("SIG") else {
         return Err(problem(
             key,
-            format!("`{value}` is not a signal"),
+            format!("`{value}` is not a signal LXC accepts"),
             Some("LXC needs the `SIG` prefix, e.g. `SIGKILL`, or a number"),
         ));
     };
+    // liblxc's rt_sig_num() wants `MIN+` or `MAX-` and then a digit: a bare
+    // SIGRTMIN, or SIGRTMIN++3 (which Rust's u8 parser would take), fails.
     let rt = |base: &str, sign: char| {
-        name.strip_prefix(base).is_some_and(|rest| {
-            rest.is_empty()
-                || rest
-                    .strip_prefix(sign)
-                    .is_some_and(|n| n.parse::<u8>().is_ok_and(|n| n <= 30))
-        })
+        name.strip_prefix(base)
+            .and_then(|rest| rest.strip_prefix(sign))
+            .is_some_and(|n| {
+                !n.is_empty()
+                    && n.bytes().all(|b| b.is_ascii_digit())
+                    && n.parse::<u8>().is_ok_and(|n| n <= 30)
+            })
     };
     if SIGNALS.contains(&name) || rt("RTMIN", '+') || rt("RTMAX", '-') {
         Ok(upper)
     } else {
         let hint = diag::did_you_mean(name, SIGNALS.iter().copied())
-            .map(|s| format!("did you mean `SIG{s}`?"));
+            .map(|s| format!("did you mean `SIG{s}`?"))
+            .unwrap_or_else(|| {
+                "use e.g. `SIGKILL`, `SIGRTMIN+3`, `SIGRTMAX-1`, or a number from 1 to 64".into()
+            });
         Err(problem(
             key,
-            format!("`{value}` is not a signal"),
-            hint.as_deref(),
+            format!("`{value}` is not a signal LXC accepts"),
+            Some(&hint),
         ))
     }
 }
@@ -885,7 +1019,13 @@ fn applet_list(list: Vec<String>) -> Result<Vec<String>, Problem> {
                 out.insert(a);
             }
             Ok(None) => {}
-            Err(m) => return Err(problem(&format!("busybox.applets[{i}]"), m, None)),
+            Err(m) => {
+                return Err(problem(
+                    &format!("busybox.applets[{i}]"),
+                    m,
+                    Some("an applet is a file name in bin/: no `/`, spaces or control characters"),
+                ))
+            }
         }
     }
     Ok(out.into_iter().collect())
@@ -948,6 +1088,12 @@ mod tests {
         assert_eq!(signal("sigkill").unwrap(), "SIGKILL");
         assert_eq!(signal("9").unwrap(), "9");
         assert_eq!(signal("SIGRTMIN+3").unwrap(), "SIGRTMIN+3");
+        assert_eq!(signal("sigrtmax-30").unwrap(), "SIGRTMAX-30");
+        // liblxc 5.0.2 refuses these (checked with lxc-info).
+        assert!(signal("SIGRTMIN").is_err());
+        assert!(signal("SIGRTMAX").is_err());
+        assert!(signal("SIGRTMIN++3").is_err());
+        assert!(signal("SIGRTMIN+31").is_err());
         assert!(signal("KILL").is_err());
         assert!(signal("SIGKIL")
             .unwrap_err()

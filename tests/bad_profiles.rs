@@ -1,0 +1,252 @@
+//! Bad profiles: every kind of mistake exits 78 (EX_CONFIG), writes
+//! nothing, and prints exactly the committed `tests/bad-profiles/NAME.stderr`:
+//! the file, `line:col` and a caret under the culprit, and a hint.
+//!
+//! `BLESS=1 cargo test --test bad_profiles` rewrites the .stderr files;
+//! review the diff before committing it.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use pretty_assertions::assert_eq;
+
+const DIR: &str = "tests/bad-profiles";
+
+/// Runs `scgen gen --profile PROFILE [--set S]... --out TMP/out` from the
+/// crate root (so messages name relative paths) and checks the outcome
+/// against `tests/bad-profiles/NAME.stderr`.
+fn check(name: &str, profile: &str, sets: &[&str]) {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("out");
+    let mut cmd = scgen();
+    cmd.current_dir(root())
+        .args(["gen", "--profile", profile])
+        .arg("--out")
+        .arg(&out);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let o = run(&mut cmd);
+    let stderr = String::from_utf8(o.stderr).expect("stderr is UTF-8");
+    assert_eq!(
+        o.status.code(),
+        Some(78),
+        "{name}: want exit 78 (EX_CONFIG)\nstderr:\n{stderr}"
+    );
+    assert!(
+        !out.exists(),
+        "{name}: a failed gen created {}",
+        out.display()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "",
+        "{name}: a failed gen reported on stdout"
+    );
+    assert_shape(name, &stderr, if sets.is_empty() { DIR } else { "--set" });
+
+    let golden = root().join(DIR).join(format!("{name}.stderr"));
+    if std::env::var_os("BLESS").is_some_and(|v| !v.is_empty()) {
+        std::fs::write(&golden, &stderr).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}\nhelp: run `BLESS=1 cargo test --test bad_profiles` and review the new file",
+            golden.display()
+        )
+    });
+    assert_eq!(
+        want,
+        stderr,
+        "{name}: stderr differs from {} (BLESS=1 rewrites it)",
+        golden.display()
+    );
+}
+
+/// What every message must have, whatever its wording: one error, a
+/// `--> origin:line:col` under it, a caret, and a hint.
+fn assert_shape(name: &str, stderr: &str, origin: &str) {
+    assert!(
+        stderr.starts_with("error: "),
+        "{name}: no `error:` first\n{stderr}"
+    );
+    assert_eq!(
+        stderr.matches("\nerror: ").count(),
+        0,
+        "{name}: more than one error\n{stderr}"
+    );
+    let arrow = stderr
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("--> "))
+        .unwrap_or_else(|| panic!("{name}: no `--> file:line:col`\n{stderr}"));
+    assert!(
+        arrow.starts_with(origin),
+        "{name}: `--> {arrow}` does not name {origin}\n{stderr}"
+    );
+    let mut parts = arrow.rsplitn(3, ':');
+    let col = parts.next().unwrap_or("");
+    let line = parts.next().unwrap_or("");
+    assert!(
+        col.parse::<usize>().is_ok() && line.parse::<usize>().is_ok(),
+        "{name}: `--> {arrow}` has no line:col\n{stderr}"
+    );
+    assert!(
+        stderr.lines().any(|l| l.contains('|') && l.contains('^')),
+        "{name}: no caret\n{stderr}"
+    );
+    assert!(stderr.contains("= help: "), "{name}: no hint\n{stderr}");
+    assert!(
+        !stderr.contains(&*root().to_string_lossy()),
+        "{name}: message names an absolute path\n{stderr}"
+    );
+    assert!(
+        !stderr.contains("Raw") && !stderr.contains("u32"),
+        "{name}: message names a Rust type\n{stderr}"
+    );
+}
+
+/// One test per fixture `tests/bad-profiles/NAME.toml`.
+macro_rules! bad_profiles {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                let name = stringify!($name);
+                check(name, &format!("{DIR}/{name}.toml"), &[]);
+            }
+        )*
+        const PROFILES: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
+/// One test per bad `--set` on top of a good profile.
+macro_rules! bad_sets {
+    ($($name:ident: $profile:literal, [$($set:literal),*];)*) => {
+        $(
+            #[test]
+            fn $name() {
+                check(stringify!($name), $profile, &[$($set),*]);
+            }
+        )*
+        const SETS: &[&str] = &[$(stringify!($name)),*];
+    };
+}
+
+bad_profiles! {
+    toml_syntax,
+    duplicate_key,
+    table_expected,
+    unknown_top_level_key,
+    unknown_nested_key,
+    unknown_install_key,
+    tty_max_string,
+    pty_max_negative,
+    unknown_dialect,
+    prefix_root,
+    prefix_relative,
+    prefix_dotdot,
+    prefix_newline_injection,
+    uts_name_space,
+    uts_name_hash,
+    uts_name_newline,
+    halt_signal_without_sig,
+    halt_signal_near_miss,
+    halt_signal_rtmin_bare,
+    mount_auto_bad_token,
+    mount_target_absolute,
+    mount_target_under_file,
+    prefix_under_placeholder,
+    mount_source_relative,
+    mount_missing_source,
+    mount_option_space,
+    mount_option_comma,
+    gateways_mode_bad,
+    gateways_mode_integer,
+    applets_and_links_file,
+    applet_bad_name,
+    links_file_missing,
+    links_file_bad_line,
+    extends_cycle_a,
+    extends_cycle_b,
+    extends_missing,
+    bridge_name_too_long,
+    interface_name_dotdot,
+}
+
+bad_sets! {
+    set_unknown_key: "profiles/default.toml", ["container.uts_name=box"];
+    set_unknown_table: "profiles/default.toml", ["instal.prefix=/opt"];
+    set_bad_value: "profiles/default.toml", ["container.tty-max=many"];
+    set_bad_prefix: "profiles/network.toml", ["install.prefix=opt"];
+    set_bad_dialect: "profiles/default.toml", ["lxc.dialect=lxc4"];
+    set_injection: "profiles/default.toml", ["container.uts-name=\"x\\nlxc.rootfs.path = dir:/\""];
+    set_last_wins: "profiles/default.toml", ["container.uts-name=ok", "container.uts-name=not ok"];
+}
+
+fn files_with(ext: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join(DIR))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .map(|p| stem(&p))
+        .collect();
+    names.sort();
+    names
+}
+
+fn stem(p: &Path) -> String {
+    p.file_stem().unwrap().to_string_lossy().into_owned()
+}
+
+/// A fixture without a test, or a .stderr nobody compares, is a test that
+/// silently stopped running.
+#[test]
+fn every_fixture_has_a_test_and_every_test_a_golden() {
+    let mut tested: Vec<String> = PROFILES.iter().map(|s| s.to_string()).collect();
+    tested.sort();
+    assert_eq!(files_with("toml"), tested, "tests/bad-profiles/*.toml");
+    let mut with_golden: Vec<String> = tested.clone();
+    with_golden.extend(SETS.iter().map(|s| s.to_string()));
+    with_golden.sort();
+    assert_eq!(
+        files_with("stderr"),
+        with_golden,
+        "tests/bad-profiles/*.stderr"
+    );
+}
+
+/// The fixtures are bad only where they mean to be: the same binary takes
+/// the shipped profiles, and the good half of a `--set` test alone.
+#[test]
+fn control_good_profiles_and_sets_pass() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &[&str])] = &[
+        ("profiles/default.toml", &[]),
+        ("profiles/yocto.toml", &[]),
+        ("profiles/default.toml", &["container.uts-name=ok"]),
+        ("profiles/default.toml", &["container.tty-max=4"]),
+        ("profiles/network.toml", &["install.prefix=/opt/app"]),
+        ("profiles/default.toml", &["lxc.dialect=lxc2"]),
+    ];
+    for (i, (profile, sets)) in cases.iter().enumerate() {
+        let out: PathBuf = tmp.path().join(i.to_string());
+        let mut cmd = scgen();
+        cmd.current_dir(root())
+            .args(["gen", "--profile", profile])
+            .arg("--out")
+            .arg(&out);
+        for s in *sets {
+            cmd.args(["--set", s]);
+        }
+        let o = run(&mut cmd);
+        assert!(
+            o.status.success(),
+            "{profile} {sets:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(out.join("softwarecontainer.conf").is_file());
+    }
+}
