@@ -853,7 +853,8 @@ fn ifname(key: &str, value: &str) -> Result<String, Problem> {
     }
 }
 
-const SIGNALS: &[&str] = &[
+/// Signal names (without `SIG`) that LXC's `sig_parse` knows.
+pub const SIGNALS: &[&str] = &[
     "HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "IOT", "BUS", "FPE", "KILL", "USR1", "SEGV",
     "USR2", "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU",
     "URG", "XCPU", "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "POLL", "PWR", "SYS",
@@ -907,7 +908,8 @@ fn signal(value: &str) -> Result<String, Problem> {
     }
 }
 
-const MOUNT_AUTO: &[&str] = &[
+/// The `lxc.mount.auto` tokens scgen accepts (all of them liblxc's).
+pub const MOUNT_AUTO: &[&str] = &[
     "proc",
     "proc:mixed",
     "proc:rw",
