@@ -79,11 +79,13 @@ pub fn stage(opts: &Options) -> Result<Report> {
     let tools = Tools::resolve(spec, opts)?;
     let gateway_dir = gateway_dir(spec, opts)?;
     let (container, rootfs) = targets(opts)?;
-    let applets = if spec.applets_at_stage {
-        busybox_list(&tools.busybox)?
-    } else {
-        Vec::new()
-    };
+    // `busybox --list` is a process start, as long as the rest of the
+    // stage's own work: let it run while the skeleton is unpacked. Its
+    // answer is checked before the first applet link is made.
+    let applets = spec
+        .applets_at_stage
+        .then(|| BusyboxList::spawn(&tools.busybox))
+        .transpose()?;
     let entries = read_tarball(&verified.tarball)?;
     let lines = config_lines(spec, &rootfs, &tools, gateway_dir.as_deref())?;
 
@@ -103,7 +105,8 @@ pub fn stage(opts: &Options) -> Result<Report> {
     if let Ok(text) = fs::read(&resolv) {
         root.write_file("etc/resolv.conf", &text, 0o644)?;
     }
-    for a in &applets {
+    let applets = applets.map(BusyboxList::finish).transpose()?;
+    for a in applets.iter().flatten() {
         root.put(&skeleton::Entry {
             path: format!("bin/{a}"),
             mode: 0o777,
@@ -333,28 +336,51 @@ fn read_tarball(bytes: &[u8]) -> Result<Vec<skeleton::Entry>> {
     Ok(out)
 }
 
-/// `busybox --list`, checked; never `busybox` itself.
-fn busybox_list(busybox: &str) -> Result<Vec<String>> {
-    let out = Command::new(busybox)
-        .arg("--list")
-        .output()
-        .map_err(|e| Error::Unavailable(format!("cannot run {busybox} --list: {e}")))?;
-    if !out.status.success() {
-        return Err(Error::Unavailable(format!(
-            "{busybox} --list failed: {}",
-            out.status
-        )));
+/// A running `busybox --list`.
+struct BusyboxList {
+    busybox: String,
+    child: std::process::Child,
+}
+
+impl BusyboxList {
+    fn spawn(busybox: &str) -> Result<Self> {
+        let child = Command::new(busybox)
+            .arg("--list")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| Error::Unavailable(format!("cannot run {busybox} --list: {e}")))?;
+        Ok(BusyboxList {
+            busybox: busybox.to_string(),
+            child,
+        })
     }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut list = Vec::new();
-    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        match profile::applet(line) {
-            Ok(Some(a)) => list.push(a),
-            Ok(None) => {}
-            Err(m) => return Err(Error::Data(format!("{busybox} --list: {m}"))),
+
+    /// The applet names, checked; never `busybox` itself.
+    fn finish(self) -> Result<Vec<String>> {
+        let busybox = self.busybox;
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| Error::Unavailable(format!("{busybox} --list: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::Unavailable(format!(
+                "{busybox} --list failed: {}",
+                out.status
+            )));
         }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut list = Vec::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            match profile::applet(line) {
+                Ok(Some(a)) => list.push(a),
+                Ok(None) => {}
+                Err(m) => return Err(Error::Data(format!("{busybox} --list: {m}"))),
+            }
+        }
+        Ok(list)
     }
-    Ok(list)
 }
 
 /// A rootfs opened once; every path below it is resolved by the kernel
@@ -363,6 +389,9 @@ struct Root {
     path: PathBuf,
     fd: OwnedFd,
     owner: Option<(u32, u32)>,
+    /// Whether new entries need a chown: not when the owner wanted is the
+    /// one the kernel gives them anyway (saves a syscall per applet link).
+    chown_new: bool,
     /// Directories opened so far, by path relative to the rootfs.
     dirs: HashMap<String, OwnedFd>,
     created: usize,
@@ -386,14 +415,32 @@ impl Root {
                 path.display()
             ))
         })?;
+        // New entries belong to our fsuid and, unless a set-group-id
+        // directory hands its group down, our fsgid. Skeleton directories
+        // never have that bit; the rootfs itself might.
+        let setgid = rustix::fs::fstat(&fd).is_ok_and(|st| st.st_mode & 0o2000 != 0);
+        let ours = (
+            rustix::process::geteuid().as_raw(),
+            rustix::process::getegid().as_raw(),
+        );
         Ok(Root {
             path: path.to_path_buf(),
             fd,
             owner,
+            chown_new: setgid || owner.is_some_and(|o| o != ours),
             dirs: HashMap::new(),
             created: 0,
             kept: 0,
         })
+    }
+
+    /// The owner to give an entry, if it needs a chown at all.
+    fn owner_for(&self, made: bool) -> Option<(u32, u32)> {
+        if made && !self.chown_new {
+            None
+        } else {
+            self.owner
+        }
     }
 
     /// Opens (once) the parent directory of `rel`, refusing symlinks.
@@ -447,7 +494,7 @@ impl Root {
             rustix::fs::openat2(parent, name, DIR_FLAGS, Mode::empty(), BENEATH).map_err(fail)?;
         // mkdir applied the umask; the mode in the archive is the one wanted.
         rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(fail)?;
-        chown(&fd, self.owner).map_err(fail)?;
+        chown(&fd, self.owner_for(made)).map_err(fail)?;
         self.dirs.insert(rel.to_string(), fd);
         Ok(made)
     }
@@ -472,7 +519,7 @@ impl Root {
             written += rustix::io::write(&fd, &data[written..]).map_err(fail)?;
         }
         rustix::fs::fchmod(&fd, m).map_err(fail)?;
-        chown(&fd, self.owner).map_err(fail)?;
+        chown(&fd, self.owner_for(made)).map_err(fail)?;
         Ok(made)
     }
 
@@ -488,7 +535,7 @@ impl Root {
             Err(Errno::EXIST) => return Ok(false),
             Err(e) => return Err(fail(e)),
         }
-        if let Some((u, g)) = self.owner {
+        if let Some((u, g)) = self.owner_for(true) {
             let (u, g) = (Some(Uid::from_raw(u)), Some(Gid::from_raw(g)));
             rustix::fs::chownat(parent, name, u, g, AtFlags::SYMLINK_NOFOLLOW).map_err(fail)?;
         }
