@@ -1,0 +1,110 @@
+# scgen.bbclass: generate SoftwareContainer's LXC config, rootfs skeleton and
+# lxc-create drop-in with scgen in do_compile, and install them in do_install.
+#
+#   inherit scgen
+#   SRC_URI = "file://softwarecontainer.toml"
+#   SCGEN_PROFILE = "${UNPACKDIR}/softwarecontainer.toml"
+#   PACKAGECONFIG ??= "networkgateway"
+#
+# Installs (the same places as cmake/SCGenConfig.cmake's INSTALL):
+#   ${datadir}/softwarecontainer/lxc-templates/lxc-softwarecontainer  (0755)
+#   ${sysconfdir}/softwarecontainer/softwarecontainer.conf             (CONFFILES)
+#   ${datadir}/softwarecontainer/scgen/<all six artifacts>
+#
+# scgen runs with:
+#   --set install.prefix=${prefix}       (the drop-in runs ${prefix}/bin/scgen stage)
+#   --set busybox.links-file=${B}/busybox.links, the concatenation of the
+#         target busybox's busybox.links files found in SCGEN_BUSYBOX_LINKS_DIR
+#         (busybox_%.bbappend in this layer stages them there)
+#   ${PACKAGECONFIG_CONFARGS}            (networkgateway -> --set network.gateway=true|false)
+#   ${SCGEN_EXTRA_ARGS}                  (last, so it wins)
+# and SOURCE_DATE_EPOCH exported, which sets every mtime in the rootfs tarball
+# and mtree.
+#
+# tests/yocto.rs extracts scgen_do_compile and scgen_do_install below and runs
+# them with /bin/sh and the variables a recipe would have; keep them to plain
+# ${VAR} references (no ${@...}) so that stays faithful. Not tested: BitBake's
+# own parsing of this file, PACKAGECONFIG handling (the test re-implements the
+# enabled/disabled split), the sysroot staging by busybox_%.bbappend within
+# BitBake, packaging QA, and the scgen/scgen-native recipes, which this layer
+# does not provide yet.
+
+# The native scgen runs at build time; the target one runs `scgen stage`
+# from the drop-in when a container is created.
+SCGEN ?= "scgen"
+SCGEN_DEPENDS ?= "scgen-native"
+SCGEN_RDEPENDS ?= "scgen"
+
+SCGEN_PROFILE ?= "${UNPACKDIR}/softwarecontainer.toml"
+SCGEN_OUT ?= "${B}/scgen"
+# An --templates directory (override templates), or empty.
+SCGEN_TEMPLATES ?= ""
+SCGEN_EXTRA_ARGS ?= ""
+
+# Where the target busybox's applet lists are staged, and which names to read
+# there (all that exist are concatenated). Empty SCGEN_BUSYBOX_LINKS: no list
+# at build time; `scgen stage` links what the device's busybox lists.
+SCGEN_BUSYBOX_LINKS_DIR ?= "${STAGING_DIR_TARGET}${sysconfdir}"
+SCGEN_BUSYBOX_LINKS ?= "busybox.links busybox.links.nosuid busybox.links.suid"
+
+# What scgen writes (src/artifacts.rs).
+SCGEN_ARTIFACTS = "SHA256SUMS lxc-softwarecontainer rootfs.mtree rootfs.tar.gz softwarecontainer.conf stage.toml"
+
+DEPENDS += "${SCGEN_DEPENDS} ${@'busybox' if d.getVar('SCGEN_BUSYBOX_LINKS') else ''}"
+RDEPENDS:${PN} += "${SCGEN_RDEPENDS}"
+
+# upstream SoftwareContainer's ENABLE_NETWORKGATEWAY: a veth on the bridge, and
+# the device's iptables bound into the container.
+PACKAGECONFIG[networkgateway] = "--set network.gateway=true,--set network.gateway=false,,iptables"
+
+B = "${WORKDIR}/build"
+do_configure[noexec] = "1"
+do_compile[cleandirs] = "${B}"
+
+scgen_do_compile () {
+	export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH}"
+	set -- --set "install.prefix=${prefix}"
+	if [ -n "${SCGEN_BUSYBOX_LINKS}" ]; then
+		links="${B}/busybox.links"
+		: > "$links"
+		found=""
+		for name in ${SCGEN_BUSYBOX_LINKS}; do
+			if [ -f "${SCGEN_BUSYBOX_LINKS_DIR}/$name" ]; then
+				cat "${SCGEN_BUSYBOX_LINKS_DIR}/$name" >> "$links"
+				found="$found $name"
+			fi
+		done
+		if [ -z "$found" ]; then
+			bbfatal "scgen: none of '${SCGEN_BUSYBOX_LINKS}' is in ${SCGEN_BUSYBOX_LINKS_DIR}: add this layer's busybox_%.bbappend (it stages them), or set SCGEN_BUSYBOX_LINKS = \"\" to link the device busybox's applets at run time"
+		fi
+		bbnote "scgen: busybox applets from$found"
+		set -- "$@" --set "busybox.links-file=$links"
+	fi
+	if [ -n "${SCGEN_TEMPLATES}" ]; then
+		set -- "$@" --templates "${SCGEN_TEMPLATES}"
+	fi
+	${SCGEN} gen --profile "${SCGEN_PROFILE}" --out "${SCGEN_OUT}" \
+		"$@" ${PACKAGECONFIG_CONFARGS} ${SCGEN_EXTRA_ARGS}
+}
+
+scgen_do_install () {
+	install -d ${D}${datadir}/softwarecontainer/scgen \
+		${D}${datadir}/softwarecontainer/lxc-templates \
+		${D}${sysconfdir}/softwarecontainer
+	for name in ${SCGEN_ARTIFACTS}; do
+		mode=0644
+		if [ "$name" = lxc-softwarecontainer ]; then
+			mode=0755
+		fi
+		install -m $mode "${SCGEN_OUT}/$name" ${D}${datadir}/softwarecontainer/scgen/$name
+	done
+	install -m 0755 "${SCGEN_OUT}/lxc-softwarecontainer" \
+		${D}${datadir}/softwarecontainer/lxc-templates/lxc-softwarecontainer
+	install -m 0644 "${SCGEN_OUT}/softwarecontainer.conf" \
+		${D}${sysconfdir}/softwarecontainer/softwarecontainer.conf
+}
+
+EXPORT_FUNCTIONS do_compile do_install
+
+FILES:${PN} += "${datadir}/softwarecontainer/scgen ${datadir}/softwarecontainer/lxc-templates/lxc-softwarecontainer ${sysconfdir}/softwarecontainer/softwarecontainer.conf"
+CONFFILES:${PN} += "${sysconfdir}/softwarecontainer/softwarecontainer.conf"

@@ -1,0 +1,20 @@
+SUMMARY = "SoftwareContainer's LXC config, rootfs skeleton and lxc-create template"
+DESCRIPTION = "softwarecontainer.conf, the lxc-softwarecontainer template and the \
+rootfs skeleton (tarball, mtree, SHA256SUMS) generated at build time by scgen \
+from a TOML profile, with the applet list of the image's busybox."
+LICENSE = "MIT"
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
+
+SRC_URI = "file://softwarecontainer.toml"
+
+# Releases before styhead unpack file:// sources into WORKDIR.
+UNPACKDIR ??= "${WORKDIR}"
+S = "${UNPACKDIR}"
+
+inherit scgen
+
+SCGEN_PROFILE = "${UNPACKDIR}/softwarecontainer.toml"
+
+# As upstream SoftwareContainer's ENABLE_NETWORKGATEWAY. Turn it off with
+#   PACKAGECONFIG:remove:pn-softwarecontainer-rootfs = "networkgateway"
+PACKAGECONFIG ??= "networkgateway"
