@@ -27,10 +27,10 @@
 #   ${CMAKE_INSTALL_DATADIR}/softwarecontainer/lxc-templates/lxc-softwarecontainer (0755)
 #   ${CMAKE_INSTALL_SYSCONFDIR}/softwarecontainer/softwarecontainer.conf
 #   ${CMAKE_INSTALL_DATADIR}/softwarecontainer/scgen/<all six artifacts>
-# and passes `--set install.prefix=${CMAKE_INSTALL_PREFIX}` before your SET
-# values, because the drop-in runs <prefix>/bin/scgen with the artifacts in
-# <prefix>/share/softwarecontainer/scgen. A SET install.prefix=... of yours
-# wins.
+# and passes `--set install.prefix=${CMAKE_INSTALL_PREFIX}`, and likewise
+# install.bindir and install.datadir from GNUInstallDirs, before your SET
+# values, because the drop-in runs <bindir>/scgen with the artifacts in
+# <datadir>/softwarecontainer/scgen. A SET of yours wins.
 #
 # Cache variable: SCGEN_EXECUTABLE, the scgen binary (found on PATH, or next
 # to this file's install location). Imported target: SCGen::scgen.
@@ -112,13 +112,10 @@ function(scgen_generate)
       set(CMAKE_INSTALL_LIBDIR lib)
     endif()
     include(GNUInstallDirs)
-    list(APPEND _args --set "install.prefix=${CMAKE_INSTALL_PREFIX}")
-    if(NOT CMAKE_INSTALL_DATADIR STREQUAL "share")
-      message(WARNING
-        "scgen_generate: CMAKE_INSTALL_DATADIR is '${CMAKE_INSTALL_DATADIR}', but the generated "
-        "lxc-softwarecontainer looks for the artifacts in <prefix>/share/softwarecontainer/scgen; "
-        "set SCGEN_ARTIFACTS in its environment or install with the default datadir")
-    endif()
+    list(APPEND _args
+      --set "install.prefix=${CMAKE_INSTALL_PREFIX}"
+      --set "install.bindir=${CMAKE_INSTALL_BINDIR}"
+      --set "install.datadir=${CMAKE_INSTALL_DATADIR}")
   endif()
   foreach(_set IN LISTS _scgen_SET)
     if(NOT _set MATCHES "^[^=]+=")

@@ -87,6 +87,9 @@ pub fn build(profile: &Profile, rendered: &Rendered, mtime: u64) -> Vec<Artifact
         file(TARBALL, pack::tar_gz(&entries, mtime), 0o644),
         file(STAGE, stage.into_bytes(), 0o644),
     ];
+    // This order is the depfile's target order, and Ninja insists that a
+    // depfile's first target is its rule's first output: cmake/SCGenConfig.cmake
+    // lists OUTPUT in the same order (tests/cmake.rs fails if they part).
     out.sort_by_key(|a| a.name);
     let sums = manifest::sha256sums(out.iter().map(|a| (a.name, a.bytes.as_slice())));
     out.push(file(SUMS, sums.into_bytes(), 0o644));

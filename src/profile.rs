@@ -64,6 +64,13 @@ pub struct RawInstall {
     /// CMAKE_INSTALL_PREFIX: absolute, not `/`; bound read-only at the same
     /// path in the container. Default `/usr/local`.
     pub prefix: Option<String>,
+    /// Where scgen is installed, like CMAKE_INSTALL_BINDIR: relative to the
+    /// prefix, or absolute. The drop-in execs `<bindir>/scgen`. Default `bin`.
+    pub bindir: Option<String>,
+    /// Like CMAKE_INSTALL_DATADIR: relative to the prefix, or absolute. The
+    /// artifacts are installed in `<datadir>/softwarecontainer/scgen`.
+    /// Default `share`.
+    pub datadir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -144,6 +151,9 @@ pub struct Profile {
     pub dialect: Dialect,
     /// Normalised absolute install prefix, never `/`.
     pub prefix: String,
+    /// Absolute directories scgen and its data are installed in.
+    pub bindir: String,
+    pub datadir: String,
     pub container: Container,
     /// All host-independent mounts in config order: the profile's static
     /// binds, the optional lib64 bind, then the install-prefix bind.
@@ -609,6 +619,25 @@ fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Prob
             Some("the prefix is bind-mounted into the container; use e.g. `/usr/local` or `/opt/app`"),
         ));
     }
+    let under_prefix = |key: &str, value: Option<&str>, default: &str| {
+        let value = value.unwrap_or(default);
+        if value.trim().is_empty() {
+            return Err(problem(
+                key,
+                "is empty",
+                Some(&format!(
+                    "use e.g. `{default}` (relative to the prefix) or an absolute path"
+                )),
+            ));
+        }
+        if value.starts_with('/') {
+            abs_path(key, value)
+        } else {
+            rel_path(key, value).map(|rel| format!("{prefix}/{rel}"))
+        }
+    };
+    let bindir = under_prefix("install.bindir", install.bindir.as_deref(), "bin")?;
+    let datadir = under_prefix("install.datadir", install.datadir.as_deref(), "share")?;
 
     let c = raw.container.unwrap_or_default();
     let container = Container {
@@ -696,6 +725,8 @@ fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Prob
         name,
         dialect,
         prefix,
+        bindir,
+        datadir,
         container,
         mounts,
         network,

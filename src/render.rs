@@ -29,9 +29,8 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 pub const CONF_TEMPLATE: &str = "softwarecontainer.conf.j2";
 pub const DROPIN_TEMPLATE: &str = "lxc-softwarecontainer.j2";
 
-/// Where the installed scgen and artifacts live below the install prefix.
-pub const BIN_DIR: &str = "bin";
-pub const ARTIFACTS_DIR: &str = "share/softwarecontainer/scgen";
+/// Where the installed artifacts live below the data directory.
+pub const ARTIFACTS_DIR: &str = "softwarecontainer/scgen";
 
 /// Everything a template sees. This struct is the documented contract for
 /// integrator templates (README, "Template variables").
@@ -66,8 +65,8 @@ impl<'a> Context<'a> {
             container: &p.container,
             mounts: &p.mounts,
             network: p.network.as_ref(),
-            scgen_bin: format!("{}/{BIN_DIR}/scgen", p.prefix),
-            artifacts_dir: format!("{}/{ARTIFACTS_DIR}", p.prefix),
+            scgen_bin: format!("{}/scgen", p.bindir),
+            artifacts_dir: format!("{}/{ARTIFACTS_DIR}", p.datadir),
         }
     }
 }

@@ -176,6 +176,7 @@ fn recipe_store(top: &Path, overrides: &[(&str, &str)]) -> (Store, Meta) {
         ("D", "${WORKDIR}/image".into()),
         ("prefix", "/usr".into()),
         ("datadir", "${prefix}/share".into()),
+        ("bindir", "${prefix}/bin".into()),
         ("sysconfdir", "/etc".into()),
         ("STAGING_DIR_TARGET", "${WORKDIR}/recipe-sysroot".into()),
         ("SOURCE_DATE_EPOCH", EPOCH.into()),

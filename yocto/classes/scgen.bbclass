@@ -12,7 +12,8 @@
 #   ${datadir}/softwarecontainer/scgen/<all six artifacts>
 #
 # scgen runs with:
-#   --set install.prefix=${prefix}       (the drop-in runs ${prefix}/bin/scgen stage)
+#   --set install.prefix=${prefix}, install.bindir=${bindir}, install.datadir=${datadir}
+#                                        (the drop-in runs ${bindir}/scgen stage)
 #   --set busybox.links-file=${B}/busybox.links, the concatenation of the
 #         target busybox's busybox.links files found in SCGEN_BUSYBOX_LINKS_DIR
 #         (busybox_%.bbappend in this layer stages them there)
@@ -63,7 +64,8 @@ do_compile[cleandirs] = "${B}"
 
 scgen_do_compile () {
 	export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH}"
-	set -- --set "install.prefix=${prefix}"
+	set -- --set "install.prefix=${prefix}" --set "install.bindir=${bindir}" \
+		--set "install.datadir=${datadir}"
 	if [ -n "${SCGEN_BUSYBOX_LINKS}" ]; then
 		links="${B}/busybox.links"
 		: > "$links"
