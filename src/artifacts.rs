@@ -46,6 +46,12 @@ pub struct StageSpec {
     pub gateways_dir: Option<String>,
     /// Octal mode given to the gateway directory.
     pub gateways_mode: String,
+    /// Host directory holding the placeholders and applet links for every
+    /// container, bound on `bin`.
+    pub shared_bin: Option<String>,
+    /// With a shared bin directory and a list fixed at build time: the
+    /// applets to link there (without one, the links are in the tarball).
+    pub applets: Option<Vec<String>>,
 }
 
 impl StageSpec {
@@ -59,6 +65,11 @@ impl StageSpec {
             applets_at_stage: p.applets == Applets::Stage,
             gateways_dir: p.gateways.dir.clone(),
             gateways_mode: format!("{:04o}", p.gateways.mode),
+            shared_bin: p.shared_bin.clone(),
+            applets: match (&p.shared_bin, &p.applets) {
+                (Some(_), Applets::Fixed(list)) => Some(list.clone()),
+                _ => None,
+            },
         }
     }
 }

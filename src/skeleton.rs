@@ -70,19 +70,37 @@ pub fn skeleton(profile: &Profile) -> Vec<Entry> {
     tree.file("etc/group", 0o644, "root:x:0:root\n");
     // No shm may be mounted in the container, so pulse must not try it.
     tree.file("etc/pulse/client.conf", 0o644, "disable-shm=yes\n");
-    tree.file(BUSYBOX, 0o755, "");
-    if profile.container.init_lxc {
-        tree.file(INIT_LXC, 0o755, "");
-    }
-    if profile.network.is_some() {
-        tree.file(IPTABLES, 0o755, "");
-    }
-    if let Applets::Fixed(applets) = &profile.applets {
-        for a in applets {
-            tree.link(&format!("bin/{a}"), "busybox");
+    // With a shared bin directory, /bin is a mount point and the stage puts
+    // the placeholders and links in the shared directory instead.
+    if profile.shared_bin.is_none() {
+        for path in placeholders(profile.container.init_lxc, profile.network.is_some()) {
+            tree.file(path, 0o755, "");
+        }
+        for (path, target) in applet_links(profile) {
+            tree.link(&path, target);
         }
     }
     tree.entries.into_values().collect()
+}
+
+/// The empty files the stage binds host binaries onto, relative to the
+/// rootfs: busybox always, init.lxc and iptables when wanted.
+pub fn placeholders(init_lxc: bool, iptables: bool) -> Vec<&'static str> {
+    [(BUSYBOX, true), (INIT_LXC, init_lxc), (IPTABLES, iptables)]
+        .into_iter()
+        .filter_map(|(path, wanted)| wanted.then_some(path))
+        .collect()
+}
+
+/// The applet links known at build time.
+fn applet_links(profile: &Profile) -> Vec<(String, &'static str)> {
+    match &profile.applets {
+        Applets::Fixed(applets) => applets
+            .iter()
+            .map(|a| (format!("bin/{a}"), "busybox"))
+            .collect(),
+        Applets::Stage => Vec::new(),
+    }
 }
 
 /// Entries by path; a `BTreeMap` keeps them sorted byte-wise, which puts a

@@ -79,11 +79,16 @@ pub fn stage(opts: &Options) -> Result<Report> {
     let tools = Tools::resolve(spec, opts)?;
     let gateway_dir = gateway_dir(spec, opts)?;
     let (container, rootfs) = targets(opts)?;
+    let shared = spec
+        .shared_bin
+        .as_deref()
+        .map(|dir| SharedBin::plan(dir, spec, &tools))
+        .transpose()?;
+    let links_wanted = shared.as_ref().is_none_or(|s| !s.current);
     // `busybox --list` is a process start, as long as the rest of the
     // stage's own work: let it run while the skeleton is unpacked. Its
     // answer is checked before the first applet link is made.
-    let applets = spec
-        .applets_at_stage
+    let applets = (spec.applets_at_stage && links_wanted)
         .then(|| BusyboxList::spawn(&tools.busybox))
         .transpose()?;
     let entries = read_tarball(&verified.tarball)?;
@@ -106,12 +111,19 @@ pub fn stage(opts: &Options) -> Result<Report> {
         root.write_file("etc/resolv.conf", &text, 0o644)?;
     }
     let applets = applets.map(BusyboxList::finish).transpose()?;
-    for a in applets.iter().flatten() {
-        root.put(&skeleton::Entry {
-            path: format!("bin/{a}"),
-            mode: 0o777,
-            kind: skeleton::Kind::Symlink("busybox".into()),
-        })?;
+    let mut created = root.created;
+    let mut kept = root.kept;
+    match &shared {
+        None => {
+            for a in applets.iter().flatten() {
+                root.put(&applet_link(&format!("bin/{a}")))?;
+            }
+            (created, kept) = (root.created, root.kept);
+        }
+        Some(shared) => {
+            let (c, k) = shared.fill(spec, applets.as_deref(), owner(opts))?;
+            (created, kept) = (created + c, kept + k);
+        }
     }
     let config_written = write_config(&container.join("config"), &verified.conf, &lines)?;
     if let Some(dir) = &gateway_dir {
@@ -126,10 +138,98 @@ pub fn stage(opts: &Options) -> Result<Report> {
     }
     Ok(Report {
         rootfs,
-        created: root.created,
-        kept: root.kept,
+        created,
+        kept,
         config_written,
     })
+}
+
+fn applet_link(path: &str) -> skeleton::Entry {
+    skeleton::Entry {
+        path: path.to_string(),
+        mode: 0o777,
+        kind: skeleton::Kind::Symlink("busybox".into()),
+    }
+}
+
+/// The host directory bound on `bin` that holds the placeholders and the
+/// applet links once for all containers (profile `busybox.shared-bin`).
+struct SharedBin {
+    dir: PathBuf,
+    /// What the links were made from: the busybox binary's identity and the
+    /// applet source. Equal to the stamp file: the links are current.
+    stamp: String,
+    current: bool,
+}
+
+/// Records what the shared directory's links were made from.
+const STAMP: &str = ".scgen-stamp";
+
+impl SharedBin {
+    fn plan(dir: &str, spec: &StageSpec, tools: &Tools) -> Result<Self> {
+        let dir = PathBuf::from(dir);
+        if fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+            return Err(Error::Unsafe(format!(
+                "shared bin {} is not a directory (a symlink is never followed)",
+                dir.display()
+            )));
+        }
+        let bb = fs::metadata(&tools.busybox).map_err(|e| Error::io(&tools.busybox, e))?;
+        let source = match &spec.applets {
+            Some(list) => format!(
+                "list {}",
+                crate::manifest::sha256_hex(list.join("\n").as_bytes())
+            ),
+            None => "busybox --list".to_string(),
+        };
+        use std::os::unix::fs::MetadataExt;
+        let stamp = format!(
+            "busybox {} dev={} ino={} size={} mtime={}.{}\napplets {source}\n",
+            tools.busybox,
+            bb.dev(),
+            bb.ino(),
+            bb.size(),
+            bb.mtime(),
+            bb.mtime_nsec()
+        );
+        let stamp_path = dir.join(STAMP);
+        let current = fs::symlink_metadata(&stamp_path).is_ok_and(|m| m.is_file())
+            && fs::read(&stamp_path).is_ok_and(|old| old == stamp.as_bytes());
+        Ok(SharedBin {
+            dir,
+            stamp,
+            current,
+        })
+    }
+
+    /// Makes sure the placeholders exist, links the applets when the stamp
+    /// is stale, then writes the stamp. Safe to run from several stages at
+    /// once: every step tolerates the other's result.
+    fn fill(
+        &self,
+        spec: &StageSpec,
+        listed: Option<&[String]>,
+        owner: Option<(u32, u32)>,
+    ) -> Result<(usize, usize)> {
+        fs::create_dir_all(&self.dir).map_err(|e| Error::create(&self.dir, e))?;
+        let mut root = Root::open(&self.dir, owner)?;
+        for path in skeleton::placeholders(spec.init_lxc, spec.iptables) {
+            let name = path.trim_start_matches("bin/");
+            root.put(&skeleton::Entry {
+                path: name.to_string(),
+                mode: 0o755,
+                kind: skeleton::Kind::File(Vec::new()),
+            })?;
+        }
+        if !self.current {
+            let applets = listed.or(spec.applets.as_deref()).unwrap_or_default();
+            for a in applets {
+                root.put(&applet_link(a))?;
+            }
+            artifacts::write_atomic(&self.dir.join(STAMP), self.stamp.as_bytes(), 0o644)?;
+        }
+        Ok((root.created, root.kept))
+    }
 }
 
 /// Host binaries bound into the container.

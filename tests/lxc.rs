@@ -39,9 +39,29 @@ run() { name=$1; shift; lxc-execute -P "$P" -n "$name" -- /bin/busybox sh -c "$*
 /// Runs `script` for the artifacts of `profile` (generated fresh into a
 /// temp dir); returns its `key=value` lines.
 fn scenario(profile: &str, script: &str) -> BTreeMap<String, String> {
+    scenario_with(profile, &[], script)
+}
+
+/// [`scenario`] with `--set` values; `{tmp}` in a value is a temp dir that
+/// lives as long as the scenario.
+fn scenario_with(profile: &str, sets: &[&str], script: &str) -> BTreeMap<String, String> {
     let tmp = tempfile::tempdir().unwrap();
     let art = tmp.path().join(profile);
-    gen_into(&root().join(format!("profiles/{profile}.toml")), &art);
+    let mut cmd = scgen();
+    cmd.args(["gen", "--profile"])
+        .arg(root().join(format!("profiles/{profile}.toml")))
+        .arg("--out")
+        .arg(&art);
+    for set in sets {
+        cmd.arg("--set")
+            .arg(set.replace("{tmp}", &tmp.path().display().to_string()));
+    }
+    let o = run(&mut cmd);
+    assert!(
+        o.status.success(),
+        "gen failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     let o = run(std::process::Command::new("unshare")
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
         .arg(format!("{PRELUDE}\n{script}"))
@@ -150,5 +170,31 @@ echo "boots=$(run n1 'hostname')"
         assert_eq!(out["ifaces"], "eth0 lo ");
         assert!(out["iptables"].starts_with("Chain INPUT"), "{out:?}");
         assert_eq!(out["boots"], "contained");
+    }
+}
+
+#[test]
+fn shared_bin_profile_boots_with_a_read_only_shared_bin() {
+    if lxc_ready() {
+        let out = scenario_with(
+            "shared-bin",
+            &["busybox.shared-bin={tmp}/shared bin"],
+            r#"
+create s1
+create s2
+echo "rootfs_bin=$(ls -A "$P/s2/rootfs/bin" | wc -l)"
+echo "applets=$(run s2 'env | grep -c ^PATH= && sleep 0 && true && echo works' | tr '\n' ' ')"
+echo "readonly=$(run s2 'touch /bin/x 2>/dev/null && echo writable || echo read-only')"
+echo "id1=$(run s1 cat /etc/machine-id)"
+echo "id2=$(run s2 cat /etc/machine-id)"
+"#,
+        );
+        assert_eq!(
+            out["rootfs_bin"], "0",
+            "applet links were made per container"
+        );
+        assert_eq!(out["applets"], "1 works ");
+        assert_eq!(out["readonly"], "read-only");
+        assert_ne!(out["id1"], out["id2"]);
     }
 }

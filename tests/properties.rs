@@ -316,7 +316,9 @@ fn valid_profile() -> impl Strategy<Value = String> {
     let auto = prop::sample::subsequence(vec!["proc:mixed", "sys:ro", "cgroup:mixed"], 0..=3);
     (
         (
-            prop::option::of("/[a-z]{1,8}( [a-z]{1,4})?(/[a-z0-9_-][a-z0-9._-]{0,7}){0,2}".prop_map(q)),
+            prop::option::of(
+                "/[a-z]{1,8}( [a-z]{1,4})?(/[a-z0-9_-][a-z0-9._-]{0,7}){0,2}".prop_map(q),
+            ),
             prop::option::of("[a-z][a-z0-9-]{0,20}".prop_map(q)),
             prop::option::of(any::<bool>()),
             prop::option::of(0u32..64),
