@@ -78,6 +78,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
     let spec = &verified.spec;
     let tools = Tools::resolve(spec, opts)?;
     let gateway_dir = gateway_dir(spec, opts)?;
+    let gateway_mode = spec.gateways_mode_bits().map_err(Error::Data)?;
     let (container, rootfs) = targets(opts)?;
     let applets = if spec.applets_at_stage {
         busybox_list(&tools.busybox)?
@@ -112,13 +113,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
     }
     let config_written = write_config(&container.join("config"), &verified.conf, &lines)?;
     if let Some(dir) = &gateway_dir {
-        let mode = u32::from_str_radix(&spec.gateways_mode, 8).map_err(|_| {
-            Error::Data(format!(
-                "stage.toml: bad gateways-mode {:?}",
-                spec.gateways_mode
-            ))
-        })?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+        fs::set_permissions(dir, fs::Permissions::from_mode(gateway_mode))
             .map_err(|e| Error::io(dir, e))?;
     }
     Ok(Report {
@@ -217,6 +212,12 @@ fn gateway_dir(spec: &StageSpec, opts: &Options) -> Result<Option<String>> {
             dir.display()
         )));
     }
+    if is_host_root(&dir) {
+        return Err(Error::Unsafe(format!(
+            "gateway dir {} is the host's /; refusing to bind it and change its mode",
+            dir.display()
+        )));
+    }
     let abs = std::path::absolute(&dir).map_err(|e| Error::io(&dir, e))?;
     config_path("gateway dir", &abs).map(Some)
 }
@@ -237,13 +238,27 @@ fn targets(opts: &Options) -> Result<(PathBuf, PathBuf)> {
             )));
         }
     }
-    if rootfs.canonicalize().is_ok_and(|c| c == Path::new("/")) {
-        return Err(Error::Unsafe(format!(
-            "rootfs {} is the host's /",
-            rootfs.display()
-        )));
+    // By inode, not by name: a symlink in a parent or a bind mount can make
+    // any path the host's /.
+    for (what, p) in [("--path", &container), ("rootfs", &rootfs)] {
+        if is_host_root(p) {
+            return Err(Error::Unsafe(format!(
+                "{what} {} is the host's /",
+                p.display()
+            )));
+        }
     }
     Ok((container, rootfs))
+}
+
+/// Whether `p` (following symlinks) is the directory `/` is: same device
+/// and inode, which also catches bind mounts of `/`.
+fn is_host_root(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (fs::metadata(p), fs::metadata("/")) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 fn checked_target(flag: &str, p: &Path) -> Result<PathBuf> {
@@ -386,6 +401,8 @@ impl Root {
                 path.display()
             ))
         })?;
+        // The rootfs is the container's `/`: its root must own it too.
+        chown(&fd, owner).map_err(|e| Error::io(path, e.into()))?;
         Ok(Root {
             path: path.to_path_buf(),
             fd,
@@ -478,21 +495,23 @@ impl Root {
 
     /// Links `rel` to `target`. An entry already there is kept as it is:
     /// the placeholders (`bin/iptables`) must not become applet links, and
-    /// nothing in a rootfs is ever followed.
+    /// nothing in a rootfs is ever followed. Either way it gets the owner
+    /// (never following it): a run killed between the link and its chown
+    /// must not leave a link of the wrong owner behind.
     fn symlink(&self, rel: &str, target: &str) -> Result<bool> {
         let (dir, name) = split(rel);
         let parent = &self.dirs[dir];
         let fail = |e| unsafe_or_io(&self.path, rel, e);
-        match rustix::fs::symlinkat(target, parent, name) {
-            Ok(()) => {}
-            Err(Errno::EXIST) => return Ok(false),
+        let made = match rustix::fs::symlinkat(target, parent, name) {
+            Ok(()) => true,
+            Err(Errno::EXIST) => false,
             Err(e) => return Err(fail(e)),
-        }
+        };
         if let Some((u, g)) = self.owner {
             let (u, g) = (Some(Uid::from_raw(u)), Some(Gid::from_raw(g)));
             rustix::fs::chownat(parent, name, u, g, AtFlags::SYMLINK_NOFOLLOW).map_err(fail)?;
         }
-        Ok(true)
+        Ok(made)
     }
 
     fn read_file(&mut self, rel: &str) -> Option<Vec<u8>> {
