@@ -55,6 +55,43 @@ pub struct StageSpec {
 }
 
 impl StageSpec {
+    /// `gateways-mode` as permission bits.
+    pub fn gateways_mode_bits(&self) -> std::result::Result<u32, String> {
+        u32::from_str_radix(&self.gateways_mode, 8)
+            .ok()
+            .filter(|m| *m <= 0o7777)
+            .ok_or_else(|| {
+                format!(
+                    "{STAGE}: bad gateways-mode {:?} (want an octal mode, e.g. \"0777\")",
+                    self.gateways_mode
+                )
+            })
+    }
+
+    /// Checks the values that reach config lines or the host: `prefix` and
+    /// `gateways-dir` must be normalised absolute paths below `/` without
+    /// control characters, and `gateways-mode` an octal mode. A profile
+    /// never yields anything else; a hand-edited stage.toml (its sum
+    /// recomputed) could.
+    fn check(&self) -> std::result::Result<(), String> {
+        let path = |key: &str, v: &str| {
+            crate::profile::abs_path(key, v)
+                .ok()
+                .filter(|n| n == v && n != "/")
+                .map(drop)
+                .ok_or_else(|| {
+                    format!(
+                        "{STAGE}: {key} {v:?} is not a normalised absolute path below / without control characters"
+                    )
+                })
+        };
+        path("prefix", &self.prefix)?;
+        if let Some(dir) = &self.gateways_dir {
+            path("gateways-dir", dir)?;
+        }
+        self.gateways_mode_bits().map(drop)
+    }
+
     pub fn new(p: &Profile) -> Self {
         StageSpec {
             profile: p.name.clone(),
@@ -150,10 +187,12 @@ pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)
         .map_err(|e| Error::create(path, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
+    // Errors name `path`, the file the caller knows: the temp file is
+    // removed when `tmp` drops.
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
     tmp.as_file()
         .set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io(tmp.path(), e))?;
+        .map_err(|e| Error::io(path, e))?;
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
 }
@@ -268,6 +307,7 @@ pub fn load_verified(dir: &Path) -> Result<Verified> {
         String::from_utf8(take(STAGE)?).map_err(|_| data(format!("{STAGE} is not UTF-8")))?;
     let spec: StageSpec =
         toml::from_str(&spec_text).map_err(|e| data(format!("{STAGE}: {}", e.message())))?;
+    spec.check().map_err(data)?;
     let conf = String::from_utf8(take(CONF)?).map_err(|_| data(format!("{CONF} is not UTF-8")))?;
     Ok(Verified {
         spec,

@@ -78,6 +78,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
     let spec = &verified.spec;
     let tools = Tools::resolve(spec, opts)?;
     let gateway_dir = gateway_dir(spec, opts)?;
+    let gateway_mode = spec.gateways_mode_bits().map_err(Error::Data)?;
     let (container, rootfs) = targets(opts)?;
     let shared = spec
         .shared_bin
@@ -85,14 +86,15 @@ pub fn stage(opts: &Options) -> Result<Report> {
         .map(|dir| SharedBin::plan(dir, spec, &tools))
         .transpose()?;
     let links_wanted = shared.as_ref().is_none_or(|s| !s.current);
-    // `busybox --list` is a process start, as long as the rest of the
-    // stage's own work: let it run while the skeleton is unpacked. Its
-    // answer is checked before the first applet link is made.
+    // `busybox --list` is a process start: let it run while the tarball is
+    // read. Its answer is checked with everything else, before any write.
     let applets = (spec.applets_at_stage && links_wanted)
         .then(|| BusyboxList::spawn(&tools.busybox))
         .transpose()?;
     let entries = read_tarball(&verified.tarball)?;
     let lines = config_lines(spec, &rootfs, &tools, gateway_dir.as_deref())?;
+
+    let applets = applets.map(BusyboxList::finish).transpose()?;
 
     // Checks are done; from here on only I/O can fail, and every step is
     // idempotent, so a rerun after a failure simply completes the work.
@@ -110,7 +112,6 @@ pub fn stage(opts: &Options) -> Result<Report> {
     if let Ok(text) = fs::read(&resolv) {
         root.write_file("etc/resolv.conf", &text, 0o644)?;
     }
-    let applets = applets.map(BusyboxList::finish).transpose()?;
     let mut created = root.created;
     let mut kept = root.kept;
     match &shared {
@@ -127,13 +128,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
     }
     let config_written = write_config(&container.join("config"), &verified.conf, &lines)?;
     if let Some(dir) = &gateway_dir {
-        let mode = u32::from_str_radix(&spec.gateways_mode, 8).map_err(|_| {
-            Error::Data(format!(
-                "stage.toml: bad gateways-mode {:?}",
-                spec.gateways_mode
-            ))
-        })?;
-        fs::set_permissions(dir, fs::Permissions::from_mode(mode))
+        fs::set_permissions(dir, fs::Permissions::from_mode(gateway_mode))
             .map_err(|e| Error::io(dir, e))?;
     }
     Ok(Report {
@@ -320,6 +315,12 @@ fn gateway_dir(spec: &StageSpec, opts: &Options) -> Result<Option<String>> {
             dir.display()
         )));
     }
+    if is_host_root(&dir) {
+        return Err(Error::Unsafe(format!(
+            "gateway dir {} is the host's /; refusing to bind it and change its mode",
+            dir.display()
+        )));
+    }
     let abs = std::path::absolute(&dir).map_err(|e| Error::io(&dir, e))?;
     config_path("gateway dir", &abs).map(Some)
 }
@@ -340,13 +341,27 @@ fn targets(opts: &Options) -> Result<(PathBuf, PathBuf)> {
             )));
         }
     }
-    if rootfs.canonicalize().is_ok_and(|c| c == Path::new("/")) {
-        return Err(Error::Unsafe(format!(
-            "rootfs {} is the host's /",
-            rootfs.display()
-        )));
+    // By inode, not by name: a symlink in a parent or a bind mount can make
+    // any path the host's /.
+    for (what, p) in [("--path", &container), ("rootfs", &rootfs)] {
+        if is_host_root(p) {
+            return Err(Error::Unsafe(format!(
+                "{what} {} is the host's /",
+                p.display()
+            )));
+        }
     }
     Ok((container, rootfs))
+}
+
+/// Whether `p` (following symlinks) is the directory `/` is: same device
+/// and inode, which also catches bind mounts of `/`.
+fn is_host_root(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (fs::metadata(p), fs::metadata("/")) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
 }
 
 fn checked_target(flag: &str, p: &Path) -> Result<PathBuf> {
@@ -515,6 +530,8 @@ impl Root {
                 path.display()
             ))
         })?;
+        // The rootfs is the container's `/`: its root must own it too.
+        chown(&fd, owner).map_err(|e| Error::io(path, e.into()))?;
         // New entries belong to our fsuid and, unless a set-group-id
         // directory hands its group down, our fsgid. Skeleton directories
         // never have that bit; the rootfs itself might.
@@ -625,21 +642,23 @@ impl Root {
 
     /// Links `rel` to `target`. An entry already there is kept as it is:
     /// the placeholders (`bin/iptables`) must not become applet links, and
-    /// nothing in a rootfs is ever followed.
+    /// nothing in a rootfs is ever followed. Either way it gets the owner
+    /// (never following it): a run killed between the link and its chown
+    /// must not leave a link of the wrong owner behind.
     fn symlink(&self, rel: &str, target: &str) -> Result<bool> {
         let (dir, name) = split(rel);
         let parent = &self.dirs[dir];
         let fail = |e| unsafe_or_io(&self.path, rel, e);
-        match rustix::fs::symlinkat(target, parent, name) {
-            Ok(()) => {}
-            Err(Errno::EXIST) => return Ok(false),
+        let made = match rustix::fs::symlinkat(target, parent, name) {
+            Ok(()) => true,
+            Err(Errno::EXIST) => false,
             Err(e) => return Err(fail(e)),
-        }
-        if let Some((u, g)) = self.owner_for(true) {
+        };
+        if let Some((u, g)) = self.owner_for(made) {
             let (u, g) = (Some(Uid::from_raw(u)), Some(Gid::from_raw(g)));
             rustix::fs::chownat(parent, name, u, g, AtFlags::SYMLINK_NOFOLLOW).map_err(fail)?;
         }
-        Ok(true)
+        Ok(made)
     }
 
     fn read_file(&mut self, rel: &str) -> Option<Vec<u8>> {
