@@ -60,11 +60,13 @@ pub struct StageArgs {
     #[arg(long, value_name = "DIR")]
     pub artifacts: PathBuf,
     /// Container directory: its `config` is written (lxc-create's --path).
+    // OsString, not PathBuf: clap refuses an empty PathBuf as a usage error,
+    // and an empty target must be refused as unsafe (77) by the stage.
     #[arg(long, value_name = "DIR")]
-    pub path: PathBuf,
+    pub path: std::ffi::OsString,
     /// Root filesystem to fill [default: <path>/rootfs].
     #[arg(long, value_name = "DIR")]
-    pub rootfs: Option<PathBuf>,
+    pub rootfs: Option<std::ffi::OsString>,
     /// Container name, as lxc-create passes it; only reported.
     #[arg(long, short = 'n', value_name = "NAME")]
     pub name: Option<String>,
@@ -210,8 +212,8 @@ fn print(text: &str) -> Result<()> {
 fn stage(args: StageArgs) -> Result<()> {
     let opts = crate::stage::Options {
         artifacts: args.artifacts,
-        path: args.path,
-        rootfs: args.rootfs,
+        path: args.path.into(),
+        rootfs: args.rootfs.map(PathBuf::from),
         gateway_dir: args.gateway_dir,
         gateway_dir_env: std::env::var_os("GATEWAY_DIR").map(PathBuf::from),
         busybox: args.busybox,

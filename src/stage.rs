@@ -752,10 +752,32 @@ fn config_lines(
     Ok(lines)
 }
 
+/// Removes temp files a killed earlier run left beside `path`
+/// (`.config.XXXXXX.tmp`, from [`artifacts::write_atomic`]). Best effort:
+/// they are never read, only untidy.
+fn remove_stale_temps(path: &Path) {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return;
+    };
+    let prefix = format!(".{}.", name.to_string_lossy());
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        if n.starts_with(&prefix) && n.ends_with(".tmp") && e.file_type().is_ok_and(|t| t.is_file())
+        {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Writes the container config: the existing one (or the static config for
 /// a new container), without the previous run's block, plus a block of
 /// `lines` that the rest does not already hold. Unchanged: not written.
 fn write_config(path: &Path, static_conf: &str, lines: &[String]) -> Result<bool> {
+    remove_stale_temps(path);
     let old = match fs::read_to_string(path) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,

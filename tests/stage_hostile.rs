@@ -419,9 +419,8 @@ fn host_root_state() -> Vec<(PathBuf, Option<Print>)> {
 /// created, whether given as `--path` or `--rootfs`, in either `--flag V`
 /// or `--flag=V` form, and the host's /etc/passwd, /etc/group and
 /// /etc/machine-id are unchanged, with no /gateways, /config or /rootfs
-/// appearing. An empty value is refused by the argument parser already
-/// (2); `checked_target`'s own empty check is pinned by the unit test in
-/// src/stage.rs.
+/// appearing. An empty value reaches the stage (the CLI takes it as an
+/// OsString) and is refused there as unsafe, like `/`.
 #[test]
 fn refuses_host_root_empty_and_dotdot() {
     let env = Env::new();
@@ -461,7 +460,7 @@ fn refuses_host_root_empty_and_dotdot() {
         ),
         (
             vec![format!("--path={}", c.display()), "--rootfs=".into()],
-            &[USAGE, UNSAFE],
+            &[UNSAFE],
         ),
         (
             vec![
@@ -469,9 +468,9 @@ fn refuses_host_root_empty_and_dotdot() {
                 "--rootfs".into(),
                 "".into(),
             ],
-            &[USAGE, UNSAFE],
+            &[UNSAFE],
         ),
-        (vec!["--path=".into()], &[USAGE, UNSAFE]),
+        (vec!["--path=".into()], &[UNSAFE]),
     ];
     for (args, want) in cases {
         let o = run(env.stage(&art).args(&args));
@@ -1550,4 +1549,110 @@ fn lxc_calling_convention_and_unknown_arguments() {
         assert!(stderr(&o).contains(flag), "{bad}: {}", stderr(&o));
         assert!(!c.exists(), "{bad}: created the container");
     }
+}
+
+/// Artifacts of the shared-bin profile with its directory at `dir`.
+fn shared_bin_artifacts(env: &Env, dir: &Path) -> PathBuf {
+    let art = env.path().join("shared-art");
+    let o = run(scgen()
+        .args(["gen", "--profile"])
+        .arg(root().join("profiles/shared-bin.toml"))
+        .arg("--out")
+        .arg(&art)
+        .arg("--set")
+        .arg(format!("busybox.shared-bin={}", dir.display())));
+    expect(&o, 0, "gen shared-bin");
+    art
+}
+
+/// Pins `SharedBin::plan`'s symlink check and `Root::open`'s O_NOFOLLOW on
+/// the shared directory: a shared bin that is a symlink to a host directory
+/// is refused (77) and that directory gets no links.
+#[test]
+fn shared_bin_that_is_a_symlink_is_refused() {
+    let env = Env::new();
+    let host = env.path().join("host-bin");
+    fs::create_dir(&host).unwrap();
+    let link = env.path().join("shared");
+    std::os::unix::fs::symlink(&host, &link).unwrap();
+    let art = shared_bin_artifacts(&env, &link);
+    let o = env.stage_into(&art, "c");
+    expect(&o, UNSAFE, "shared bin symlink");
+    assert!(stderr(&o).contains("shared bin"), "{}", stderr(&o));
+    assert_eq!(
+        fs::read_dir(&host).unwrap().count(),
+        0,
+        "wrote through the link"
+    );
+}
+
+/// Pins the stamp logic: the first stage fills the shared directory and
+/// every container's own bin/ stays empty; a second container finds the
+/// stamp current and creates only its skeleton; a changed busybox (new
+/// identity) makes the next stage add the new applet. Several stages at once
+/// all succeed with a complete directory.
+#[test]
+fn shared_bin_is_filled_once_and_refreshed_when_busybox_changes() {
+    let env = Env::new();
+    let shared = env.path().join("shared");
+    let art = shared_bin_artifacts(&env, &shared);
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            env.stage(&art)
+                .arg("--path")
+                .arg(env.path().join(format!("c{i}")))
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let names = |dir: &Path| {
+        let mut v: Vec<String> = fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(&shared),
+        [
+            ".scgen-stamp",
+            "busybox",
+            "cat",
+            "init.lxc",
+            "iptables",
+            "ls",
+            "mount",
+            "sh"
+        ]
+    );
+    assert_eq!(
+        fs::read_link(shared.join("ls")).unwrap(),
+        Path::new("busybox")
+    );
+    for i in 0..4 {
+        assert!(names(&env.path().join(format!("c{i}/rootfs/bin"))).is_empty());
+    }
+    let o = env.stage_into(&art, "c9");
+    expect(&o, 0, "second container");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("23 entries created"),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // A new busybox: rewritten in place (new size and mtime) with one more applet.
+    let bb = env.tool("busybox");
+    fs::write(
+        &bb,
+        "#!/bin/sh\n[ \"$1\" = --list ] || exit 1\nprintf '%s\\n' busybox cat ls sh mount vi\n",
+    )
+    .unwrap();
+    expect(&env.stage_into(&art, "c10"), 0, "after a busybox change");
+    assert!(
+        shared.join("vi").symlink_metadata().is_ok(),
+        "the new applet was not linked"
+    );
 }
