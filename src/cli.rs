@@ -62,10 +62,10 @@ pub struct StageArgs {
     /// Container directory: its `config` is written (lxc-create's --path).
     // OsString, not PathBuf: clap refuses an empty PathBuf as a usage error,
     // and an empty target must be refused as unsafe (77) by the stage.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub path: std::ffi::OsString,
     /// Root filesystem to fill [default: <path>/rootfs].
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
     pub rootfs: Option<std::ffi::OsString>,
     /// Container name, as lxc-create passes it; only reported.
     #[arg(long, short = 'n', value_name = "NAME")]

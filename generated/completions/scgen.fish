@@ -42,8 +42,8 @@ json\t''"
 complete -c scgen -n "__fish_scgen_using_subcommand gen" -l check -d 'Write nothing; exit 1 with a diff if any artifact on disk differs'
 complete -c scgen -n "__fish_scgen_using_subcommand gen" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l artifacts -d 'Directory of the installed artifacts (holding SHA256SUMS)' -r -F
-complete -c scgen -n "__fish_scgen_using_subcommand stage" -l path -d 'Container directory: its `config` is written (lxc-create\'s --path)' -r
-complete -c scgen -n "__fish_scgen_using_subcommand stage" -l rootfs -d 'Root filesystem to fill [default: <path>/rootfs]' -r
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l path -d 'Container directory: its `config` is written (lxc-create\'s --path)' -r -f -a "(__fish_complete_directories)"
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l rootfs -d 'Root filesystem to fill [default: <path>/rootfs]' -r -f -a "(__fish_complete_directories)"
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -s n -l name -d 'Container name, as lxc-create passes it; only reported' -r
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l gateway-dir -d 'Host directory to bind on /gateways [default: $GATEWAY_DIR, then the profile\'s]' -r -F
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l busybox -d 'busybox binary to bind into the container [default: found on PATH]' -r -F
