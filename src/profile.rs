@@ -309,6 +309,13 @@ pub struct Problem {
     at: Option<Box<(Source, Range<usize>)>>,
 }
 
+impl Problem {
+    /// What is wrong, without the key (for callers that name it their way).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 fn problem(key: &str, message: impl Into<String>, hint: Option<&str>) -> Problem {
     Problem {
         key: key.to_string(),

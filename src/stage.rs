@@ -288,8 +288,12 @@ fn config_path(what: &str, path: &Path) -> Result<String> {
             path.display()
         ))
     })?;
-    profile::abs_path(what, s)
-        .map_err(|_| Error::Unsafe(format!("{what}: {s:?} cannot go into an LXC config line (control character, `..` or not absolute)")))
+    profile::abs_path(what, s).map_err(|p| {
+        Error::Unsafe(format!(
+            "{what}: {s:?} cannot go into an LXC config line: {}",
+            p.message()
+        ))
+    })
 }
 
 fn gateway_dir(spec: &StageSpec, opts: &Options) -> Result<Option<String>> {
