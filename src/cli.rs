@@ -224,8 +224,8 @@ fn stage(args: StageArgs) -> Result<()> {
         mapped_gid: args.mapped_gid,
     };
     let r = crate::stage::stage(&opts)?;
-    println!(
-        "staged {}{}: {} entries created, {} kept, config {}",
+    print(&format!(
+        "staged {}{}: {} entries created, {} kept, config {}\n",
         args.name.map(|n| format!("{n} in ")).unwrap_or_default(),
         r.rootfs.display(),
         r.created,
@@ -235,8 +235,7 @@ fn stage(args: StageArgs) -> Result<()> {
         } else {
             "unchanged"
         }
-    );
-    Ok(())
+    ))
 }
 
 fn gen(args: &GenArgs) -> Result<()> {

@@ -112,20 +112,15 @@ pub fn stage(opts: &Options) -> Result<Report> {
     if let Ok(text) = fs::read(&resolv) {
         root.write_file("etc/resolv.conf", &text, 0o644)?;
     }
-    let mut created = root.created;
-    let mut kept = root.kept;
-    match &shared {
+    let (shared_created, shared_kept) = match &shared {
         None => {
             for a in applets.iter().flatten() {
                 root.put(&applet_link(&format!("bin/{a}")))?;
             }
-            (created, kept) = (root.created, root.kept);
+            (0, 0)
         }
-        Some(shared) => {
-            let (c, k) = shared.fill(spec, applets.as_deref(), owner(opts))?;
-            (created, kept) = (created + c, kept + k);
-        }
-    }
+        Some(shared) => shared.fill(spec, applets.as_deref(), owner(opts))?,
+    };
     let config_written = write_config(&container.join("config"), &verified.conf, &lines)?;
     if let Some(dir) = &gateway_dir {
         fs::set_permissions(dir, fs::Permissions::from_mode(gateway_mode))
@@ -133,8 +128,8 @@ pub fn stage(opts: &Options) -> Result<Report> {
     }
     Ok(Report {
         rootfs,
-        created,
-        kept,
+        created: root.created + shared_created,
+        kept: root.kept + shared_kept,
         config_written,
     })
 }
