@@ -89,7 +89,9 @@ pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
     env.set_lstrip_blocks(true);
     env.add_filter("fstab", |s: String| lxc::fstab_escape(&s));
     env.add_filter("sh_quote", |s: String| sh_quote(&s));
-    let mut inputs = Vec::new();
+    // The directory itself too: adding an override there changes its mtime,
+    // which a depfile then turns into a regeneration.
+    let mut inputs: Vec<PathBuf> = overrides.map(Path::to_path_buf).into_iter().collect();
     for (name, builtin) in TEMPLATES {
         let text = match overrides.map(|d| d.join(name)).filter(|p| p.exists()) {
             Some(path) => {
