@@ -85,10 +85,11 @@ pub struct StageArgs {
     /// resolv.conf to copy into the container [default: /etc/resolv.conf].
     #[arg(long, value_name = "FILE")]
     pub resolv_conf: Option<PathBuf>,
-    /// Host uid that container root maps to (lxc-create adds it with lxc.idmap).
+    /// With lxc.idmap, lxc-create passes the namespace uid of its caller: the
+    /// container config is given to it (the rootfs stays the container root's).
     #[arg(long, value_name = "UID")]
     pub mapped_uid: Option<u32>,
-    /// Host gid that container root maps to.
+    /// The namespace gid of lxc-create's caller, for the container config.
     #[arg(long, value_name = "GID")]
     pub mapped_gid: Option<u32>,
 }

@@ -47,8 +47,11 @@ pub struct Options {
     pub iptables: Option<PathBuf>,
     /// The resolv.conf to copy [default: /etc/resolv.conf]; missing: none.
     pub resolv_conf: Option<PathBuf>,
-    /// Owner of the rootfs for user-namespaced containers (LXC passes the
-    /// host ids that container root maps to).
+    /// For user-namespaced containers LXC runs the template as the
+    /// container's root inside the namespace and passes, as these, the
+    /// namespace ids of the user who called lxc-create. The rootfs belongs
+    /// to the container's root (ids 0 where the stage runs); the container
+    /// `config` is given to the caller, as LXC's own templates do.
     pub mapped_uid: Option<u32>,
     pub mapped_gid: Option<u32>,
 }
@@ -98,7 +101,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
     // idempotent, so a rerun after a failure simply completes the work.
     fs::create_dir_all(&container).map_err(|e| Error::create(&container, e))?;
     fs::create_dir_all(&rootfs).map_err(|e| Error::create(&rootfs, e))?;
-    let mut root = Root::open(&rootfs, owner(opts))?;
+    let mut root = Root::open(&rootfs, owner())?;
     for e in &entries {
         root.put(e)?;
     }
@@ -117,12 +120,26 @@ pub fn stage(opts: &Options) -> Result<Report> {
             }
             (0, 0)
         }
-        Some(shared) => shared.fill(spec, applets.as_deref(), owner(opts))?,
+        Some(shared) => shared.fill(spec, applets.as_deref(), owner())?,
     };
-    let config_written = write_config(&container.join("config"), &verified.conf, &lines)?;
+    let config = container.join("config");
+    let config_written = write_config(&config, &verified.conf, &lines)?;
+    if opts.mapped_uid.is_some() || opts.mapped_gid.is_some() {
+        std::os::unix::fs::lchown(&config, opts.mapped_uid, opts.mapped_gid)
+            .map_err(|e| Error::io(&config, e))?;
+    }
     if let Some(dir) = &gateway_dir {
-        fs::set_permissions(dir, fs::Permissions::from_mode(gateway_mode))
-            .map_err(|e| Error::io(dir, e))?;
+        // Left alone when already right: in a user namespace the stage may
+        // not own the directory, and then it may not chmod it.
+        let now = fs::metadata(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        if now != gateway_mode {
+            fs::set_permissions(dir, fs::Permissions::from_mode(gateway_mode))
+                .map_err(|e| Error::io(dir, e))?;
+        }
     }
     Ok(Report {
         rootfs,
@@ -388,12 +405,10 @@ fn checked_target(flag: &str, p: &Path) -> Result<PathBuf> {
     Ok(normal)
 }
 
-fn owner(opts: &Options) -> Option<(u32, u32)> {
-    let root = rustix::process::geteuid().is_root();
-    match (opts.mapped_uid, opts.mapped_gid) {
-        (None, None) if !root => None,
-        (u, g) => Some((u.unwrap_or(0), g.unwrap_or(0))),
-    }
+/// Owner of everything in the rootfs: root where the stage runs (the
+/// container's root in a user namespace), or whoever runs it otherwise.
+fn owner() -> Option<(u32, u32)> {
+    rustix::process::geteuid().is_root().then_some((0, 0))
 }
 
 /// Reads and checks every tarball entry: relative names without `..`, and

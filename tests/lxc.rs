@@ -198,3 +198,40 @@ echo "id2=$(run s2 cat /etc/machine-id)"
         assert_ne!(out["id1"], out["id2"]);
     }
 }
+
+/// A user-namespaced container (lxc.idmap), as lxc-create makes one: it
+/// runs the drop-in as the container's root inside the namespace and adds
+/// `--mapped-uid/--mapped-gid`. The rootfs must belong to the container's
+/// root (host uid 100000), the config to the caller, and the container
+/// must run as root in its namespace. The subordinate id ranges come from
+/// files bound over /etc/subuid and /etc/subgid in the test's own mount
+/// namespace.
+#[test]
+fn user_namespaced_container_boots_with_the_right_owners() {
+    if !(lxc_ready() && have("newuidmap")) {
+        return;
+    }
+    let out = scenario(
+        "default",
+        r#"
+printf 'root:100000:65536\n' > "$P/subid"
+mount --bind "$P/subid" /etc/subuid && mount --bind "$P/subid" /etc/subgid
+chmod 755 "$P" && chmod 0777 "$P/gw"
+cp "$ART/softwarecontainer.conf" "$P/idmap.conf"
+printf 'lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n' >> "$P/idmap.conf"
+GATEWAY_DIR="$P/gw" lxc-create -P "$P" -n u1 -t "$ART/lxc-softwarecontainer" -f "$P/idmap.conf" >&2
+echo "rootfs_owner=$(stat -c %u:%g "$P/u1/rootfs/etc/passwd")"
+echo "config_owner=$(stat -c %u "$P/u1/config")"
+echo "uid_map=$(run u1 'cat /proc/self/uid_map' | tr -s ' ' | sed 's/^ //')"
+echo "id=$(run u1 'id -u')"
+echo "tmp=$(run u1 'touch /tmp/x && echo writable')"
+echo "gateway=$(run u1 cat /gateways/hello)"
+"#,
+    );
+    assert_eq!(out["rootfs_owner"], "100000:100000", "{out:?}");
+    assert_eq!(out["config_owner"], "0", "{out:?}");
+    assert_eq!(out["uid_map"], "0 100000 65536");
+    assert_eq!(out["id"], "0");
+    assert_eq!(out["tmp"], "writable");
+    assert_eq!(out["gateway"], "from-the-host");
+}

@@ -1404,13 +1404,15 @@ fn stage_is_idempotent_and_machine_id_is_kept_or_replaced() {
     }
 }
 
-/// Pins `Root`'s chown of everything it writes, the rootfs itself and
-/// symlinks included (lchown, never following): with --mapped-uid/gid
-/// 100000 every entry is owned by 100000:100000 — also a symlink left by an
-/// earlier (killed or unmapped) run — while a host file that a planted
-/// symlink points to keeps its owner.
+/// Pins the owners under LXC's user-namespace convention, and `Root`'s
+/// chown of everything it writes, the rootfs itself and symlinks included
+/// (lchown, never following): with --mapped-uid/gid 100000 (the caller's
+/// ids) every rootfs entry belongs to root where the stage runs — also a
+/// link a killed run left with another owner — the container config to the
+/// caller's ids, and a host file that a planted link points to keeps its
+/// owner.
 #[test]
-fn mapped_ids_own_every_entry() {
+fn rootfs_is_roots_and_config_is_the_callers_with_mapped_ids() {
     if !is_root() {
         return;
     }
@@ -1422,12 +1424,15 @@ fn mapped_ids_own_every_entry() {
     let rootfs = env.path().join("c/rootfs");
     fs::create_dir_all(rootfs.join("bin")).unwrap();
     symlink("busybox", rootfs.join("bin/cat")).unwrap();
+    std::os::unix::fs::lchown(rootfs.join("bin/cat"), Some(1234), Some(1234)).unwrap();
+    fs::set_permissions(&rootfs, fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::lchown(&rootfs, Some(1234), Some(1234)).unwrap();
     symlink(&host_file, rootfs.join("bin/ls")).unwrap();
     let o = run(env
         .stage(&art)
         .arg("--path")
         .arg(env.path().join("c"))
-        .args(["--mapped-uid", "100000", "--mapped-gid", "100000"]));
+        .args(["--mapped-uid", "100000", "--mapped-gid", "100001"]));
     expect_ok(&o, "mapped stage");
     let mut n = 0;
     for e in walkdir::WalkDir::new(&rootfs).follow_links(false) {
@@ -1435,13 +1440,19 @@ fn mapped_ids_own_every_entry() {
         let m = fs::symlink_metadata(e.path()).unwrap();
         assert_eq!(
             (m.uid(), m.gid()),
-            (100000, 100000),
-            "{} is not owned by the mapped root",
+            (0, 0),
+            "{} is not root's",
             e.path().display()
         );
         n += 1;
     }
     assert!(n > 20, "only {n} entries");
+    let config = fs::symlink_metadata(env.path().join("c/config")).unwrap();
+    assert_eq!(
+        (config.uid(), config.gid()),
+        (100000, 100001),
+        "config not given to the caller"
+    );
     assert_eq!(fingerprint(&host_file), before, "followed a planted link");
 }
 

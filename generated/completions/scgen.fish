@@ -50,8 +50,8 @@ complete -c scgen -n "__fish_scgen_using_subcommand stage" -l busybox -d 'busybo
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l init-lxc -d 'init.lxc binary to bind into the container [default: found on PATH]' -r -F
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l iptables -d 'iptables binary to bind (network gateway on) [default: found on PATH]' -r -F
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l resolv-conf -d 'resolv.conf to copy into the container [default: /etc/resolv.conf]' -r -F
-complete -c scgen -n "__fish_scgen_using_subcommand stage" -l mapped-uid -d 'Host uid that container root maps to (lxc-create adds it with lxc.idmap)' -r
-complete -c scgen -n "__fish_scgen_using_subcommand stage" -l mapped-gid -d 'Host gid that container root maps to' -r
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l mapped-uid -d 'With lxc.idmap, lxc-create passes the namespace uid of its caller: the container config is given to it (the rootfs stays the container root\'s)' -r
+complete -c scgen -n "__fish_scgen_using_subcommand stage" -l mapped-gid -d 'The namespace gid of lxc-create\'s caller, for the container config' -r
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand completions" -s h -l help -d 'Print help'
