@@ -747,3 +747,30 @@ fn bsdtar_unpacks_sticky_tmp_and_root_owned_files() {
         assert_eq!(want, got, "{}: unpacked tree vs mtree", dir.display());
     }
 }
+
+/// The stage writes its own lines in the profile's dialect too: the lxc2
+/// container config (`lxc.rootfs` without `dir:`), put through
+/// lxc-update-config, is key for key the lxc3 one for the same rootfs, and
+/// it loads in liblxc.
+#[test]
+fn staged_lxc2_config_converts_to_the_staged_lxc3_config() {
+    if !(have("lxc-update-config") && have("busybox")) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let rootfs = tmp.path().join("rootfs");
+    for (profile, dir) in [("legacy-lxc2", "c2"), ("default", "c3")] {
+        let o = run(scgen()
+            .args(["stage", "--artifacts"])
+            .arg(root().join("generated").join(profile))
+            .arg("--path")
+            .arg(tmp.path().join(dir))
+            .arg("--rootfs")
+            .arg(&rootfs)
+            .env_remove("GATEWAY_DIR"));
+        assert!(o.status.success(), "stage {profile}: {}", text(&o.stderr));
+    }
+    let lxc2 = std::fs::read(tmp.path().join("c2/config")).unwrap();
+    assert!(text(&lxc2).contains(&format!("lxc.rootfs = {}\n", rootfs.display())));
+    assert_update_config_gives(&lxc2, &tmp.path().join("c3/config"));
+}
