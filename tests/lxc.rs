@@ -215,7 +215,13 @@ fn user_namespaced_container_boots_with_the_right_owners() {
         "default",
         r#"
 printf 'root:100000:65536\n' > "$P/subid"
-mount --bind "$P/subid" /etc/subuid && mount --bind "$P/subid" /etc/subgid
+if [ -e /etc/subuid ] && [ -e /etc/subgid ]; then
+    mount --bind "$P/subid" /etc/subuid && mount --bind "$P/subid" /etc/subgid
+else
+    # No file to bind over: give this namespace its own copy of /etc.
+    cp -a /etc "$P/etc" && cp "$P/subid" "$P/etc/subuid" && cp "$P/subid" "$P/etc/subgid"
+    mount --bind "$P/etc" /etc
+fi
 chmod 755 "$P" && chmod 0777 "$P/gw"
 cp "$ART/softwarecontainer.conf" "$P/idmap.conf"
 printf 'lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n' >> "$P/idmap.conf"
