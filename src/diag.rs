@@ -93,15 +93,6 @@ pub fn did_you_mean<'a>(
     best.filter(|_| !tied).map(|(_, c)| c)
 }
 
-/// 1-based line and column of a byte offset, for messages that are not
-/// rendered with a snippet (the depfile, JSON output).
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, col)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +121,5 @@ mod tests {
         assert_eq!(did_you_mean("zzz", ["prefix", "dialect"]), None);
         assert_eq!(did_you_mean("lxc4", ["lxc3", "lxc2"]), None);
         assert_eq!(did_you_mean("lxc", ["lxc3", "lxc2x"]), Some("lxc3"));
-        assert_eq!(line_col("ab\ncd", 4), (2, 2));
     }
 }
