@@ -7,7 +7,7 @@
 use std::ops::Range;
 use std::path::PathBuf;
 
-use annotate_snippets::{Level, Renderer, Snippet};
+use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 
 /// A text scgen read, kept whole so an error can quote it.
 #[derive(Debug, Clone)]
@@ -29,20 +29,20 @@ pub fn render(
     message: &str,
     hint: Option<&str>,
 ) -> String {
-    let mut msg = Level::Error.title(message);
     let span = span.map(|s| clamp(&src.text, s));
+    let mut group = Group::with_title(Level::ERROR.primary_title(message));
     if let Some(span) = span.clone() {
-        msg = msg.snippet(
+        group = group.element(
             Snippet::source(&src.text)
-                .origin(&src.name)
+                .path(&src.name)
                 .fold(true)
-                .annotation(Level::Error.span(span)),
+                .annotation(AnnotationKind::Primary.span(span)),
         );
     }
     if let Some(hint) = hint {
-        msg = msg.footer(Level::Help.title(hint));
+        group = group.element(Level::HELP.message(hint));
     }
-    let out = Renderer::plain().render(msg).to_string();
+    let out = Renderer::plain().render(&[group]).to_string();
     if span.is_none() {
         // No position to point at: still say which file it is.
         return format!("{out}\n  --> {}", src.name);

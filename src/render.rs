@@ -84,9 +84,14 @@ pub struct Rendered {
 pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_keep_trailing_newline(true);
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .build()
+            .expect("the default delimiters are valid"),
+    );
     env.add_filter("fstab", |s: String| lxc::fstab_escape(&s));
     env.add_filter("sh_quote", |s: String| sh_quote(&s));
     // The directory itself too: adding an override there changes its mtime,
@@ -108,7 +113,7 @@ pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
     let render = |name: &str| -> Result<String> {
         let text = env
             .get_template(name)
-            .and_then(|t| t.render(&ctx))
+            .and_then(|t| t.render(minijinja::value::Serde(&ctx)))
             .map_err(template_error)?;
         Ok(text)
     };
