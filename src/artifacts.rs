@@ -5,109 +5,35 @@
 //! compared, so `gen --check` can never disagree with `gen`.
 
 use std::fs;
-use std::io::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
+use crate::contract::{self, Entry, StageSpec};
 use crate::error::{Error, Result};
-use crate::lxc::Dialect;
+use crate::files::write_atomic;
 use crate::manifest;
 use crate::pack;
 use crate::profile::{Applets, Profile};
 use crate::render::Rendered;
-use crate::skeleton;
 
-pub const CONF: &str = "softwarecontainer.conf";
-pub const TARBALL: &str = "rootfs.tar.gz";
-pub const MTREE: &str = "rootfs.mtree";
-pub const STAGE: &str = "stage.toml";
-pub const DROPIN: &str = "lxc-softwarecontainer";
-pub const SUMS: &str = "SHA256SUMS";
-
-/// What the runtime stage needs to know of the profile. The stage never
-/// reads profiles: integrators install only the artifacts.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct StageSpec {
-    pub profile: String,
-    pub dialect: Dialect,
-    /// Install prefix; its ro bind is in the static config, and the stage
-    /// adds it to a container config that lacks it.
-    pub prefix: String,
-    /// Bind the host's init.lxc onto `bin/init.lxc`.
-    pub init_lxc: bool,
-    /// Bind the host's iptables onto `bin/iptables` (network gateway on).
-    pub iptables: bool,
-    /// Link `busybox --list` into `bin/` (the list was not fixed at build).
-    pub applets_at_stage: bool,
-    /// Host directory bound on `/gateways`, when the profile fixes it.
-    pub gateways_dir: Option<String>,
-    /// Octal mode given to the gateway directory.
-    pub gateways_mode: String,
-    /// Host directory holding the placeholders and applet links for every
-    /// container, bound on `bin`.
-    pub shared_bin: Option<String>,
-    /// With a shared bin directory and a list fixed at build time: the
-    /// applets to link there (without one, the links are in the tarball).
-    pub applets: Option<Vec<String>>,
-}
-
-impl StageSpec {
-    /// `gateways-mode` as permission bits.
-    pub fn gateways_mode_bits(&self) -> std::result::Result<u32, String> {
-        u32::from_str_radix(&self.gateways_mode, 8)
-            .ok()
-            .filter(|m| *m <= 0o7777)
-            .ok_or_else(|| {
-                format!(
-                    "{STAGE}: bad gateways-mode {:?} (want an octal mode, e.g. \"0777\")",
-                    self.gateways_mode
-                )
-            })
-    }
-
-    /// Checks the values that reach config lines or the host: `prefix` and
-    /// `gateways-dir` must be normalised absolute paths below `/` without
-    /// control characters, and `gateways-mode` an octal mode. A profile
-    /// never yields anything else; a hand-edited stage.toml (its sum
-    /// recomputed) could.
-    fn check(&self) -> std::result::Result<(), String> {
-        let path = |key: &str, v: &str| {
-            crate::profile::abs_path(key, v)
-                .ok()
-                .filter(|n| n == v && n != "/")
-                .map(drop)
-                .ok_or_else(|| {
-                    format!(
-                        "{STAGE}: {key} {v:?} is not a normalised absolute path below / without control characters"
-                    )
-                })
-        };
-        path("prefix", &self.prefix)?;
-        if let Some(dir) = &self.gateways_dir {
-            path("gateways-dir", dir)?;
-        }
-        self.gateways_mode_bits().map(drop)
-    }
-
-    pub fn new(p: &Profile) -> Self {
-        StageSpec {
-            profile: p.name.clone(),
-            dialect: p.dialect,
-            prefix: p.prefix.clone(),
-            init_lxc: p.container.init_lxc,
-            iptables: p.network.is_some(),
-            applets_at_stage: p.applets == Applets::Stage,
-            gateways_dir: p.gateways.dir.clone(),
-            gateways_mode: format!("{:04o}", p.gateways.mode),
-            shared_bin: p.shared_bin.clone(),
-            applets: match (&p.shared_bin, &p.applets) {
-                (Some(_), Applets::Fixed(list)) => Some(list.clone()),
-                _ => None,
-            },
-        }
+/// What the stage needs of `p`: the profile reduced to the contract.
+pub fn stage_spec(p: &Profile) -> StageSpec {
+    StageSpec {
+        profile: p.name.clone(),
+        dialect: p.dialect,
+        prefix: p.prefix.clone(),
+        init_lxc: p.container.init_lxc,
+        iptables: p.network.is_some(),
+        applets_at_stage: p.applets == Applets::Stage,
+        gateways_dir: p.gateways.dir.clone(),
+        gateways_mode: p.gateways.mode,
+        shared_bin: p.shared_bin.clone(),
+        applets: match (&p.shared_bin, &p.applets) {
+            (Some(_), Applets::Fixed(list)) => Some(list.clone()),
+            _ => None,
+        },
     }
 }
 
@@ -119,28 +45,25 @@ pub struct Artifact {
     pub mode: u32,
 }
 
-/// Assembles every artifact of a profile; `SHA256SUMS` comes last, so a run
-/// killed half-way leaves sums that no longer match and the stage refuses.
-pub fn build(profile: &Profile, rendered: &Rendered, mtime: u64) -> Vec<Artifact> {
-    let entries = skeleton::skeleton(profile);
-    let stage = format!(
-        "# What `scgen stage` needs of profile \"{}\". Generated by scgen; do not edit.\n{}",
-        profile.name,
-        toml::to_string(&StageSpec::new(profile)).expect("a flat struct serialises")
-    );
+/// Assembles every artifact of a profile from its rendered text and
+/// skeleton, in [`contract::ALL`] order.
+pub fn build(
+    profile: &Profile,
+    rendered: &Rendered,
+    entries: &[Entry],
+    mtime: u64,
+) -> Vec<Artifact> {
+    use contract::*;
     let mut out = vec![
-        file(CONF, rendered.conf.clone().into_bytes(), 0o644),
         file(DROPIN, rendered.dropin.clone().into_bytes(), 0o755),
-        file(MTREE, manifest::mtree(&entries, mtime).into_bytes(), 0o644),
-        file(TARBALL, pack::tar_gz(&entries, mtime), 0o644),
-        file(STAGE, stage.into_bytes(), 0o644),
+        file(MTREE, manifest::mtree(entries, mtime).into_bytes(), 0o644),
+        file(TARBALL, pack::tar_gz(entries, mtime), 0o644),
+        file(CONF, rendered.conf.clone().into_bytes(), 0o644),
+        file(STAGE, stage_spec(profile).to_toml().into_bytes(), 0o644),
     ];
-    // This order is the depfile's target order, and Ninja insists that a
-    // depfile's first target is its rule's first output: cmake/SCGenConfig.cmake
-    // lists OUTPUT in the same order (tests/cmake.rs fails if they part).
-    out.sort_by_key(|a| a.name);
-    let sums = manifest::sha256sums(out.iter().map(|a| (a.name, a.bytes.as_slice())));
+    let sums = sha256sums(out.iter().map(|a| (a.name, a.bytes.as_slice())));
     out.push(file(SUMS, sums.into_bytes(), 0o644));
+    debug_assert!(out.iter().map(|a| a.name).eq(ALL));
     out
 }
 
@@ -174,29 +97,6 @@ pub fn write(dir: &Path, artifacts: &[Artifact]) -> Result<Vec<Outcome>> {
     Ok(out)
 }
 
-/// Writes `bytes` to `path` through a temp file in the same directory, so
-/// readers see the old file or the new one, never a part.
-pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy())
-        .unwrap_or_default();
-    let mut tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::create(path, e))?;
-    // Errors name `path`, the file the caller knows: the temp file is
-    // removed when `tmp` drops.
-    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
-    tmp.as_file()
-        .set_permissions(fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::io(path, e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
-}
-
 fn differs(path: &Path, a: &Artifact) -> Result<bool> {
     match fs::read(path) {
         Ok(old) => {
@@ -215,7 +115,7 @@ fn differs(path: &Path, a: &Artifact) -> Result<bool> {
 fn outcome(path: PathBuf, a: &Artifact, changed: bool) -> Outcome {
     Outcome {
         path,
-        sha256: manifest::sha256_hex(&a.bytes),
+        sha256: contract::sha256_hex(&a.bytes),
         changed,
     }
 }
@@ -256,62 +156,8 @@ fn stale(path: &Path, a: &Artifact) -> String {
         _ if old == a.bytes => format!("{shown}: mode differs (want {:04o})\n", a.mode),
         _ => format!(
             "{shown}: binary content differs (sha256 on disk {}, generated {})\n",
-            manifest::sha256_hex(&old),
-            manifest::sha256_hex(&a.bytes)
+            contract::sha256_hex(&old),
+            contract::sha256_hex(&a.bytes)
         ),
     }
-}
-
-/// The artifacts the stage needs, read and verified against `SHA256SUMS`.
-pub struct Verified {
-    pub spec: StageSpec,
-    /// The static `softwarecontainer.conf`.
-    pub conf: String,
-    pub tarball: Vec<u8>,
-}
-
-/// Reads `dir`'s artifacts and checks every one `SHA256SUMS` lists, and that
-/// it lists all the stage needs. Any mismatch is [`Error::Data`]: a tampered
-/// or half-installed artifact directory must stop the stage before it
-/// writes anything.
-pub fn load_verified(dir: &Path) -> Result<Verified> {
-    let data = |m: String| Error::Data(format!("artifacts in {}: {m}", dir.display()));
-    let sums_path = dir.join(SUMS);
-    let sums =
-        fs::read_to_string(&sums_path).map_err(|e| data(format!("cannot read {SUMS}: {e}")))?;
-    let listed = manifest::parse_sha256sums(&sums)
-        .ok_or_else(|| data(format!("{SUMS} is not in `sha256sum` format")))?;
-    let mut files = std::collections::BTreeMap::new();
-    for (name, digest) in listed {
-        if name.contains('/') || name.starts_with('.') {
-            return Err(data(format!(
-                "{SUMS} names a file outside the directory: {name:?}"
-            )));
-        }
-        let bytes =
-            fs::read(dir.join(&name)).map_err(|e| data(format!("cannot read {name}: {e}")))?;
-        let actual = manifest::sha256_hex(&bytes);
-        if actual != digest {
-            return Err(data(format!(
-                "{name} does not match {SUMS} (sha256 {actual}, expected {digest}); reinstall the artifacts"
-            )));
-        }
-        files.insert(name, bytes);
-    }
-    let mut take = |name: &str| {
-        files
-            .remove(name)
-            .ok_or_else(|| data(format!("{SUMS} does not list {name}")))
-    };
-    let spec_text =
-        String::from_utf8(take(STAGE)?).map_err(|_| data(format!("{STAGE} is not UTF-8")))?;
-    let spec: StageSpec =
-        toml::from_str(&spec_text).map_err(|e| data(format!("{STAGE}: {}", e.message())))?;
-    spec.check().map_err(data)?;
-    let conf = String::from_utf8(take(CONF)?).map_err(|_| data(format!("{CONF} is not UTF-8")))?;
-    Ok(Verified {
-        spec,
-        conf,
-        tarball: take(TARBALL)?,
-    })
 }

@@ -1,15 +1,15 @@
 //! The command line: argument definitions (also the source of completions
-//! and the man page) and the dispatch of each subcommand to the library.
+//! and the man page), the dispatch of each subcommand to the library, the
+//! reports printed on stdout, and the one place errors are rendered.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::artifacts::{self, Outcome};
+use crate::artifacts::Outcome;
 use crate::error::{Error, Result};
-use crate::profile::Origin;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -132,13 +132,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let text = e.to_string();
-            let text = if text.starts_with("error") {
-                text
-            } else {
-                format!("error: {text}")
-            };
-            eprintln!("{}", text.trim_end());
+            eprintln!("{}", e.diagnostic().to_string().trim_end());
             ExitCode::from(e.exit_code())
         }
     }
@@ -146,42 +140,12 @@ pub fn main() -> ExitCode {
 
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Gen(args) => gen(&args),
+        Command::Gen(args) => gen(args),
         Command::Stage(args) => stage(args),
-        Command::Schema => print(&schema()),
+        Command::Schema => print(&crate::profile::schema()),
         Command::Completions { shell } => print(&completions(shell)),
         Command::Man => print(&man()),
     }
-}
-
-/// The profile's JSON Schema, derived from the types the loader uses.
-pub fn schema() -> String {
-    use schemars::transform::{RecursiveTransform, Transform};
-    let mut schema = schemars::schema_for!(crate::profile::RawProfile);
-    // TOML has no null: an absent key is how a profile says "default", so
-    // `Option<T>` is plain `T` here.
-    RecursiveTransform(|s: &mut schemars::Schema| {
-        let Some(obj) = s.as_object_mut() else { return };
-        if let Some(serde_json::Value::Array(types)) = obj.get_mut("type") {
-            types.retain(|t| t != "null");
-            if types.len() == 1 {
-                let only = types.remove(0);
-                obj.insert("type".into(), only);
-            }
-        }
-        if let Some(serde_json::Value::Array(any)) = obj.get_mut("anyOf") {
-            any.retain(|v| v != &serde_json::json!({"type": "null"}));
-            if any.len() == 1 {
-                let only = any.remove(0);
-                obj.remove("anyOf");
-                if let serde_json::Value::Object(only) = only {
-                    obj.extend(only);
-                }
-            }
-        }
-    })
-    .transform(&mut schema);
-    serde_json::to_string_pretty(&schema).expect("a schema serialises") + "\n"
 }
 
 pub fn completions(shell: clap_complete::Shell) -> String {
@@ -239,78 +203,31 @@ fn stage(args: StageArgs) -> Result<()> {
     ))
 }
 
-fn gen(args: &GenArgs) -> Result<()> {
-    if args.out.is_some() && args.profile.len() > 1 {
-        return Err(Error::Usage(
-            "--out takes one --profile; run once per profile".into(),
-        ));
-    }
-    let mtime = crate::source_date_epoch(std::env::var("SOURCE_DATE_EPOCH").ok().as_deref())?;
-    let origins: Vec<Origin> = if args.profile.is_empty() {
-        vec![Origin::Embedded]
-    } else {
-        args.profile.iter().cloned().map(Origin::File).collect()
+fn gen(args: GenArgs) -> Result<()> {
+    let opts = crate::gen::Options {
+        profiles: args.profile,
+        out: args.out,
+        check: args.check,
+        sets: args.set,
+        templates: args.templates,
+        depfile: args.depfile,
+        source_date_epoch: std::env::var_os("SOURCE_DATE_EPOCH"),
     };
-    let mut outcomes: Vec<Outcome> = Vec::new();
-    let mut stale = String::new();
-    let mut depfile = String::new();
-    for origin in &origins {
-        let g = crate::generate(origin, &args.set, args.templates.as_deref(), mtime)?;
-        let dir = args
-            .out
-            .clone()
-            .unwrap_or_else(|| Path::new("generated").join(&g.profile.name));
-        if args.check {
-            let (o, report) = artifacts::check(&dir, &g.artifacts)?;
-            outcomes.extend(o);
-            if !report.is_empty() {
-                stale.push_str(&report);
-                stale.push_str(&format!(
-                    "help: regenerate with `scgen gen {}`",
-                    regen_args(origin, args)
-                ));
-                stale.push_str(" (golden tests: `UPDATE_GENERATED=1 cargo test`)\n");
-            }
-        } else {
-            outcomes.extend(artifacts::write(&dir, &g.artifacts)?);
-        }
-        depfile.push_str(&depfile_rule(
-            g.artifacts.iter().map(|a| dir.join(a.name)),
-            &g.inputs,
-        ));
-    }
-    if let (Some(path), false) = (&args.depfile, args.check) {
-        let unchanged = std::fs::read(path).is_ok_and(|old| old == depfile.as_bytes());
-        if !unchanged {
-            artifacts::write_atomic(path, depfile.as_bytes(), 0o644)?;
-        }
-    }
-    report(&outcomes, args)?;
-    if stale.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Stale(stale))
+    let run = crate::gen::run(&opts)?;
+    report(&run.outcomes, opts.check, args.format)?;
+    match run.stale {
+        None => Ok(()),
+        Some(d) => Err(Error::Stale(Box::new(d))),
     }
 }
 
-fn regen_args(origin: &Origin, args: &GenArgs) -> String {
-    let mut s = match origin {
-        Origin::Embedded => String::new(),
-        Origin::File(p) => format!("--profile {}", p.display()),
-    };
-    if let Some(out) = &args.out {
-        s.push_str(&format!(" --out {}", out.display()));
-    }
-    s.trim().to_string()
-}
-
-fn report(outcomes: &[Outcome], args: &GenArgs) -> Result<()> {
-    let text = match args.format {
+fn report(outcomes: &[Outcome], check: bool, format: Format) -> Result<()> {
+    let text = match format {
         Format::Json => serde_json::to_string_pretty(outcomes).expect("outcomes serialise") + "\n",
         Format::Text => outcomes
             .iter()
             .map(|o| {
-                let verb = match (args.check, o.changed) {
+                let verb = match (check, o.changed) {
                     (false, true) => "wrote",
                     (false, false) => "unchanged",
                     (true, true) => "stale",
@@ -321,26 +238,4 @@ fn report(outcomes: &[Outcome], args: &GenArgs) -> Result<()> {
             .collect(),
     };
     print(&text)
-}
-
-/// One Make rule: every artifact depends on every input. Spaces, `#` and
-/// `$` are escaped as Make and Ninja read them.
-fn depfile_rule(targets: impl Iterator<Item = PathBuf>, inputs: &[PathBuf]) -> String {
-    let esc = |p: &Path| {
-        let mut s = String::new();
-        for c in p.to_string_lossy().chars() {
-            match c {
-                ' ' | '#' | '\\' => {
-                    s.push('\\');
-                    s.push(c);
-                }
-                '$' => s.push_str("$$"),
-                c => s.push(c),
-            }
-        }
-        s
-    };
-    let targets: Vec<String> = targets.map(|t| esc(&t)).collect();
-    let deps: Vec<String> = inputs.iter().map(|p| esc(p)).collect();
-    format!("{}: {}\n", targets.join(" "), deps.join(" "))
 }

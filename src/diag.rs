@@ -1,9 +1,10 @@
-//! Diagnostics for bad input: `path:line:col`, a caret under the offending
-//! text, and a hint, in the shape cargo prints for a bad Cargo.toml.
-//!
-//! Every input error in scgen (profile, `--set`, busybox.links, template)
-//! goes through [`render`], so they all read the same way.
+//! Diagnostics as values: what went wrong, where (a file and a byte span in
+//! it), and how to fix it. A [`Diagnostic`] is built where the problem is
+//! found and rendered once, at the edge (`cli::main`), in the shape cargo
+//! prints for a bad Cargo.toml: `path:line:col`, a caret under the
+//! offending text, and a `= help:` line.
 
+use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
 
@@ -20,39 +21,84 @@ pub struct Source {
     pub text: String,
 }
 
-/// Renders one error. `span` is a byte range into `src.text`; without a
-/// source or span only the message (and hint) is printed, still naming the
-/// origin.
-pub fn render(
-    src: &Source,
-    span: Option<Range<usize>>,
-    message: &str,
-    hint: Option<&str>,
-) -> String {
-    let span = span.map(|s| clamp(&src.text, s));
-    let mut group = Group::with_title(Level::ERROR.primary_title(message));
-    if let Some(span) = span.clone() {
-        group = group.element(
-            Snippet::source(&src.text)
-                .path(&src.name)
-                .fold(true)
-                .annotation(AnnotationKind::Primary.span(span)),
-        );
+/// One error, not yet rendered.
+#[derive(Debug, Clone)]
+pub struct Diagnostic {
+    pub message: String,
+    /// The input at fault and, when known, the byte span in it.
+    pub origin: Option<(Source, Option<Range<usize>>)>,
+    /// Text shown below the message (a diff), before the hint.
+    pub body: Option<String>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn new(message: impl Into<String>) -> Self {
+        Diagnostic {
+            message: message.into(),
+            origin: None,
+            body: None,
+            help: None,
+        }
     }
-    if let Some(hint) = hint {
-        group = group.element(Level::HELP.message(hint));
+
+    /// Points at `span` of `source` (or at the file alone, without a span).
+    pub fn at(mut self, source: &Source, span: Option<Range<usize>>) -> Self {
+        self.origin = Some((source.clone(), span));
+        self
     }
-    let out = Renderer::plain().render(&[group]).to_string();
-    if span.is_none() {
-        // No position to point at: still say which file it is.
-        return format!("{out}\n  --> {}", src.name);
+
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
     }
-    out
+
+    pub fn help_opt(mut self, help: Option<impl Into<String>>) -> Self {
+        self.help = help.map(Into::into);
+        self
+    }
+
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut group = Group::with_title(Level::ERROR.primary_title(&self.message));
+        let mut named = None;
+        if let Some((src, span)) = &self.origin {
+            match span {
+                Some(span) => {
+                    group = group.element(
+                        Snippet::source(&src.text)
+                            .path(&src.name)
+                            .fold(true)
+                            .annotation(AnnotationKind::Primary.span(clamp(&src.text, span))),
+                    )
+                }
+                // No position to point at: still say which file it is.
+                None => named = Some(&src.name),
+            }
+        }
+        if let Some(body) = &self.body {
+            group = group.element(Level::NOTE.no_name().message(body.trim_end()));
+        }
+        if let Some(help) = &self.help {
+            group = group.element(Level::HELP.message(help));
+        }
+        write!(f, "{}", Renderer::plain().render(&[group]))?;
+        if let Some(name) = named {
+            write!(f, "\n  --> {name}")?;
+        }
+        Ok(())
+    }
 }
 
 /// Keeps a span inside the text and on char boundaries, and at least one
 /// character wide so the caret is visible (an error "at end of file").
-fn clamp(text: &str, span: Range<usize>) -> Range<usize> {
+fn clamp(text: &str, span: &Range<usize>) -> Range<usize> {
     let mut start = span.start.min(text.len());
     while !text.is_char_boundary(start) {
         start -= 1;
@@ -104,15 +150,25 @@ mod tests {
             dir: None,
             text: "a = 1\nprefx = 2\n".into(),
         };
-        let out = render(
-            &src,
-            Some(6..11),
-            "unknown key `prefx`",
-            Some("did you mean `prefix`?"),
-        );
+        let out = Diagnostic::new("unknown key `prefx`")
+            .at(&src, Some(6..11))
+            .help("did you mean `prefix`?")
+            .to_string();
         assert!(out.contains("p.toml:2:1"), "{out}");
         assert!(out.contains("^^^^^"), "{out}");
         assert!(out.contains("help: did you mean `prefix`?"), "{out}");
+    }
+
+    #[test]
+    fn without_a_span_the_file_is_still_named() {
+        let src = Source {
+            name: "p.toml".into(),
+            dir: None,
+            text: String::new(),
+        };
+        let out = Diagnostic::new("bad").at(&src, None).to_string();
+        assert!(out.starts_with("error: bad"), "{out}");
+        assert!(out.ends_with("--> p.toml"), "{out}");
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! One error type for the whole pipeline, and the exit code each kind maps to.
+//! One error type for the whole pipeline, and the exit code each kind maps
+//! to. Errors stay data (a kind and a [`Diagnostic`]) until `cli::main`
+//! renders them.
 //!
 //! The codes follow sysexits(3), as typos and other build tools do, so that a
 //! CMake or Yocto log tells "your profile is wrong" (78) apart from "the disk
@@ -6,31 +8,54 @@
 
 use std::path::{Path, PathBuf};
 
-/// Everything that can stop `scgen`. Each variant's message is complete: it
-/// names the file or argument at fault and, where one exists, a fix.
+use crate::diag::Diagnostic;
+
+/// The exit codes, defined once; the tests use these names too.
+pub mod exit {
+    pub const OK: u8 = 0;
+    /// `gen --check`: generated files are stale.
+    pub const STALE: u8 = 1;
+    /// Bad command line (clap uses 2 as well).
+    pub const USAGE: u8 = 2;
+    /// EX_DATAERR: artifacts fail their sums, or hold an unsafe entry.
+    pub const DATA: u8 = 65;
+    /// EX_UNAVAILABLE: a host tool or the gateway dir is missing.
+    pub const UNAVAILABLE: u8 = 69;
+    /// EX_CANTCREAT.
+    pub const CANT_CREATE: u8 = 73;
+    /// EX_IOERR.
+    pub const IO: u8 = 74;
+    /// EX_NOPERM: a target scgen refuses to write into.
+    pub const UNSAFE: u8 = 77;
+    /// EX_CONFIG: bad profile, `--set`, links file, template or epoch.
+    pub const CONFIG: u8 = 78;
+}
+
+/// Everything that can stop `scgen`. Each diagnostic names the file or
+/// argument at fault and, where one exists, a fix.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A profile, a `--set` value, a busybox.links file or an integrator
-    /// template is wrong. The text is a rendered diagnostic with a snippet.
+    /// A profile, a `--set` value, a busybox.links file, an integrator
+    /// template or `SOURCE_DATE_EPOCH` is wrong.
     #[error("{0}")]
-    Config(String),
+    Config(Box<Diagnostic>),
     /// `gen --check` found generated files that differ from the committed ones.
     #[error("{0}")]
-    Stale(String),
+    Stale(Box<Diagnostic>),
     /// The command line is wrong in a way clap cannot see.
     #[error("{0}")]
-    Usage(String),
+    Usage(Box<Diagnostic>),
     /// Artifacts fail their SHA256SUMS, or a tarball holds an entry that would
     /// land outside the rootfs.
     #[error("{0}")]
-    Data(String),
+    Data(Box<Diagnostic>),
     /// A target the stage refuses to write into (`/`, empty, outside the
     /// container, or reached through a symlink).
     #[error("{0}")]
-    Unsafe(String),
+    Unsafe(Box<Diagnostic>),
     /// A host program the stage needs (busybox, init.lxc, iptables) is missing.
     #[error("{0}")]
-    Unavailable(String),
+    Unavailable(Box<Diagnostic>),
     /// A file or directory could not be created.
     #[error("cannot create {}: {source}", path.display())]
     Create {
@@ -46,18 +71,67 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code for this error (sysexits.h where one fits).
+    /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Stale(_) => 1,
-            Error::Usage(_) => 2,
-            Error::Data(_) => 65,
-            Error::Unavailable(_) => 69,
-            Error::Create { .. } => 73,
-            Error::Io { .. } => 74,
-            Error::Unsafe(_) => 77,
-            Error::Config(_) => 78,
+            Error::Stale(_) => exit::STALE,
+            Error::Usage(_) => exit::USAGE,
+            Error::Data(_) => exit::DATA,
+            Error::Unavailable(_) => exit::UNAVAILABLE,
+            Error::Create { .. } => exit::CANT_CREATE,
+            Error::Io { .. } => exit::IO,
+            Error::Unsafe(_) => exit::UNSAFE,
+            Error::Config(_) => exit::CONFIG,
         }
+    }
+
+    /// The diagnostic to print.
+    pub fn diagnostic(&self) -> Diagnostic {
+        match self {
+            Error::Config(d)
+            | Error::Stale(d)
+            | Error::Usage(d)
+            | Error::Data(d)
+            | Error::Unsafe(d)
+            | Error::Unavailable(d) => (**d).clone(),
+            Error::Create { .. } | Error::Io { .. } => Diagnostic::new(self.to_string()),
+        }
+    }
+
+    pub fn config(d: Diagnostic) -> Self {
+        Error::Config(Box::new(d))
+    }
+
+    /// A refusal with a plain message (and optional hint), for the kinds
+    /// that carry no source snippet.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage(Box::new(Diagnostic::new(message)))
+    }
+
+    pub fn data(message: impl Into<String>) -> Self {
+        Error::Data(Box::new(Diagnostic::new(message)))
+    }
+
+    pub fn unsafe_target(message: impl Into<String>) -> Self {
+        Error::Unsafe(Box::new(Diagnostic::new(message)))
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Error::Unavailable(Box::new(Diagnostic::new(message)))
+    }
+
+    /// Adds a hint to an error that carries a diagnostic.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        if let Error::Config(d)
+        | Error::Stale(d)
+        | Error::Usage(d)
+        | Error::Data(d)
+        | Error::Unsafe(d)
+        | Error::Unavailable(d) = &mut self
+        {
+            d.help = Some(help.into());
+        }
+        self
     }
 
     /// An I/O error while reading or writing `path`.

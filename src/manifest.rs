@@ -1,18 +1,8 @@
-//! Manifests: `rootfs.mtree` (what a reviewer reads in a diff, and what
-//! bsdtar can list) and `SHA256SUMS` (what `sha256sum -c` and the stage
-//! check).
+//! The manifest: `rootfs.mtree`, what a reviewer reads in a diff and what
+//! bsdtar can list. (`SHA256SUMS` is part of the stage's contract, in
+//! [`crate::contract`].)
 
-use sha2::{Digest, Sha256};
-
-use crate::skeleton::{Entry, Kind};
-
-/// Lowercase hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
+use crate::contract::{sha256_hex, Entry, Kind};
 
 /// A BSD mtree(5) manifest of exactly the tarball's entries, one full line
 /// each (no `/set`), so every line stands alone in a diff.
@@ -49,26 +39,6 @@ fn escape(s: &str) -> String {
     out
 }
 
-/// `SHA256SUMS` in the format `sha256sum -c` reads: digest, two spaces, name.
-pub fn sha256sums<'a>(files: impl IntoIterator<Item = (&'a str, &'a [u8])>) -> String {
-    files
-        .into_iter()
-        .map(|(name, bytes)| format!("{}  {name}\n", sha256_hex(bytes)))
-        .collect()
-}
-
-/// Parses `SHA256SUMS` back into (name, digest) pairs; `None` if a line is
-/// not in `sha256sum` format.
-pub fn parse_sha256sums(text: &str) -> Option<Vec<(String, String)>> {
-    text.lines()
-        .map(|l| {
-            let (digest, name) = l.split_once("  ")?;
-            let ok = digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_hexdigit());
-            ok.then(|| (name.to_string(), digest.to_ascii_lowercase()))
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -76,13 +46,5 @@ mod tests {
     #[test]
     fn mtree_escapes_spaces_and_hashes() {
         assert_eq!(escape("./a b#c"), "./a\\040b\\043c");
-    }
-
-    #[test]
-    fn sums_round_trip() {
-        let text = sha256sums([("a", b"x".as_slice())]);
-        let parsed = parse_sha256sums(&text).unwrap();
-        assert_eq!(parsed, vec![("a".to_string(), sha256_hex(b"x"))]);
-        assert!(parse_sha256sums("nonsense\n").is_none());
     }
 }

@@ -11,7 +11,7 @@ use std::io::Write;
 
 use flate2::{Compression, GzBuilder};
 
-use crate::skeleton::{Entry, Kind};
+use crate::contract::{Entry, Kind};
 
 /// The gzip OS byte for "unknown", so the host OS is not recorded.
 const GZIP_OS_UNKNOWN: u8 = 255;

@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
+use crate::contract::ARTIFACTS_DIR;
+use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::lxc::{self, Keys};
 use crate::profile::{Container, Mount, Network, Profile};
+use crate::values::AbsPath;
 
 /// Built-in templates, by the name an override must use.
 pub const TEMPLATES: &[(&str, &str)] = &[
@@ -29,9 +32,6 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 pub const CONF_TEMPLATE: &str = "softwarecontainer.conf.j2";
 pub const DROPIN_TEMPLATE: &str = "lxc-softwarecontainer.j2";
 
-/// Where the installed artifacts live below the data directory.
-pub const ARTIFACTS_DIR: &str = "softwarecontainer/scgen";
-
 /// Everything a template sees. This struct is the documented contract for
 /// integrator templates (README, "Template variables").
 #[derive(Debug, Serialize)]
@@ -43,7 +43,7 @@ pub struct Context<'a> {
     /// Config key names in the profile's dialect, by role.
     pub keys: &'static Keys,
     /// Normalised install prefix.
-    pub prefix: &'a str,
+    pub prefix: &'a AbsPath,
     pub container: &'a Container,
     /// Static mounts in order, the lib64 and prefix binds included.
     pub mounts: &'a [Mount],
@@ -128,7 +128,7 @@ pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
 
 fn template_error(e: minijinja::Error) -> Error {
     // `{:#}` adds minijinja's source excerpt around the failing line.
-    Error::Config(format!("error: template {e:#}"))
+    Error::config(Diagnostic::new(format!("template {e:#}")))
 }
 
 /// A last guard for integrator templates: every line of the config must be
@@ -143,17 +143,20 @@ fn check_conf(conf: &str) -> Result<()> {
                 k.starts_with("lxc.") && !k.contains(char::is_whitespace)
             });
         if !ok || line.contains('\r') {
-            return Err(Error::Config(format!(
-                "error: rendered softwarecontainer.conf line {} is not an LXC config line: {line:?}\n  = help: check the template; LXC silently ignores such lines",
-                i + 1
-            )));
+            return Err(Error::config(
+                Diagnostic::new(format!(
+                    "rendered softwarecontainer.conf line {} is not an LXC config line: {line:?}",
+                    i + 1
+                ))
+                .help("check the template; LXC silently ignores such lines"),
+            ));
         }
     }
     Ok(())
 }
 
 /// Quotes a string for POSIX sh: single quotes, with `'` spelled `'\''`.
-fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 

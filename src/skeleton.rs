@@ -1,29 +1,16 @@
-//! The rootfs skeleton: the seed's FHS-like tree as a sorted list of entries,
-//! computed from the profile alone, so it can be packed at build time.
+//! The rootfs skeleton: the seed's FHS-like tree as a sorted list of
+//! [`Entry`]s, computed from the profile alone, so it can be packed at
+//! build time.
 //!
-//! Nothing here touches the filesystem. Owners are always 0:0 (that is what
-//! the packer writes), so only path, kind and mode are kept.
+//! Nothing here touches the filesystem. This is also where a profile's
+//! mount points meet the tree, so the check that none lies below a file is
+//! made here, and reported at the profile's line.
 
 use std::collections::BTreeMap;
 
+use crate::contract::{placeholders, Entry, Kind};
+use crate::error::{Error, Result};
 use crate::profile::{Applets, Profile};
-
-/// What an entry is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Kind {
-    Dir,
-    File(Vec<u8>),
-    /// Target, relative to the link's directory.
-    Symlink(String),
-}
-
-/// One entry of the skeleton, with a path relative to the rootfs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    pub path: String,
-    pub mode: u32,
-    pub kind: Kind,
-}
 
 /// Directories every container has. Most stay empty mount points; the
 /// template's comment says the same of its tree.
@@ -43,13 +30,8 @@ const DIRS: &[&str] = &[
     "usr/sbin",
 ];
 
-/// Placeholders the stage bind-mounts host binaries onto.
-pub const BUSYBOX: &str = "bin/busybox";
-pub const INIT_LXC: &str = "bin/init.lxc";
-pub const IPTABLES: &str = "bin/iptables";
-
 /// The skeleton of `profile`, sorted by path, parents before children.
-pub fn skeleton(profile: &Profile) -> Vec<Entry> {
+pub fn skeleton(profile: &Profile) -> Result<Vec<Entry>> {
     let mut tree = Tree::default();
     for dir in DIRS {
         tree.dir(dir, 0o755);
@@ -63,7 +45,7 @@ pub fn skeleton(profile: &Profile) -> Vec<Entry> {
     }
     for m in &profile.mounts {
         if !m.lxc_creates_target() {
-            tree.dir(&m.target, 0o755);
+            tree.dir(m.target.as_str(), 0o755);
         }
     }
     tree.file("etc/passwd", 0o644, "root:x:0:0:root:/root:/bin/sh\n");
@@ -80,16 +62,39 @@ pub fn skeleton(profile: &Profile) -> Vec<Entry> {
             tree.link(&path, target);
         }
     }
-    tree.entries.into_values().collect()
+    let entries: Vec<Entry> = tree.entries.into_values().collect();
+    mount_points_are_dirs(profile, &entries)?;
+    Ok(entries)
 }
 
-/// The empty files the stage binds host binaries onto, relative to the
-/// rootfs: busybox always, init.lxc and iptables when wanted.
-pub fn placeholders(init_lxc: bool, iptables: bool) -> Vec<&'static str> {
-    [(BUSYBOX, true), (INIT_LXC, init_lxc), (IPTABLES, iptables)]
-        .into_iter()
-        .filter_map(|(path, wanted)| wanted.then_some(path))
-        .collect()
+/// A mount target below a file or symlink of the skeleton (`etc/passwd/x`,
+/// `bin/ls/x` with a fixed applet list) would put a directory under a file
+/// in rootfs.tar.gz, which no tar can unpack, and no mount could use.
+fn mount_points_are_dirs(profile: &Profile, entries: &[Entry]) -> Result<()> {
+    for m in &profile.mounts {
+        let blocker = entries.iter().find(|e| {
+            e.kind != Kind::Dir
+                && m.target
+                    .as_str()
+                    .strip_prefix(e.path.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        });
+        if let Some(e) = blocker {
+            let what = match e.kind {
+                Kind::Symlink(_) => "symlink",
+                _ => "file",
+            };
+            return Err(Error::config(profile.diagnostic(
+                &m.key,
+                &format!(
+                    "mount point `{}` lies below the rootfs {what} `{}`",
+                    m.target, e.path
+                ),
+                Some("mount onto a directory; the skeleton's files and links cannot hold one"),
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The applet links known at build time.

@@ -153,7 +153,7 @@ fn json_report_lists_paths_digests_and_changes() {
         assert_eq!(items.len(), 6);
         for item in items {
             let path = Path::new(item["path"].as_str().unwrap());
-            let digest = scgen::manifest::sha256_hex(&std::fs::read(path).unwrap());
+            let digest = scgen::contract::sha256_hex(&std::fs::read(path).unwrap());
             assert_eq!(item["sha256"].as_str().unwrap(), digest);
             assert_eq!(item["changed"].as_bool().unwrap(), expect_changed, "{item}");
         }

@@ -205,7 +205,7 @@ fn liblxc_accepts_every_signal_and_mount_auto_scgen_accepts() {
         return;
     }
     // Everything scgen's own tables accept, so a bad addition is caught.
-    let mut signals: Vec<String> = scgen::profile::SIGNALS
+    let mut signals: Vec<String> = scgen::values::SIGNALS
         .iter()
         .map(|s| format!("SIG{s}"))
         .collect();
@@ -230,7 +230,7 @@ fn liblxc_accepts_every_signal_and_mount_auto_scgen_accepts() {
         ]
         .map(String::from),
     );
-    let tokens: Vec<String> = scgen::profile::MOUNT_AUTO
+    let tokens: Vec<String> = scgen::values::MOUNT_AUTO
         .iter()
         .chain(&["proc:ro", "sysfs"])
         .map(|s| s.to_string())

@@ -19,7 +19,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-use scgen::manifest;
+use scgen::contract;
 use tempfile::TempDir;
 
 const USAGE: i32 = 2;
@@ -183,7 +183,7 @@ fn resum(dir: &Path) {
             (n, bytes)
         })
         .collect();
-    let text = manifest::sha256sums(files.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
+    let text = contract::sha256sums(files.iter().map(|(n, b)| (n.as_str(), b.as_slice())));
     fs::write(dir.join("SHA256SUMS"), text).unwrap();
 }
 
@@ -323,7 +323,7 @@ fn tree(root: &Path, with_id: bool) -> Vec<String> {
                 } else {
                     format!(
                         "file {}",
-                        manifest::sha256_hex(&fs::read(e.path()).unwrap())
+                        contract::sha256_hex(&fs::read(e.path()).unwrap())
                     )
                 }
             } else if m.is_dir() {
@@ -692,13 +692,13 @@ fn tampered_artifacts_are_refused_before_any_write() {
             let x = d.parent().unwrap().join("x");
             fs::write(&x, "outside\n").unwrap();
             let mut s = read(&d.join("SHA256SUMS"));
-            s.push_str(&format!("{}  ../x\n", manifest::sha256_hex(b"outside\n")));
+            s.push_str(&format!("{}  ../x\n", contract::sha256_hex(b"outside\n")));
             fs::write(d.join("SHA256SUMS"), s).unwrap();
         }),
         ("SHA256SUMS names an absolute path", |d| {
             let mut s = read(&d.join("SHA256SUMS"));
             let passwd = fs::read("/etc/passwd").unwrap();
-            s.push_str(&format!("{}  /etc/passwd\n", manifest::sha256_hex(&passwd)));
+            s.push_str(&format!("{}  /etc/passwd\n", contract::sha256_hex(&passwd)));
             fs::write(d.join("SHA256SUMS"), s).unwrap();
         }),
         ("stage.toml missing from the sums", |d| {

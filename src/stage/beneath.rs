@@ -15,8 +15,8 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, Gid, Mode, OFlags, ResolveFlags, Uid};
 use rustix::io::Errno;
 
+use crate::contract::{Entry, Kind};
 use crate::error::{Error, Result};
-use crate::skeleton;
 
 /// A rootfs opened once; every path below it is resolved by the kernel
 /// beneath this descriptor, refusing symlinks.
@@ -45,7 +45,7 @@ impl Root {
             Mode::empty(),
         )
         .map_err(|e| {
-            Error::Unsafe(format!(
+            Error::unsafe_target(format!(
                 "cannot open rootfs {} without following a symlink: {e}",
                 path.display()
             ))
@@ -95,12 +95,12 @@ impl Root {
         Ok(())
     }
 
-    pub(super) fn put(&mut self, e: &skeleton::Entry) -> Result<()> {
+    pub(super) fn put(&mut self, e: &Entry) -> Result<()> {
         self.open_parent(&e.path)?;
         let made = match &e.kind {
-            skeleton::Kind::Dir => self.mkdir(&e.path, e.mode)?,
-            skeleton::Kind::File(data) => self.write(&e.path, data, e.mode)?,
-            skeleton::Kind::Symlink(target) => self.symlink(&e.path, target)?,
+            Kind::Dir => self.mkdir(&e.path, e.mode)?,
+            Kind::File(data) => self.write(&e.path, data, e.mode)?,
+            Kind::Symlink(target) => self.symlink(&e.path, target)?,
         };
         if made {
             self.created += 1;
@@ -111,10 +111,10 @@ impl Root {
     }
 
     pub(super) fn write_file(&mut self, rel: &str, data: &[u8], mode: u32) -> Result<()> {
-        self.put(&skeleton::Entry {
+        self.put(&Entry {
             path: rel.to_string(),
             mode,
-            kind: skeleton::Kind::File(data.to_vec()),
+            kind: Kind::File(data.to_vec()),
         })
     }
 
@@ -214,7 +214,7 @@ fn chown(fd: impl AsFd, owner: Option<(u32, u32)>) -> rustix::io::Result<()> {
 fn unsafe_or_io(root: &Path, rel: &str, e: Errno) -> Error {
     let path = root.join(rel);
     match e {
-        Errno::LOOP | Errno::XDEV | Errno::NOTDIR => Error::Unsafe(format!(
+        Errno::LOOP | Errno::XDEV | Errno::NOTDIR => Error::unsafe_target(format!(
             "refusing to write {}: a symlink or non-directory is in the way ({e}); scgen never follows links inside a rootfs",
             path.display()
         )),

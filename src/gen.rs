@@ -1,0 +1,151 @@
+//! `scgen gen`: run the build-time pipeline for each profile, then write
+//! the artifacts (or, with `--check`, compare them), and the depfile.
+//!
+//! This is the orchestration the command line calls; it takes plain
+//! options, so tests and other front ends drive it the same way.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::artifacts::{self, Outcome};
+use crate::diag::Diagnostic;
+use crate::error::{Error, Result};
+use crate::files::write_atomic;
+use crate::profile::Origin;
+
+/// What `scgen gen` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Profiles to generate; empty: the built-in default.
+    pub profiles: Vec<PathBuf>,
+    /// Output directory [default: `generated/<profile name>`]; only with
+    /// one profile.
+    pub out: Option<PathBuf>,
+    /// Compare instead of writing.
+    pub check: bool,
+    /// `--set KEY=VALUE` layers, in order.
+    pub sets: Vec<String>,
+    /// Integrator templates replacing built-in ones by name.
+    pub templates: Option<PathBuf>,
+    pub depfile: Option<PathBuf>,
+    /// `SOURCE_DATE_EPOCH` as the environment had it.
+    pub source_date_epoch: Option<OsString>,
+}
+
+/// What a run did. `stale` is set when `--check` found differences; the
+/// outcomes are reported either way.
+#[derive(Debug)]
+pub struct Run {
+    pub outcomes: Vec<Outcome>,
+    pub stale: Option<Diagnostic>,
+}
+
+pub fn run(opts: &Options) -> Result<Run> {
+    if opts.out.is_some() && opts.profiles.len() > 1 {
+        return Err(Error::usage(
+            "--out takes one --profile; run once per profile",
+        ));
+    }
+    let mtime = crate::source_date_epoch(opts.source_date_epoch.as_deref())?;
+    let origins: Vec<Origin> = if opts.profiles.is_empty() {
+        vec![Origin::Embedded]
+    } else {
+        opts.profiles.iter().cloned().map(Origin::File).collect()
+    };
+    let mut outcomes: Vec<Outcome> = Vec::new();
+    let mut report = String::new();
+    let mut fixes = Vec::new();
+    let mut depfile = String::new();
+    for origin in &origins {
+        let g = crate::generate(origin, &opts.sets, opts.templates.as_deref(), mtime)?;
+        let dir = opts
+            .out
+            .clone()
+            .unwrap_or_else(|| Path::new("generated").join(&g.profile.name));
+        if opts.check {
+            let (o, stale) = artifacts::check(&dir, &g.artifacts)?;
+            outcomes.extend(o);
+            if !stale.is_empty() {
+                report.push_str(&stale);
+                fixes.push(format!("`{}`", regen_command(origin, opts)));
+            }
+        } else {
+            outcomes.extend(artifacts::write(&dir, &g.artifacts)?);
+        }
+        depfile.push_str(&crate::depfile::rule(
+            g.artifacts.iter().map(|a| dir.join(a.name)),
+            &g.inputs,
+        ));
+    }
+    if let (Some(path), false) = (&opts.depfile, opts.check) {
+        let unchanged = std::fs::read(path).is_ok_and(|old| old == depfile.as_bytes());
+        if !unchanged {
+            write_atomic(path, depfile.as_bytes(), 0o644)?;
+        }
+    }
+    let stale = (!fixes.is_empty()).then(|| {
+        Diagnostic::new("generated files differ from what their profiles give")
+            .body(report)
+            .help(format!(
+                "regenerate with {} (golden tests: `BLESS=1 cargo test`)",
+                fixes.join(", then ")
+            ))
+    });
+    Ok(Run { outcomes, stale })
+}
+
+/// The `scgen gen` command that rewrites what `--check` found stale: the
+/// same profile, output, `--set`s and templates, quoted for the shell.
+fn regen_command(origin: &Origin, opts: &Options) -> String {
+    let q = |p: &Path| shell_word(&p.to_string_lossy());
+    let mut s = String::from("scgen gen");
+    if let Origin::File(p) = origin {
+        s.push_str(&format!(" --profile {}", q(p)));
+    }
+    if let Some(out) = &opts.out {
+        s.push_str(&format!(" --out {}", q(out)));
+    }
+    for set in &opts.sets {
+        s.push_str(&format!(" --set {}", shell_word(set)));
+    }
+    if let Some(t) = &opts.templates {
+        s.push_str(&format!(" --templates {}", q(t)));
+    }
+    s
+}
+
+/// `s` as one shell word: as it is when it holds nothing the shell would
+/// read specially, else in single quotes.
+fn shell_word(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_./=:,+-@%".contains(&b));
+    match plain {
+        true => s.to_string(),
+        false => crate::render::sh_quote(s),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regen_command_repeats_sets_and_templates_quoted() {
+        let opts = Options {
+            out: Some("out dir".into()),
+            sets: vec![
+                "network.gateway=true".into(),
+                "install.prefix=/opt/a b".into(),
+            ],
+            templates: Some("tpl".into()),
+            ..Default::default()
+        };
+        let cmd = regen_command(&Origin::File("profiles/x.toml".into()), &opts);
+        assert_eq!(
+            cmd,
+            "scgen gen --profile profiles/x.toml --out 'out dir' --set network.gateway=true \
+             --set 'install.prefix=/opt/a b' --templates tpl"
+        );
+    }
+}

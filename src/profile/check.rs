@@ -1,0 +1,303 @@
+//! The merged [`RawProfile`] becomes a checked [`Profile`]: defaults
+//! filled in, every string parsed into its type from [`crate::values`],
+//! and the rules that span keys (`applets` or `links-file`, the implied
+//! binds) applied. A failure is a [`Problem`] naming the key, which the
+//! layers turn into a diagnostic at the line that set it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use super::layers::{Layers, Problem};
+use super::raw::{RawMount, RawProfile};
+use super::{Applets, Container, Gateways, Mount, Network, Profile};
+use crate::diag::Source;
+use crate::lxc::Dialect;
+use crate::values::{
+    AbsPath, Applet, FstabWord, IfName, Invalid, Mode, MountAuto, RelPath, Signal, UtsName,
+};
+
+/// Parses `value` at `key` with its type's parser.
+fn parse<T>(key: &str, value: &str, parser: fn(&str) -> Result<T, Invalid>) -> Result<T, Problem> {
+    parser(value).map_err(|i| Problem::at_key(key, i))
+}
+
+/// An absolute path that must not be `/`; `hint` says what to use instead.
+fn below_root(key: &str, value: &str, hint: &str) -> Result<AbsPath, Problem> {
+    let p = parse(key, value, AbsPath::parse)?;
+    if p.is_root() {
+        return Err(Problem::new(key, "must not be `/`", Some(hint)));
+    }
+    Ok(p)
+}
+
+pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Problem> {
+    let dialect = raw.lxc.and_then(|l| l.dialect).unwrap_or(Dialect::Lxc3);
+    let install = raw.install.unwrap_or_default();
+    let prefix = below_root(
+        "install.prefix",
+        install.prefix.as_deref().unwrap_or("/usr/local"),
+        "the prefix is bind-mounted into the container; use e.g. `/usr/local` or `/opt/app`",
+    )?;
+    let under_prefix = |key: &str, value: Option<&str>, default: &str| {
+        let value = value.unwrap_or(default);
+        if value.trim().is_empty() {
+            return Err(Problem::new(
+                key,
+                "is empty",
+                Some(&format!(
+                    "use e.g. `{default}` (relative to the prefix) or an absolute path"
+                )),
+            ));
+        }
+        if value.starts_with('/') {
+            parse(key, value, AbsPath::parse)
+        } else {
+            parse(key, value, RelPath::parse).map(|rel| prefix.join(&rel))
+        }
+    };
+    let bindir = under_prefix("install.bindir", install.bindir.as_deref(), "bin")?;
+    let datadir = under_prefix("install.datadir", install.datadir.as_deref(), "share")?;
+
+    let c = raw.container.unwrap_or_default();
+    let container = Container {
+        uts_name: parse(
+            "container.uts-name",
+            c.uts_name.as_deref().unwrap_or("contained"),
+            UtsName::parse,
+        )?,
+        autodev: c.autodev.unwrap_or(true),
+        tty_max: c.tty_max.unwrap_or(1),
+        pty_max: c.pty_max.unwrap_or(1),
+        halt_signal: parse(
+            "container.halt-signal",
+            c.halt_signal.as_deref().unwrap_or("SIGKILL"),
+            Signal::parse,
+        )?,
+        mount_auto: match c.mount_auto {
+            None => vec![MountAuto::parse("proc"), MountAuto::parse("sys")]
+                .into_iter()
+                .collect::<Result<_, _>>()
+                .expect("the defaults are tokens"),
+            Some(tokens) => tokens
+                .iter()
+                .enumerate()
+                .map(|(i, t)| parse(&format!("container.mount-auto[{i}]"), t, MountAuto::parse))
+                .collect::<Result<_, _>>()?,
+        },
+        lib64: c.lib64.unwrap_or(true),
+        init_lxc: c.init_lxc.unwrap_or(true),
+    };
+
+    let mut mounts = match raw.mounts {
+        None => vec![
+            ro_bind("/usr", "usr", "mounts"),
+            ro_bind("/lib", "lib", "mounts"),
+        ],
+        Some(list) => list
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| mount(i, m))
+            .collect::<Result<_, _>>()?,
+    };
+    if container.lib64 {
+        let mut m = ro_bind("/lib64", "lib64", "container.lib64");
+        m.options.push(word("optional"));
+        mounts.push(m);
+    }
+    // The seed's template binds the prefix unconditionally, which mounts it
+    // twice when a static bind already covers the same path (prefix /usr).
+    if !mounts
+        .iter()
+        .any(|m| m.source == prefix && m.target.as_str() == prefix.relative())
+    {
+        mounts.push(ro_bind(
+            prefix.as_str(),
+            prefix.relative(),
+            "install.prefix",
+        ));
+    }
+
+    let n = raw.network.unwrap_or_default();
+    let network = if n.gateway.unwrap_or(false) {
+        Some(Network {
+            bridge: parse(
+                "network.bridge",
+                n.bridge.as_deref().unwrap_or("lxcbr0"),
+                IfName::parse,
+            )?,
+            interface: parse(
+                "network.interface",
+                n.interface.as_deref().unwrap_or("eth0"),
+                IfName::parse,
+            )?,
+        })
+    } else {
+        None
+    };
+
+    let g = raw.gateways.unwrap_or_default();
+    let gateways = Gateways {
+        dir: g
+            .dir
+            .as_deref()
+            .map(|d| parse("gateways.dir", d, AbsPath::parse))
+            .transpose()?,
+        mode: parse(
+            "gateways.mode",
+            g.mode.as_deref().unwrap_or("0777"),
+            Mode::parse,
+        )?,
+    };
+
+    let b = raw.busybox.unwrap_or_default();
+    let mut inputs = layers.inputs.clone();
+    let applets = match (b.applets, b.links_file) {
+        (Some(_), Some(_)) => {
+            return Err(Problem::new(
+                "busybox.links-file",
+                "cannot be set together with `busybox.applets`",
+                Some("keep one: a fixed list, or a busybox.links file"),
+            ))
+        }
+        (Some(list), None) => Applets::Fixed(applet_list(&list)?),
+        (None, Some(file)) => {
+            let path = layers.dir_of("busybox.links-file").join(&file);
+            let list = links_file(&path)?;
+            inputs.push(path);
+            Applets::Fixed(list)
+        }
+        (None, None) => Applets::Stage,
+    };
+    let shared_bin = b
+        .shared_bin
+        .as_deref()
+        .map(|d| {
+            below_root(
+                "busybox.shared-bin",
+                d,
+                "use a directory of its own, e.g. `/var/lib/softwarecontainer/bin`",
+            )
+        })
+        .transpose()?;
+    if let Some(dir) = &shared_bin {
+        // A static line, so it precedes the stage's binds onto the
+        // placeholders in it (LXC mounts in config order).
+        mounts.push(ro_bind(dir.as_str(), "bin", "busybox.shared-bin"));
+    }
+
+    Ok(Profile {
+        name,
+        dialect,
+        prefix,
+        bindir,
+        datadir,
+        container,
+        mounts,
+        network,
+        gateways,
+        applets,
+        shared_bin,
+        inputs,
+        layers: layers.clone(),
+    })
+}
+
+fn word(w: &str) -> FstabWord {
+    FstabWord::parse(w).expect("a built-in fstab word")
+}
+
+/// A read-only bind that scgen adds itself; `key` is what implied it.
+fn ro_bind(source: &str, target: &str, key: &str) -> Mount {
+    Mount {
+        source: AbsPath::parse(source).expect("a checked path"),
+        target: RelPath::parse(target).expect("a checked path"),
+        fstype: word("none"),
+        options: vec![word("ro"), word("bind")],
+        key: key.to_string(),
+    }
+}
+
+fn mount(i: usize, m: RawMount) -> Result<Mount, Problem> {
+    let key = |k: &str| format!("mounts[{i}].{k}");
+    let options = match &m.options {
+        None => vec![word("ro"), word("bind")],
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(j, o)| parse(&key(&format!("options[{j}]")), o, FstabWord::parse))
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(Mount {
+        source: parse(&key("source"), &m.source, AbsPath::parse)?,
+        target: parse(&key("target"), &m.target, RelPath::parse)?,
+        fstype: parse(
+            &key("fstype"),
+            m.fstype.as_deref().unwrap_or("none"),
+            FstabWord::parse,
+        )?,
+        options,
+        key: key("target"),
+    })
+}
+
+/// A fixed applet list: sorted, unique, without `busybox` itself.
+fn applet_list(list: &[String]) -> Result<Vec<Applet>, Problem> {
+    let mut out = BTreeSet::new();
+    for (i, name) in list.iter().enumerate() {
+        let a = parse(&format!("busybox.applets[{i}]"), name, Applet::parse)?;
+        if !a.is_busybox() {
+            out.insert(a);
+        }
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Reads a Yocto `busybox.links` file: one absolute path per line. Every
+/// applet lands in `bin/` as the seed put them; the directory is dropped.
+fn links_file(path: &Path) -> Result<Vec<Applet>, Problem> {
+    const KEY: &str = "busybox.links-file";
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Problem::new(
+            KEY,
+            format!("cannot read {}: {e}", path.display()),
+            Some("the path is relative to the profile that sets it"),
+        )
+    })?;
+    let source = Source {
+        name: path.display().to_string(),
+        dir: None,
+        text,
+    };
+    let mut out = BTreeSet::new();
+    let mut offset = 0;
+    for line in source.text.split_inclusive('\n') {
+        let span = offset..offset + line.trim_end().len();
+        offset += line.len();
+        let entry = line.trim();
+        if entry.is_empty() || entry.starts_with('#') {
+            continue;
+        }
+        let fail = |message: String, hint: &str| {
+            let invalid = Invalid {
+                message,
+                hint: Some(hint.into()),
+            };
+            Problem::in_file(KEY, invalid, &source, span.clone())
+        };
+        if !entry.starts_with('/') {
+            return Err(fail(
+                format!("`{entry}` is not an absolute path"),
+                "busybox.links lists one absolute path per line, e.g. `/bin/ls`",
+            ));
+        }
+        let base = entry.rsplit('/').next().unwrap_or("");
+        match Applet::parse(base) {
+            Ok(a) if a.is_busybox() => {}
+            Ok(a) => {
+                out.insert(a);
+            }
+            Err(i) => return Err(fail(i.message, "each line must end in an applet name")),
+        }
+    }
+    Ok(out.into_iter().collect())
+}

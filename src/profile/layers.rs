@@ -1,0 +1,383 @@
+//! The inputs of one profile as layers: the profile file, the profiles it
+//! `extends` (base first), and each `--set` on top.
+//!
+//! Each layer is parsed strictly on its own into [`RawProfile`], so an
+//! unknown key or a wrong type is reported with that layer's line and
+//! column. The layers then merge as TOML tables (later layers win, arrays
+//! are replaced whole). A later check that fails names a key path, and
+//! [`Layers::locate`] finds the layer that set it, so the caret points
+//! there.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use super::raw::RawProfile;
+use crate::diag::{self, Diagnostic, Source};
+use crate::error::{Error, Result};
+use crate::values::Invalid;
+
+/// One parsed input: its text (for snippets) and its table (for merging).
+#[derive(Debug, Clone)]
+pub(super) struct Layer {
+    source: Source,
+    table: toml::Table,
+}
+
+/// The inputs of one profile, base first, `--set` values last.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Layers {
+    layers: Vec<Layer>,
+    /// Every profile file read, for depfiles.
+    pub(super) inputs: Vec<PathBuf>,
+}
+
+/// A failed check: which key, what is wrong, how to fix it.
+#[derive(Debug)]
+pub(super) struct Problem {
+    key: String,
+    invalid: Invalid,
+    /// Set when the problem lies in another file (a busybox.links line).
+    at: Option<Box<(Source, Range<usize>)>>,
+}
+
+impl Problem {
+    pub(super) fn new(key: &str, message: impl Into<String>, hint: Option<&str>) -> Self {
+        Problem {
+            key: key.to_string(),
+            invalid: Invalid {
+                message: message.into(),
+                hint: hint.map(str::to_string),
+            },
+            at: None,
+        }
+    }
+
+    /// A value refused by its type's parser, at `key`.
+    pub(super) fn at_key(key: &str, invalid: Invalid) -> Self {
+        Problem {
+            key: key.to_string(),
+            invalid,
+            at: None,
+        }
+    }
+
+    /// A problem in another input file (`busybox.links`), at `span` of it.
+    pub(super) fn in_file(
+        key: &str,
+        invalid: Invalid,
+        source: &Source,
+        span: Range<usize>,
+    ) -> Self {
+        Problem {
+            key: key.to_string(),
+            invalid,
+            at: Some(Box::new((source.clone(), span))),
+        }
+    }
+}
+
+impl Layers {
+    /// Reads the profile at `path` and everything it extends. `seen` is the
+    /// chain of profiles being loaded (canonical path, path as shown);
+    /// `from` is the `extends` value that named `path`, where an error about
+    /// `path` points.
+    pub(super) fn push_file(
+        &mut self,
+        path: &Path,
+        seen: &mut Vec<(PathBuf, String)>,
+        from: Option<(&Source, Range<usize>)>,
+    ) -> Result<()> {
+        let fail = |message: String, hint: &str| match &from {
+            Some((source, span)) => Error::config(
+                Diagnostic::new(format!("`extends`: {message}"))
+                    .at(source, Some(span.clone()))
+                    .help(hint),
+            ),
+            None => Error::config(Diagnostic::new(message).help(hint)),
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            fail(
+                format!("cannot read profile {}: {e}", path.display()),
+                match from {
+                    Some(_) => "`extends` is relative to the directory of the profile that sets it",
+                    None => "check the path given to --profile",
+                },
+            )
+        })?;
+        let canonical = path.canonicalize().map_err(|e| Error::io(path, e))?;
+        if seen.iter().any(|(c, _)| *c == canonical) {
+            let mut chain: Vec<&str> = seen.iter().map(|(_, shown)| shown.as_str()).collect();
+            let shown = path.display().to_string();
+            chain.push(&shown);
+            return Err(fail(
+                format!(
+                    "profiles extend each other in a cycle: {}",
+                    chain.join(" -> ")
+                ),
+                "remove one `extends` from the cycle",
+            ));
+        }
+        seen.push((canonical, path.display().to_string()));
+        self.inputs.push(path.to_path_buf());
+        let source = Source {
+            name: path.display().to_string(),
+            dir: Some(path.parent().unwrap_or(Path::new(".")).to_path_buf()),
+            text,
+        };
+        self.push_chain(source, Some(seen))
+    }
+
+    /// Parses one profile text strictly, then its base (if any), then keeps
+    /// the text itself as a layer above the base.
+    pub(super) fn push_chain(
+        &mut self,
+        source: Source,
+        seen: Option<&mut Vec<(PathBuf, String)>>,
+    ) -> Result<()> {
+        let (table, extends) = parse_layer(&source)?;
+        if let Some(extends) = extends {
+            let span = span_of(&source.text, "extends");
+            let Some(dir) = &source.dir else {
+                return Err(Error::config(
+                    Diagnostic::new("the built-in profile cannot extend another").at(&source, span),
+                ));
+            };
+            let mut fresh = Vec::new();
+            let seen = seen.unwrap_or(&mut fresh);
+            let from = span.map(|span| (&source, span));
+            self.push_file(&dir.join(extends), seen, from)?;
+        }
+        self.layers.push(Layer { source, table });
+        Ok(())
+    }
+
+    pub(super) fn push_set(&mut self, set: &str) -> Result<()> {
+        let Some((key, value)) = set.split_once('=') else {
+            return Err(Error::usage(format!(
+                "--set {set}: expected KEY=VALUE, for example --set network.gateway=true"
+            )));
+        };
+        let key = key.trim();
+        let value = value.trim();
+        // A bare word that is not TOML (`/opt`, `eth1`) is taken as a string.
+        let mut text = format!("{key} = {value}\n");
+        if text.parse::<toml::Table>().is_err() {
+            text = format!("{key} = {}\n", toml::Value::String(value.to_string()));
+        }
+        let source = Source {
+            name: "--set".into(),
+            dir: std::env::current_dir().ok(),
+            text,
+        };
+        let (table, extends) = parse_layer(&source)?;
+        if extends.is_some() {
+            return Err(Error::usage("--set cannot change `extends`"));
+        }
+        self.layers.push(Layer { source, table });
+        Ok(())
+    }
+
+    pub(super) fn merged(&self) -> toml::Table {
+        let mut out = toml::Table::new();
+        for layer in &self.layers {
+            merge(&mut out, layer.table.clone());
+        }
+        out
+    }
+
+    /// The topmost layer that sets `key` (a path like `mounts[1].source`),
+    /// and the span of its value there.
+    pub(super) fn locate(&self, key: &str) -> Option<(&Layer, Range<usize>)> {
+        self.layers
+            .iter()
+            .rev()
+            .find_map(|l| span_of(&l.source.text, key).map(|s| (l, s)))
+    }
+
+    /// The diagnostic for a failed check, pointing at the layer that set
+    /// the key (or at the other file the problem lies in).
+    pub(super) fn diagnose(&self, p: Problem) -> Diagnostic {
+        let Problem { key, invalid, at } = p;
+        if let Some(at) = at {
+            let (source, span) = *at;
+            return Diagnostic::new(invalid.message)
+                .at(&source, Some(span))
+                .help_opt(invalid.hint);
+        }
+        let d = Diagnostic::new(format!("`{key}`: {}", invalid.message)).help_opt(invalid.hint);
+        match self.locate(&key) {
+            Some((layer, span)) => d.at(&layer.source, Some(span)),
+            None => d.at(
+                &self.layers.last().expect("at least one layer").source,
+                None,
+            ),
+        }
+    }
+
+    /// The directory a relative path set at `key` resolves against.
+    pub(super) fn dir_of(&self, key: &str) -> PathBuf {
+        self.locate(key)
+            .and_then(|(l, _)| l.source.dir.clone())
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+/// Strictly parses one layer; returns its table without `extends`.
+fn parse_layer(source: &Source) -> Result<(toml::Table, Option<String>)> {
+    if let Err(e) = toml::from_str::<RawProfile>(&source.text) {
+        let quoted = e.span().and_then(|s| source.text.get(s));
+        let (message, hint) = explain(e.message().trim(), quoted);
+        return Err(Error::config(
+            Diagnostic::new(message).at(source, e.span()).help_opt(hint),
+        ));
+    }
+    let mut table: toml::Table = source.text.parse().expect("parsed once already");
+    let extends = match table.remove("extends") {
+        Some(toml::Value::String(s)) => Some(s),
+        _ => None,
+    };
+    Ok((table, extends))
+}
+
+/// Rewords a toml/serde error for someone editing a profile (no Rust type
+/// names) and adds a hint. `quoted` is the source text under the error span.
+fn explain(message: &str, quoted: Option<&str>) -> (String, Option<String>) {
+    let unknown = message
+        .strip_prefix("unknown field `")
+        .map(|rest| ("key", rest))
+        .or_else(|| {
+            message
+                .strip_prefix("unknown variant `")
+                .map(|rest| ("value", rest))
+        });
+    if let Some((what, rest)) = unknown {
+        let (word, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let list = candidates
+            .iter()
+            .map(|c| format!("`{c}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hint = match diag::did_you_mean(word, candidates.iter().copied()) {
+            Some(best) => Some(format!("did you mean `{best}`?")),
+            None if !candidates.is_empty() => Some(format!("use one of: {list}")),
+            None => None,
+        };
+        return (format!("unknown {what} `{word}`"), hint);
+    }
+    // serde names the Rust type it wanted; say what to write instead.
+    const EXPECTED: &[(&str, &str, &str)] = &[
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+            "write a number without quotes, e.g. `1`",
+        ),
+        (
+            "expected a boolean",
+            "expected `true` or `false`",
+            "write `true` or `false` without quotes",
+        ),
+        (
+            "expected a string",
+            "expected a string",
+            "put the value in double quotes",
+        ),
+        (
+            "expected a sequence",
+            "expected an array",
+            "write an array, e.g. `[\"a\", \"b\"]`",
+        ),
+    ];
+    if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        if let Some((serde, plain, hint)) = EXPECTED.iter().find(|e| message.ends_with(e.0)) {
+            let message = format!("{}{plain}", &message[..message.len() - serde.len()]);
+            return (message, Some((*hint).into()));
+        }
+        if let Some(at) = message.find("expected struct ") {
+            return (
+                format!("{}expected a table", &message[..at]),
+                Some("write it as a `[table]` header followed by `key = value` lines".into()),
+            );
+        }
+        return (message.into(), None);
+    }
+    if let Some(rest) = message.strip_prefix("missing field ") {
+        return (
+            format!("missing key {rest}"),
+            Some(format!("add {rest} to this table")),
+        );
+    }
+    if message == "duplicate key" {
+        let message = match quoted {
+            Some(key) => format!("duplicate key `{}`", key.trim()),
+            None => message.into(),
+        };
+        return (
+            message,
+            Some("a key may appear once per table; delete one of them".into()),
+        );
+    }
+    // Anything else is TOML syntax.
+    (
+        format!("invalid TOML: {message}"),
+        Some(
+            "profiles are TOML (https://toml.io): check quotes, brackets and `key = value`".into(),
+        ),
+    )
+}
+
+/// Later layers win; tables merge key by key; anything else is replaced.
+fn merge(into: &mut toml::Table, from: toml::Table) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// Byte span of the value at `key` (`a.b`, `a[2].b`) in a TOML text.
+fn span_of(text: &str, key: &str) -> Option<Range<usize>> {
+    use toml::de::{DeTable, DeValue};
+    let doc = DeTable::parse(text).ok()?;
+    let mut table = doc.get_ref();
+    let mut segments = key.split('.').peekable();
+    while let Some(seg) = segments.next() {
+        let (name, index) = match seg.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (seg, None),
+        };
+        let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
+        let mut value = value;
+        if let Some(i) = index {
+            match value.get_ref() {
+                DeValue::Array(items) => value = items.get(i)?,
+                _ => return Some(value.span()),
+            }
+        }
+        if segments.peek().is_none() {
+            return Some(value.span());
+        }
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => return Some(value.span()),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_of_finds_nested_and_indexed_keys() {
+        let text =
+            "[install]\nprefix = \"/x\"\n[[mounts]]\nsource = \"a\"\n[[mounts]]\nsource = \"b\"\n";
+        assert_eq!(&text[span_of(text, "install.prefix").unwrap()], "\"/x\"");
+        assert_eq!(&text[span_of(text, "mounts[1].source").unwrap()], "\"b\"");
+        assert_eq!(span_of(text, "network.bridge"), None);
+    }
+}

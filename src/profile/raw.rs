@@ -1,0 +1,165 @@
+//! The profile as written: every key optional, unknown keys rejected
+//! (`deny_unknown_fields`), values still plain strings. These types are
+//! also the source of the JSON Schema (`scgen schema`), so their doc
+//! comments are what an editor shows for each key.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+use crate::lxc::Dialect;
+
+/// The profile as written: every key optional, unknown keys rejected.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(
+    title = "scgen profile",
+    description = "A SoftwareContainer profile for scgen (see the README's profile reference)."
+)]
+pub struct RawProfile {
+    /// Another profile this one builds on, relative to this file. Its values
+    /// apply first; tables merge key by key, arrays are replaced whole.
+    pub extends: Option<String>,
+    /// Which LXC generation the config is written for.
+    pub lxc: Option<RawLxc>,
+    /// Where SoftwareContainer is installed.
+    pub install: Option<RawInstall>,
+    /// Container settings the seed config hard-coded.
+    pub container: Option<RawContainer>,
+    /// Static mounts. Replaces the default list (/usr and /lib, read-only
+    /// binds) whole.
+    pub mounts: Option<Vec<RawMount>>,
+    /// The network gateway (upstream's ENABLE_NETWORKGATEWAY).
+    pub network: Option<RawNetwork>,
+    /// The host directory bound on /gateways (upstream's GATEWAY_DIR).
+    pub gateways: Option<RawGateways>,
+    /// Where the busybox applet list comes from.
+    pub busybox: Option<RawBusybox>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawLxc {
+    /// `lxc3` (LXC >= 3.0 keys, default) or `lxc2` (the seed's legacy keys).
+    pub dialect: Option<Dialect>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawInstall {
+    /// CMAKE_INSTALL_PREFIX: absolute, not `/`; bound read-only at the same
+    /// path in the container. Default `/usr/local`.
+    pub prefix: Option<String>,
+    /// Where scgen is installed, like CMAKE_INSTALL_BINDIR: relative to the
+    /// prefix, or absolute. The drop-in execs `<bindir>/scgen`. Default `bin`.
+    pub bindir: Option<String>,
+    /// Like CMAKE_INSTALL_DATADIR: relative to the prefix, or absolute. The
+    /// artifacts are installed in `<datadir>/softwarecontainer/scgen`.
+    /// Default `share`.
+    pub datadir: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawContainer {
+    /// Host name inside the container. Default `contained`.
+    pub uts_name: Option<String>,
+    /// Let LXC populate /dev. Default true.
+    pub autodev: Option<bool>,
+    /// Number of ttys. Default 1.
+    pub tty_max: Option<u32>,
+    /// Number of ptys. Default 1.
+    pub pty_max: Option<u32>,
+    /// Signal that halts the container: `SIGNAME` or a number. Default
+    /// `SIGKILL`.
+    pub halt_signal: Option<String>,
+    /// lxc.mount.auto tokens. Default `["proc", "sys"]`.
+    pub mount_auto: Option<Vec<String>>,
+    /// Create /lib64 and /usr/lib64 and bind the host's /lib64 if it has
+    /// one. Default true.
+    pub lib64: Option<bool>,
+    /// Bind the host's init.lxc onto /bin/init.lxc. LXC >= 4.0.10 does not
+    /// use it; set false where no init.lxc is installed. Default true.
+    pub init_lxc: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawMount {
+    /// Absolute host path.
+    pub source: String,
+    /// Path in the container, relative to its root (`usr`, not `/usr`).
+    pub target: String,
+    /// Filesystem type. Default `none` (a bind).
+    pub fstype: Option<String>,
+    /// Mount options, one per item. Default `["ro", "bind"]`.
+    pub options: Option<Vec<String>>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawNetwork {
+    /// A veth on `bridge`, and the host's iptables in the container.
+    /// Default false.
+    pub gateway: Option<bool>,
+    /// Host bridge (upstream's SC_BRIDGE_DEVICE). Default `lxcbr0`.
+    pub bridge: Option<String>,
+    /// Interface name in the container. Default `eth0`.
+    pub interface: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawGateways {
+    /// Absolute host directory bound read-write on /gateways. Unset: the
+    /// stage takes `--gateway-dir` or `$GATEWAY_DIR`, or binds nothing.
+    pub dir: Option<String>,
+    /// Octal mode the stage gives that directory. Default "0777".
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawBusybox {
+    /// A fixed applet list, linked into /bin at build time.
+    pub applets: Option<Vec<String>>,
+    /// A Yocto busybox.links file (one absolute path per line), relative to
+    /// the profile that sets it. Neither key: the stage asks the host's
+    /// `busybox --list`.
+    pub links_file: Option<String>,
+    /// A host directory that holds the applet links once for every
+    /// container, bound read-only on /bin. Each container then costs ~270
+    /// fewer directory entries; the stage fills the directory the first time
+    /// (and again when the host's busybox changes). Unset: links in each
+    /// rootfs, as the seed made them.
+    pub shared_bin: Option<String>,
+}
+
+/// The profile's JSON Schema, derived from the types the loader uses.
+pub fn schema() -> String {
+    use schemars::transform::{RecursiveTransform, Transform};
+    let mut schema = schemars::schema_for!(RawProfile);
+    // TOML has no null: an absent key is how a profile says "default", so
+    // `Option<T>` is plain `T` here.
+    RecursiveTransform(|s: &mut schemars::Schema| {
+        let Some(obj) = s.as_object_mut() else { return };
+        if let Some(serde_json::Value::Array(types)) = obj.get_mut("type") {
+            types.retain(|t| t != "null");
+            if types.len() == 1 {
+                let only = types.remove(0);
+                obj.insert("type".into(), only);
+            }
+        }
+        if let Some(serde_json::Value::Array(any)) = obj.get_mut("anyOf") {
+            any.retain(|v| v != &serde_json::json!({"type": "null"}));
+            if any.len() == 1 {
+                let only = any.remove(0);
+                obj.remove("anyOf");
+                if let serde_json::Value::Object(only) = only {
+                    obj.extend(only);
+                }
+            }
+        }
+    })
+    .transform(&mut schema);
+    serde_json::to_string_pretty(&schema).expect("a schema serialises") + "\n"
+}

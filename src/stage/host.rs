@@ -1,0 +1,262 @@
+//! What the stage takes from the host, all checked before the first
+//! write: the busybox, init.lxc and iptables to bind, the gateway
+//! directory, the container and rootfs paths, and `busybox --list`.
+//! Every path that reaches a config line passes [`AbsPath`]'s parser.
+
+use std::fs;
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+use super::Options;
+use crate::contract::StageSpec;
+use crate::error::{Error, Result};
+use crate::values::{AbsPath, Applet};
+
+/// Host binaries bound into the container.
+pub(super) struct Tools {
+    pub(super) busybox: String,
+    pub(super) init_lxc: Option<String>,
+    pub(super) iptables: Option<String>,
+}
+
+impl Tools {
+    pub(super) fn resolve(spec: &StageSpec, opts: &Options) -> Result<Self> {
+        Ok(Tools {
+            busybox: tool("busybox", opts.busybox.as_deref(), "apt-get install busybox-static")?,
+            init_lxc: spec
+                .init_lxc
+                .then(|| tool("init.lxc", opts.init_lxc.as_deref(), "install LXC, or set `container.init-lxc = false` in the profile (LXC >= 4.0.10 does not use it)"))
+                .transpose()?,
+            iptables: spec
+                .iptables
+                .then(|| tool("iptables", opts.iptables.as_deref(), "install iptables, or turn the network gateway off in the profile"))
+                .transpose()?,
+        })
+    }
+}
+
+/// Finds `name` (or takes the caller's path), as an absolute path that can
+/// go into a config line.
+fn tool(name: &str, given: Option<&Path>, hint: &str) -> Result<String> {
+    let found = match given {
+        Some(p) => {
+            if !p.is_file() {
+                return Err(Error::unavailable(format!(
+                    "{name}: {} is not a file",
+                    p.display()
+                )));
+            }
+            std::path::absolute(p).map_err(|e| Error::io(p, e))?
+        }
+        None => {
+            // lxc-create may run templates with a short PATH; look in the
+            // sbin directories too, where init.lxc and iptables live.
+            let mut paths = std::env::var_os("PATH").unwrap_or_default();
+            paths.push(":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
+            which::which_in(name, Some(paths), cwd).map_err(|_| {
+                Error::unavailable(format!(
+                    "{name} not found on PATH or in the sbin directories"
+                ))
+                .with_help(hint)
+            })?
+        }
+    };
+    config_path(name, &found)
+}
+
+/// A host path as it may appear in an LXC config value: UTF-8, absolute,
+/// without control characters (which would end the line).
+pub(super) fn config_path(what: &str, path: &Path) -> Result<String> {
+    let s = path.to_str().ok_or_else(|| {
+        Error::unsafe_target(format!(
+            "{what}: {} is not UTF-8; LXC configs cannot name it",
+            path.display()
+        ))
+    })?;
+    AbsPath::parse(s).map(String::from).map_err(|p| {
+        Error::unsafe_target(format!(
+            "{what}: {s:?} cannot go into an LXC config line: {}",
+            p.message
+        ))
+    })
+}
+
+pub(super) fn gateway_dir(spec: &StageSpec, opts: &Options) -> Result<Option<String>> {
+    let chosen = opts
+        .gateway_dir
+        .clone()
+        .or_else(|| {
+            opts.gateway_dir_env
+                .clone()
+                .filter(|p| !p.as_os_str().is_empty())
+        })
+        .or_else(|| {
+            spec.gateways_dir
+                .as_ref()
+                .map(|d| PathBuf::from(d.as_str()))
+        });
+    let Some(dir) = chosen else { return Ok(None) };
+    let meta = fs::symlink_metadata(&dir).map_err(|e| {
+        Error::unavailable(format!("gateway dir {}: {e}", dir.display()))
+            .with_help("create it before the container")
+    })?;
+    if !meta.is_dir() {
+        return Err(Error::unsafe_target(format!(
+            "gateway dir {} is not a directory (symlinks are not followed)",
+            dir.display()
+        )));
+    }
+    if is_host_root(&dir) {
+        return Err(Error::unsafe_target(format!(
+            "gateway dir {} is the host's /; refusing to bind it and change its mode",
+            dir.display()
+        )));
+    }
+    let abs = std::path::absolute(&dir).map_err(|e| Error::io(&dir, e))?;
+    config_path("gateway dir", &abs).map(Some)
+}
+
+/// The container directory and rootfs, absolute and refused when they are
+/// empty, `/`, hold `..`, or are symlinks themselves.
+pub(super) fn targets(opts: &Options) -> Result<(PathBuf, PathBuf)> {
+    let container = checked_target("--path", &opts.path)?;
+    let rootfs = match &opts.rootfs {
+        Some(r) => checked_target("--rootfs", r)?,
+        None => container.join("rootfs"),
+    };
+    if let Ok(meta) = fs::symlink_metadata(&rootfs) {
+        if !meta.is_dir() {
+            return Err(Error::unsafe_target(format!(
+                "rootfs {} exists and is not a directory (a symlink is never followed)",
+                rootfs.display()
+            )));
+        }
+    }
+    // By inode, not by name: a symlink in a parent or a bind mount can make
+    // any path the host's /.
+    for (what, p) in [("--path", &container), ("rootfs", &rootfs)] {
+        if is_host_root(p) {
+            return Err(Error::unsafe_target(format!(
+                "{what} {} is the host's /",
+                p.display()
+            )));
+        }
+    }
+    Ok((container, rootfs))
+}
+
+/// Whether `p` (following symlinks) is the directory `/` is: same device
+/// and inode, which also catches bind mounts of `/`.
+fn is_host_root(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    match (fs::metadata(p), fs::metadata("/")) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+fn checked_target(flag: &str, p: &Path) -> Result<PathBuf> {
+    if p.as_os_str().is_empty() {
+        return Err(Error::unsafe_target(format!(
+            "{flag} is empty; refusing to write into the host's /"
+        )));
+    }
+    if p.components().any(|c| c == Component::ParentDir) {
+        return Err(Error::unsafe_target(format!(
+            "{flag} {} contains `..`",
+            p.display()
+        )));
+    }
+    let abs = std::path::absolute(p).map_err(|e| Error::io(p, e))?;
+    let normal: PathBuf = abs
+        .components()
+        .filter(|c| *c != Component::CurDir)
+        .collect();
+    if normal == Path::new("/") {
+        return Err(Error::unsafe_target(format!(
+            "{flag} {} is the host's /",
+            p.display()
+        )));
+    }
+    config_path(flag, &normal)?;
+    Ok(normal)
+}
+
+/// Owner of everything in the rootfs: root where the stage runs (the
+/// container's root in a user namespace), or whoever runs it otherwise.
+pub(super) fn owner() -> Option<(u32, u32)> {
+    rustix::process::geteuid().is_root().then_some((0, 0))
+}
+
+/// A running `busybox --list`.
+pub(super) struct BusyboxList {
+    busybox: String,
+    child: std::process::Child,
+}
+
+impl BusyboxList {
+    pub(super) fn spawn(busybox: &str) -> Result<Self> {
+        let child = Command::new(busybox)
+            .arg("--list")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| Error::unavailable(format!("cannot run {busybox} --list: {e}")))?;
+        Ok(BusyboxList {
+            busybox: busybox.to_string(),
+            child,
+        })
+    }
+
+    /// The applet names, checked; never `busybox` itself.
+    pub(super) fn finish(self) -> Result<Vec<Applet>> {
+        let busybox = self.busybox;
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| Error::unavailable(format!("{busybox} --list: {e}")))?;
+        if !out.status.success() {
+            return Err(Error::unavailable(format!(
+                "{busybox} --list failed: {}",
+                out.status
+            )));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let mut list = Vec::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+            match Applet::parse(line) {
+                Ok(a) if a.is_busybox() => {}
+                Ok(a) => list.push(a),
+                Err(m) => return Err(Error::data(format!("{busybox} --list: {m}"))),
+            }
+        }
+        Ok(list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_refuse_root_empty_and_dotdot() {
+        for bad in ["", "/", "//", "/./", "/tmp/../"] {
+            let opts = Options {
+                path: PathBuf::from(bad),
+                ..Default::default()
+            };
+            assert!(
+                matches!(targets(&opts), Err(Error::Unsafe(_))),
+                "{bad:?} accepted"
+            );
+        }
+        let opts = Options {
+            path: "/tmp/c".into(),
+            rootfs: Some("/".into()),
+            ..Default::default()
+        };
+        assert!(matches!(targets(&opts), Err(Error::Unsafe(_))));
+    }
+}

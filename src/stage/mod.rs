@@ -1,0 +1,180 @@
+//! The runtime stage: turns verified build-time artifacts into one
+//! container, doing only what depends on the host.
+//!
+//! It replaces the seed's lxc-create template and accepts the same calling
+//! convention (`--path= --name= --rootfs=`, `--mapped-uid/--mapped-gid`).
+//! Everything that can fail for a reason other than I/O is checked before
+//! the first write: the artifacts against `SHA256SUMS`, the host binaries,
+//! the gateway directory and the target paths. The seed's template, run by
+//! LXC 5, computed an empty rootfs and wrote into the host's `/`; here every
+//! write inside the rootfs goes through `openat2(RESOLVE_BENEATH |
+//! RESOLVE_NO_SYMLINKS)` from a descriptor of the rootfs, so neither a `..`
+//! nor a symlink already in the rootfs can lead a write out of it.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use crate::contract::{self, Entry, Kind};
+use crate::error::{Error, Result};
+
+mod beneath;
+mod config;
+mod host;
+mod shared_bin;
+mod tarball;
+
+use beneath::Root;
+use host::{BusyboxList, Tools};
+use shared_bin::SharedBin;
+
+/// What the caller asked for: the command line of `scgen stage`.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The installed artifact directory (with `SHA256SUMS`).
+    pub artifacts: PathBuf,
+    /// The container directory; its `config` is written.
+    pub path: PathBuf,
+    /// The rootfs [default: `<path>/rootfs`].
+    pub rootfs: Option<PathBuf>,
+    /// Host directory bound on `/gateways`; beats `$GATEWAY_DIR` and the
+    /// profile's fixed one.
+    pub gateway_dir: Option<PathBuf>,
+    /// `$GATEWAY_DIR`, read by the CLI so the library does not read the
+    /// environment.
+    pub gateway_dir_env: Option<PathBuf>,
+    /// Override the busybox, init.lxc and iptables found on PATH.
+    pub busybox: Option<PathBuf>,
+    pub init_lxc: Option<PathBuf>,
+    pub iptables: Option<PathBuf>,
+    /// The resolv.conf to copy [default: /etc/resolv.conf]; missing: none.
+    pub resolv_conf: Option<PathBuf>,
+    /// For user-namespaced containers LXC runs the template as the
+    /// container's root inside the namespace and passes, as these, the
+    /// namespace ids of the user who called lxc-create. The rootfs belongs
+    /// to the container's root (ids 0 where the stage runs); the container
+    /// `config` is given to the caller, as LXC's own templates do.
+    pub mapped_uid: Option<u32>,
+    pub mapped_gid: Option<u32>,
+}
+
+/// What the stage did, for its one-line summary and the benchmark.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub rootfs: PathBuf,
+    /// Directory entries created (dirs, files, symlinks).
+    pub created: usize,
+    /// Entries that were already there and kept.
+    pub kept: usize,
+    /// Whether the container config was written.
+    pub config_written: bool,
+}
+
+/// Runs the stage.
+pub fn stage(opts: &Options) -> Result<Report> {
+    let verified = contract::load_verified(&opts.artifacts)?;
+    let spec = &verified.spec;
+    let tools = Tools::resolve(spec, opts)?;
+    let gateway_dir = host::gateway_dir(spec, opts)?;
+    let gateway_mode = spec.gateways_mode.bits();
+    let (container, rootfs) = host::targets(opts)?;
+    let shared = spec
+        .shared_bin
+        .as_ref()
+        .map(|dir| SharedBin::plan(dir, spec, &tools))
+        .transpose()?;
+    let links_wanted = shared.as_ref().is_none_or(|s| !s.current);
+    // `busybox --list` is a process start: let it run while the tarball is
+    // read. Its answer is checked with everything else, before any write.
+    let applets = (spec.applets_at_stage && links_wanted)
+        .then(|| BusyboxList::spawn(&tools.busybox))
+        .transpose()?;
+    let entries = tarball::read(&verified.tarball)?;
+    let lines = config::lines(spec, &rootfs, &tools, gateway_dir.as_deref())?;
+
+    let applets = applets.map(BusyboxList::finish).transpose()?;
+
+    // Checks are done; from here on only I/O can fail, and every step is
+    // idempotent, so a rerun after a failure simply completes the work.
+    fs::create_dir_all(&container).map_err(|e| Error::create(&container, e))?;
+    fs::create_dir_all(&rootfs).map_err(|e| Error::create(&rootfs, e))?;
+    let mut root = Root::open(&rootfs, host::owner())?;
+    for e in &entries {
+        root.put(e)?;
+    }
+    machine_id(&mut root)?;
+    let resolv = opts
+        .resolv_conf
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf"));
+    if let Ok(text) = fs::read(&resolv) {
+        root.write_file("etc/resolv.conf", &text, 0o644)?;
+    }
+    let (shared_created, shared_kept) = match &shared {
+        None => {
+            for a in applets.iter().flatten() {
+                root.put(&applet_link(&format!("bin/{a}")))?;
+            }
+            (0, 0)
+        }
+        Some(shared) => shared.fill(spec, applets.as_deref(), host::owner())?,
+    };
+    let config = container.join("config");
+    let config_written = config::write(&config, &verified.conf, &lines)?;
+    if opts.mapped_uid.is_some() || opts.mapped_gid.is_some() {
+        std::os::unix::fs::lchown(&config, opts.mapped_uid, opts.mapped_gid)
+            .map_err(|e| Error::io(&config, e))?;
+    }
+    if let Some(dir) = &gateway_dir {
+        // Left alone when already right: in a user namespace the stage may
+        // not own the directory, and then it may not chmod it.
+        let now = fs::metadata(dir)
+            .map_err(|e| Error::io(dir, e))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        if now != gateway_mode {
+            fs::set_permissions(dir, fs::Permissions::from_mode(gateway_mode))
+                .map_err(|e| Error::io(dir, e))?;
+        }
+    }
+    Ok(Report {
+        rootfs,
+        created: root.created + shared_created,
+        kept: root.kept + shared_kept,
+        config_written,
+    })
+}
+
+fn applet_link(path: &str) -> Entry {
+    Entry {
+        path: path.to_string(),
+        mode: 0o777,
+        kind: Kind::Symlink("busybox".into()),
+    }
+}
+
+/// `dbus-uuidgen --ensure`: keep a valid machine-id, else write 32 random
+/// lowercase hex digits and a newline.
+fn machine_id(root: &mut Root) -> Result<()> {
+    const PATH: &str = "etc/machine-id";
+    let valid = |b: &[u8]| {
+        let b = b.strip_suffix(b"\n").unwrap_or(b);
+        b.len() == 32
+            && b.iter()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+    };
+    if root.read_file(PATH).is_some_and(|b| valid(&b)) {
+        root.kept += 1;
+        return Ok(());
+    }
+    let mut random = [0u8; 16];
+    let mut filled = 0;
+    while filled < random.len() {
+        filled +=
+            rustix::rand::getrandom(&mut random[filled..], rustix::rand::GetRandomFlags::empty())
+                .map_err(|e| Error::io("getrandom", e.into()))?;
+    }
+    let id = hex::encode(random) + "\n";
+    root.write_file(PATH, id.as_bytes(), 0o644)
+}
