@@ -4,7 +4,7 @@
 //! This is the orchestration the command line calls; it takes plain
 //! options, so tests and other front ends drive it the same way.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 
 use crate::artifacts::{self, Outcome};
@@ -12,6 +12,58 @@ use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::files::write_atomic;
 use crate::profile::Origin;
+
+/// mtime of every tarball entry when `SOURCE_DATE_EPOCH` is unset:
+/// 2017-01-01T00:00:00Z, the year of the seed template.
+pub const DEFAULT_EPOCH: u64 = 1_483_228_800;
+
+/// One profile's generated output, before it is written anywhere.
+pub struct Generated {
+    pub profile: crate::profile::Profile,
+    pub artifacts: Vec<artifacts::Artifact>,
+    /// Every file the output depends on (profiles, links file, templates).
+    pub inputs: Vec<PathBuf>,
+}
+
+/// Runs the build-time pipeline for one profile, in memory.
+pub fn generate(
+    origin: &Origin,
+    sets: &[String],
+    templates: Option<&Path>,
+    mtime: u64,
+) -> Result<Generated> {
+    let profile = crate::profile::load(origin, sets)?;
+    let rendered = crate::render::render(&profile, templates)?;
+    let entries = crate::skeleton::skeleton(&profile)?;
+    let artifacts = artifacts::build(&profile, &rendered, &entries, mtime);
+    let mut inputs = profile.inputs.clone();
+    inputs.extend(rendered.inputs.iter().cloned());
+    Ok(Generated {
+        profile,
+        artifacts,
+        inputs,
+    })
+}
+
+/// The mtime to pack with: `SOURCE_DATE_EPOCH` if set, else [`DEFAULT_EPOCH`].
+pub fn source_date_epoch(value: Option<&OsStr>) -> Result<u64> {
+    let bad = || {
+        Error::config(
+            Diagnostic::new(format!(
+                "SOURCE_DATE_EPOCH={:?} is not a whole number of seconds",
+                value.unwrap_or_default()
+            ))
+            .help("unset it, or set it to e.g. `git log -1 --format=%ct`"),
+        )
+    };
+    match value.map(|v| v.to_str()) {
+        None => Ok(DEFAULT_EPOCH),
+        Some(Some("")) => Ok(DEFAULT_EPOCH),
+        Some(Some(v)) => v.trim().parse().map_err(|_| bad()),
+        // Not UTF-8: as wrong as `junk`, not a reason to fall back.
+        Some(None) => Err(bad()),
+    }
+}
 
 /// What `scgen gen` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -46,7 +98,7 @@ pub fn run(opts: &Options) -> Result<Run> {
             "--out takes one --profile; run once per profile",
         ));
     }
-    let mtime = crate::source_date_epoch(opts.source_date_epoch.as_deref())?;
+    let mtime = source_date_epoch(opts.source_date_epoch.as_deref())?;
     let origins: Vec<Origin> = if opts.profiles.is_empty() {
         vec![Origin::Embedded]
     } else {
@@ -57,7 +109,7 @@ pub fn run(opts: &Options) -> Result<Run> {
     let mut fixes = Vec::new();
     let mut depfile = String::new();
     for origin in &origins {
-        let g = crate::generate(origin, &opts.sets, opts.templates.as_deref(), mtime)?;
+        let g = generate(origin, &opts.sets, opts.templates.as_deref(), mtime)?;
         let dir = opts
             .out
             .clone()

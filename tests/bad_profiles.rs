@@ -2,8 +2,9 @@
 //! nothing, and prints exactly the committed `tests/bad-profiles/NAME.stderr`:
 //! the file, `line:col` and a caret under the culprit, and a hint.
 //!
-//! `BLESS=1 cargo test --test bad_profiles` rewrites the .stderr files;
-//! review the diff before committing it.
+//! `BLESS=1 cargo test --test bad_profiles` rewrites the .stderr files
+//! (the same switch as every golden file); review the diff before
+//! committing it.
 
 mod common;
 
@@ -20,19 +21,16 @@ const DIR: &str = "tests/bad-profiles";
 fn check(name: &str, profile: &str, sets: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
-    let mut cmd = scgen();
-    cmd.current_dir(root())
-        .args(["gen", "--profile", profile])
-        .arg("--out")
-        .arg(&out);
-    for s in sets {
-        cmd.args(["--set", s]);
-    }
-    let o = run(&mut cmd);
+    let o = sets
+        .iter()
+        .fold(Gen::new().cwd(root()).profile(profile).out(&out), |g, s| {
+            g.set(s)
+        })
+        .run();
     let stderr = String::from_utf8(o.stderr).expect("stderr is UTF-8");
     assert_eq!(
         o.status.code(),
-        Some(78),
+        Some(code::CONFIG),
         "{name}: want exit 78 (EX_CONFIG)\nstderr:\n{stderr}"
     );
     assert!(
@@ -47,22 +45,9 @@ fn check(name: &str, profile: &str, sets: &[&str]) {
     );
     assert_shape(name, &stderr, if sets.is_empty() { DIR } else { "--set" });
 
-    let golden = root().join(DIR).join(format!("{name}.stderr"));
-    if std::env::var_os("BLESS").is_some_and(|v| !v.is_empty()) {
-        std::fs::write(&golden, &stderr).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&golden).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e}\nhelp: run `BLESS=1 cargo test --test bad_profiles` and review the new file",
-            golden.display()
-        )
-    });
-    assert_eq!(
-        want,
-        stderr,
-        "{name}: stderr differs from {} (BLESS=1 rewrites it)",
-        golden.display()
+    ensure_file_contents(
+        &root().join(DIR).join(format!("{name}.stderr")),
+        stderr.as_bytes(),
     );
 }
 

@@ -85,12 +85,13 @@ fn template_errors_are_config_errors_naming_the_template() {
     ] {
         std::fs::write(tmp.path().join("softwarecontainer.conf.j2"), body).unwrap();
         let out = tmp.path().join("out");
-        let o = run(scgen()
-            .args(["gen", "--templates"])
-            .arg(tmp.path())
-            .arg("--out")
-            .arg(&out));
-        assert_eq!(o.status.code(), Some(78), "{body:?}: {}", stderr(&o));
+        let o = Gen::new().templates(tmp.path()).out(&out).run();
+        assert_eq!(
+            o.status.code(),
+            Some(code::CONFIG),
+            "{body:?}: {}",
+            stderr(&o)
+        );
         assert!(stderr(&o).contains(expect), "{body:?}: {}", stderr(&o));
         assert!(
             stderr(&o).contains("softwarecontainer.conf"),
@@ -131,14 +132,12 @@ fn set_overrides_are_typed_and_checked_like_the_file() {
         ("container.tty-mx=1", "did you mean `tty-max`?"),
         ("install.prefix=/", "must not be `/`"),
     ] {
-        let o = run(scgen()
-            .args(["gen", "--set", set, "--out"])
-            .arg(tmp.path().join("bad")));
-        assert_eq!(o.status.code(), Some(78), "{set}: {}", stderr(&o));
+        let o = Gen::new().set(set).out(tmp.path().join("bad")).run();
+        assert_eq!(o.status.code(), Some(code::CONFIG), "{set}: {}", stderr(&o));
         assert!(stderr(&o).contains(expect), "{set}: {}", stderr(&o));
     }
-    let o = run(scgen().args(["gen", "--set", "no-equals-sign"]));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = Gen::new().set("no-equals-sign").run();
+    assert_eq!(o.status.code(), Some(code::USAGE), "{}", stderr(&o));
 }
 
 #[test]
@@ -146,7 +145,7 @@ fn json_report_lists_paths_digests_and_changes() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("out");
     let report = |expect_changed: bool| {
-        let o = run(scgen().args(["gen", "--format", "json", "--out"]).arg(&out));
+        let o = Gen::new().json().out(&out).run();
         assert!(o.status.success(), "{}", stderr(&o));
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         let items = v.as_array().unwrap();
@@ -190,14 +189,7 @@ fn depfile_names_every_input_with_make_escaping() {
     let text = std::fs::read_to_string(&dep).unwrap();
     let (targets, deps) = text.trim_end().split_once(": ").unwrap();
     let escaped_out = out.display().to_string().replace(' ', "\\ ");
-    for name in [
-        "softwarecontainer.conf",
-        "rootfs.tar.gz",
-        "rootfs.mtree",
-        "stage.toml",
-        "lxc-softwarecontainer",
-        "SHA256SUMS",
-    ] {
+    for name in scgen::contract::ALL {
         assert!(
             targets.contains(&format!("{escaped_out}/{name}")),
             "{name} not a target: {text}"
@@ -269,11 +261,11 @@ fn concurrent_gens_into_one_directory_all_end_correct() {
         names.iter().all(|n| !n.starts_with('.')),
         "temp files left: {names:?}"
     );
-    let o = run(scgen()
-        .args(["gen", "--check", "--profile"])
-        .arg(default_profile())
-        .arg("--out")
-        .arg(&out));
+    let o = Gen::new()
+        .check()
+        .profile(default_profile())
+        .out(&out)
+        .run();
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
@@ -327,13 +319,18 @@ fn exit_codes_tell_failures_apart() {
     let tmp = tempfile::tempdir().unwrap();
     let file = tmp.path().join("a-file");
     std::fs::write(&file, "").unwrap();
-    let o = run(scgen().args(["gen", "--out"]).arg(file.join("sub")));
-    assert_eq!(o.status.code(), Some(73), "cannot create: {}", stderr(&o));
-    let o = run(scgen()
-        .args(["gen", "--out"])
-        .arg(tmp.path().join("x"))
-        .env("SOURCE_DATE_EPOCH", "yesterday"));
-    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    let o = Gen::new().out(file.join("sub")).run();
+    assert_eq!(
+        o.status.code(),
+        Some(code::CANT_CREATE),
+        "cannot create: {}",
+        stderr(&o)
+    );
+    let o = Gen::new()
+        .out(tmp.path().join("x"))
+        .env("SOURCE_DATE_EPOCH", "yesterday")
+        .run();
+    assert_eq!(o.status.code(), Some(code::CONFIG), "{}", stderr(&o));
     assert!(stderr(&o).contains("SOURCE_DATE_EPOCH"));
     let o = run(scgen().args([
         "gen",
@@ -344,11 +341,9 @@ fn exit_codes_tell_failures_apart() {
         "--profile",
         "b.toml",
     ]));
-    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let o = run(scgen()
-        .args(["gen", "--profile"])
-        .arg(tmp.path().join("missing.toml")));
-    assert_eq!(o.status.code(), Some(78), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(code::USAGE), "{}", stderr(&o));
+    let o = Gen::new().profile(tmp.path().join("missing.toml")).run();
+    assert_eq!(o.status.code(), Some(code::CONFIG), "{}", stderr(&o));
     let o = run(scgen().args(["frobnicate"]));
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(code::USAGE));
 }

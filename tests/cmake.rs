@@ -18,14 +18,7 @@ use std::time::{Duration, SystemTime};
 
 use common::*;
 
-const ARTIFACTS: [&str; 6] = [
-    "SHA256SUMS",
-    "lxc-softwarecontainer",
-    "rootfs.mtree",
-    "rootfs.tar.gz",
-    "softwarecontainer.conf",
-    "stage.toml",
-];
+use scgen::contract::ALL as ARTIFACTS;
 
 /// A copy of the example beside a copy of `profiles/`, laid out as in the
 /// repository so the example's relative profile path is the one exercised,

@@ -1,17 +1,15 @@
 //! Golden files: the committed `generated/` must be exactly what the shipped
-//! profiles generate, tarball bytes included. `UPDATE_GENERATED=1 cargo test`
+//! profiles generate, tarball bytes included. `BLESS=1 cargo test`
 //! rewrites it (rust-analyzer's ensure_file_contents).
 
 mod common;
 
 use common::*;
 use pretty_assertions::assert_eq;
-use scgen::artifacts;
 use scgen::profile::Origin;
 
 #[test]
 fn generated_matches_every_shipped_profile() {
-    let update = std::env::var_os("UPDATE_GENERATED").is_some();
     let profiles = shipped_profiles();
     assert!(
         profiles.len() >= 4,
@@ -26,31 +24,12 @@ fn generated_matches_every_shipped_profile() {
         )
         .unwrap();
         let dir = root().join("generated").join(&g.profile.name);
-        if update {
-            artifacts::write(&dir, &g.artifacts).unwrap();
-            continue;
+        if bless() {
+            // The same writer as `gen`, so new files get their modes too.
+            scgen::artifacts::write(&dir, &g.artifacts).unwrap();
         }
         for a in &g.artifacts {
-            let path = dir.join(a.name);
-            let on_disk = std::fs::read(&path).unwrap_or_else(|e| {
-                panic!("{}: {e}\nhelp: run `UPDATE_GENERATED=1 cargo test` or `scgen gen --profile {}`", path.display(), profile.display())
-            });
-            match (
-                String::from_utf8(on_disk.clone()),
-                String::from_utf8(a.bytes.clone()),
-            ) {
-                (Ok(old), Ok(new)) => assert_eq!(
-                    old,
-                    new,
-                    "{} is stale: run `UPDATE_GENERATED=1 cargo test`",
-                    path.display()
-                ),
-                _ => assert!(
-                    on_disk == a.bytes,
-                    "{} is stale (binary): run `UPDATE_GENERATED=1 cargo test`",
-                    path.display()
-                ),
-            }
+            ensure_file_contents(&dir.join(a.name), &a.bytes);
         }
     }
 }
@@ -86,20 +65,23 @@ fn check_flag_fails_with_diff_and_hint_and_writes_nothing() {
         .unwrap()
         .replace("contained", "edited");
     std::fs::write(&conf, &edited).unwrap();
-    let o = run(scgen()
-        .args(["gen", "--check", "--profile"])
-        .arg(root().join("profiles/default.toml"))
-        .arg("--out")
-        .arg(&out));
-    assert_eq!(o.status.code(), Some(1));
+    let o = Gen::new()
+        .check()
+        .profile(root().join("profiles/default.toml"))
+        .out(&out)
+        .set("container.tty-max=1")
+        .run();
+    assert_eq!(o.status.code(), Some(code::STALE));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("softwarecontainer.conf: stale"), "{err}");
     assert!(
         err.contains("-lxc.uts.name = edited") && err.contains("+lxc.uts.name = contained"),
         "{err}"
     );
+    // The hint repeats every argument that shaped the output.
     assert!(
-        err.contains("help: regenerate with `scgen gen --profile"),
+        err.contains("help: regenerate with `scgen gen --profile")
+            && err.contains("--set container.tty-max=1`"),
         "{err}"
     );
     assert_eq!(
@@ -113,7 +95,6 @@ fn check_flag_fails_with_diff_and_hint_and_writes_nothing() {
 /// and committed; they must not go stale either.
 #[test]
 fn schema_man_and_completions_match_committed_files() {
-    let update = std::env::var_os("UPDATE_GENERATED").is_some();
     let files = [
         ("generated/profile.schema.json", vec!["schema"]),
         ("generated/scgen.1", vec!["man"]),
@@ -134,19 +115,6 @@ fn schema_man_and_completions_match_committed_files() {
             "scgen {args:?}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let path = root().join(path);
-        let fresh = String::from_utf8(o.stdout).unwrap();
-        if update {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, &fresh).unwrap();
-            continue;
-        }
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert_eq!(
-            committed,
-            fresh,
-            "{} is stale: run `UPDATE_GENERATED=1 cargo test`",
-            path.display()
-        );
+        ensure_file_contents(&root().join(path), &o.stdout);
     }
 }

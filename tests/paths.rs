@@ -39,7 +39,7 @@ fn a_profile_whose_name_cannot_name_a_directory_is_a_config_error() {
         .current_dir(tmp.path()));
     assert_eq!(
         o.status.code(),
-        Some(78),
+        Some(code::CONFIG),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
@@ -55,7 +55,7 @@ fn stage_refuses_targets_it_cannot_write_into_a_config() {
     let art = root().join("generated/default");
     let long = tmp.path().join("x".repeat(5000));
     for (flag, value, code, says) in [
-        ("--path", non_utf8(tmp.path()), 77, "not UTF-8"),
+        ("--path", non_utf8(tmp.path()), code::UNSAFE, "not UTF-8"),
         (
             "--gateway-dir",
             {
@@ -66,7 +66,12 @@ fn stage_refuses_targets_it_cannot_write_into_a_config() {
             77,
             "not UTF-8",
         ),
-        ("--path", long.clone(), 77, "cannot go into an LXC config"),
+        (
+            "--path",
+            long.clone(),
+            code::UNSAFE,
+            "cannot go into an LXC config",
+        ),
     ] {
         let c = tmp.path().join("c");
         let mut cmd = scgen();

@@ -22,12 +22,7 @@ use common::*;
 use scgen::contract;
 use tempfile::TempDir;
 
-const USAGE: i32 = 2;
-const DATA: i32 = 65;
-const UNAVAILABLE: i32 = 69;
-const CANT_CREATE: i32 = 73;
-const IO_ERR: i32 = 74;
-const UNSAFE: i32 = 77;
+use common::code::{CANT_CREATE, DATA, IO as IO_ERR, UNAVAILABLE, UNSAFE, USAGE};
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -1,0 +1,250 @@
+//! Checked values: the small types every string that reaches an LXC config
+//! line, a path on the host or a file name in the rootfs becomes.
+//!
+//! A leaf module. Each type has one parser, used by the profile loader
+//! (which adds the key and the caret) and by serde's `try_from` when the
+//! stage reads `stage.toml` (which adds the file name), so build time and
+//! run time can never disagree on what a valid value is. Holding the type
+//! proves the check was made: nothing that could end, add or comment out
+//! a config line gets through.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a value was refused, and how to write it instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl Invalid {
+    pub(crate) fn new(message: impl Into<String>, hint: Option<&str>) -> Self {
+        Invalid {
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        }
+    }
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Gives a string newtype its serde form and its `Display`/`AsRef<str>`.
+/// The serde form is a plain string that must already be in the parser's
+/// normal form: scgen writes it so, and a hand-edited `//usr/local` in a
+/// generated file is a sign of tampering, not a path to tidy up.
+macro_rules! string_value {
+    ($ty:ident) => {
+        impl TryFrom<String> for $ty {
+            type Error = Invalid;
+            fn try_from(s: String) -> Result<Self, Invalid> {
+                let v = $ty::parse(&s)?;
+                if v.0 != s {
+                    return Err(Invalid::new(
+                        format!("{s:?} is not in normal form ({:?})", v.0),
+                        None,
+                    ));
+                }
+                Ok(v)
+            }
+        }
+        impl From<$ty> for String {
+            fn from(v: $ty) -> String {
+                v.0
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl AsRef<str> for $ty {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+        impl $ty {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+// After the macro: `names` uses it.
+mod names;
+pub use names::{Applet, FstabWord, IfName, MountAuto, Signal, UtsName, MOUNT_AUTO, SIGNALS};
+
+/// Refuses characters that would end or break an LXC config line.
+pub fn no_control(value: &str) -> Result<(), Invalid> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Err(Invalid::new(
+            format!("must not contain the control character {c:?}"),
+            Some("an LXC config value ends at a newline; control characters cannot be written"),
+        ));
+    }
+    Ok(())
+}
+
+/// A normalised absolute path: no `.`, `..`, empty or trailing components.
+/// `/` itself is a valid `AbsPath`; the keys that must not be `/` say so.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AbsPath(String);
+string_value!(AbsPath);
+
+impl AbsPath {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        no_control(value)?;
+        if !value.starts_with('/') {
+            return Err(Invalid::new(
+                format!("`{value}` is not an absolute path"),
+                Some("write it from the root, e.g. `/usr/local`"),
+            ));
+        }
+        normalise(value).map(|p| AbsPath(format!("/{p}")))
+    }
+
+    pub fn is_root(&self) -> bool {
+        self.0 == "/"
+    }
+
+    /// The same path relative to `/` (`usr/local`), as a rootfs target.
+    pub fn relative(&self) -> &str {
+        &self.0[1..]
+    }
+
+    /// `self/rel`.
+    pub fn join(&self, rel: &RelPath) -> AbsPath {
+        match self.is_root() {
+            true => AbsPath(format!("/{rel}")),
+            false => AbsPath(format!("{self}/{rel}")),
+        }
+    }
+}
+
+/// Joins the components of `value` with single slashes, refusing `..`.
+fn normalise(value: &str) -> Result<String, Invalid> {
+    let mut parts = Vec::new();
+    for part in value.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                return Err(Invalid::new(
+                    format!("`{value}` contains `..`"),
+                    Some("write the path without `..`; scgen does not resolve it for you"),
+                ))
+            }
+            p => parts.push(p),
+        }
+    }
+    let joined = parts.join("/");
+    if joined.len() > 4000 {
+        return Err(Invalid::new("is longer than a Linux path may be", None));
+    }
+    Ok(joined)
+}
+
+/// A normalised path below the rootfs (`usr/lib`, never `/usr` or `.`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct RelPath(String);
+string_value!(RelPath);
+
+impl RelPath {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        no_control(value)?;
+        if value.starts_with('/') {
+            return Err(Invalid::new(
+                format!("`{value}` must be relative to the container's rootfs"),
+                Some(&format!("write `{}`", value.trim_start_matches('/'))),
+            ));
+        }
+        let p = normalise(value)?;
+        if p.is_empty() {
+            return Err(Invalid::new("must name a directory below the rootfs", None));
+        }
+        Ok(RelPath(p))
+    }
+}
+
+/// A file mode, written as a string of octal digits (`"0777"`) so that TOML
+/// cannot read it as a decimal number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Mode(u32);
+
+impl Mode {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let digits = value.strip_prefix("0o").unwrap_or(value);
+        match u32::from_str_radix(digits, 8) {
+            Ok(m) if m <= 0o7777 && (3..=4).contains(&digits.len()) => Ok(Mode(m)),
+            _ => Err(Invalid::new(
+                format!("`{value}` is not an octal file mode"),
+                Some("write it as a string of octal digits, e.g. \"0777\" or \"0755\""),
+            )),
+        }
+    }
+
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<String> for Mode {
+    type Error = Invalid;
+    fn try_from(s: String) -> Result<Self, Invalid> {
+        Mode::parse(&s)
+    }
+}
+
+impl From<Mode> for String {
+    fn from(m: Mode) -> String {
+        format!("{:04o}", m.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_normalise_or_fail() {
+        assert_eq!(
+            AbsPath::parse("//usr/./local/").unwrap().as_str(),
+            "/usr/local"
+        );
+        assert!(AbsPath::parse("usr").is_err());
+        assert!(AbsPath::parse("/usr/../etc").is_err());
+        assert!(AbsPath::parse("/a\nlxc.x = 1").is_err());
+        assert!(AbsPath::parse("/").unwrap().is_root());
+        assert_eq!(RelPath::parse("a//b/").unwrap().as_str(), "a/b");
+        assert!(RelPath::parse("/abs").is_err());
+        assert!(RelPath::parse(".").is_err());
+    }
+
+    #[test]
+    fn modes_are_octal_strings_both_ways() {
+        assert_eq!(Mode::parse("0777").unwrap().bits(), 0o777);
+        assert_eq!(Mode::parse("1777").unwrap().bits(), 0o1777);
+        assert_eq!(String::from(Mode::parse("755").unwrap()), "0755");
+        assert!(Mode::parse("777777").is_err());
+        assert!(Mode::parse("0999").is_err());
+    }
+
+    #[test]
+    fn serde_uses_the_same_parser() {
+        #[derive(Deserialize)]
+        struct T {
+            #[allow(dead_code)]
+            p: AbsPath,
+        }
+        let e = toml::from_str::<T>("p = \"rel\"").err().unwrap();
+        assert!(e.message().contains("not an absolute path"), "{e}");
+    }
+}

@@ -1,0 +1,171 @@
+//! Tidy checks (rust-analyzer's `tidy.rs`): facts about the source tree
+//! that no compiler checks. Each one names the rule it keeps.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+use scgen::contract::ALL;
+
+/// The artifact list lives in the library (`contract::ALL`), the CMake
+/// module and the bbclass. They must agree, and CMake's OUTPUT order must
+/// be the depfile's target order, or Ninja reruns scgen forever.
+#[test]
+fn every_list_of_artifacts_agrees_with_the_contract() {
+    let cmake = fs::read_to_string(root().join("cmake/SCGenConfig.cmake")).unwrap();
+    let block = cmake
+        .split_once("set(_names")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .expect("cmake/SCGenConfig.cmake has a `set(_names ...)` list")
+        .0;
+    let names: Vec<&str> = block.split_whitespace().collect();
+    assert_eq!(
+        names, ALL,
+        "cmake/SCGenConfig.cmake `_names` is not contract::ALL in order"
+    );
+
+    let class = fs::read_to_string(root().join("yocto/classes/scgen.bbclass")).unwrap();
+    let line = class
+        .lines()
+        .find_map(|l| l.strip_prefix("SCGEN_ARTIFACTS = \""))
+        .expect("the bbclass sets SCGEN_ARTIFACTS");
+    let mut listed: Vec<&str> = line.trim_end_matches('"').split_whitespace().collect();
+    let mut want = ALL.to_vec();
+    listed.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(listed, want, "yocto/classes/scgen.bbclass SCGEN_ARTIFACTS");
+}
+
+/// Which modules each part of the pipeline may use: data flows one way,
+/// and the stage knows the artifact contract, never the profile.
+#[test]
+fn modules_depend_one_way() {
+    let rules: &[(&str, &[&str])] = &[
+        (
+            "values",
+            &[
+                "profile",
+                "render",
+                "skeleton",
+                "artifacts",
+                "gen",
+                "stage",
+                "contract",
+            ],
+        ),
+        (
+            "lxc.rs",
+            &[
+                "profile",
+                "render",
+                "skeleton",
+                "artifacts",
+                "gen",
+                "stage",
+                "contract",
+            ],
+        ),
+        (
+            "diag.rs",
+            &[
+                "profile",
+                "render",
+                "skeleton",
+                "artifacts",
+                "gen",
+                "stage",
+                "contract",
+            ],
+        ),
+        (
+            "contract.rs",
+            &["profile", "render", "skeleton", "artifacts", "gen", "stage"],
+        ),
+        (
+            "profile",
+            &[
+                "render",
+                "skeleton",
+                "artifacts",
+                "gen",
+                "stage",
+                "contract",
+            ],
+        ),
+        ("render.rs", &["skeleton", "artifacts", "gen", "stage"]),
+        ("skeleton.rs", &["render", "artifacts", "gen", "stage"]),
+        (
+            "pack.rs",
+            &["profile", "render", "skeleton", "artifacts", "gen", "stage"],
+        ),
+        (
+            "manifest.rs",
+            &["profile", "render", "skeleton", "artifacts", "gen", "stage"],
+        ),
+        ("artifacts.rs", &["gen", "stage"]),
+        (
+            "stage",
+            &[
+                "profile",
+                "render",
+                "skeleton",
+                "artifacts",
+                "gen",
+                "manifest",
+                "pack",
+            ],
+        ),
+    ];
+    for (part, banned) in rules {
+        for file in rust_files(&root().join("src").join(part)) {
+            let text = fs::read_to_string(&file).unwrap();
+            for m in *banned {
+                assert!(
+                    !text.contains(&format!("crate::{m}")),
+                    "{} uses crate::{m}, against the one-way module graph",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+/// No warehouse files: a source file over about 450 lines wants splitting.
+#[test]
+fn no_source_file_is_a_warehouse() {
+    for file in rust_files(&root().join("src")) {
+        let lines = fs::read_to_string(&file).unwrap().lines().count();
+        assert!(
+            lines <= 450,
+            "{} has {lines} lines; split it",
+            file.display()
+        );
+    }
+}
+
+/// Every source file opens with a module doc saying what it is for.
+#[test]
+fn every_module_has_a_doc() {
+    for file in rust_files(&root().join("src")) {
+        let text = fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("//!"),
+            "{} has no module doc",
+            file.display()
+        );
+    }
+}
+
+fn rust_files(path: &Path) -> Vec<std::path::PathBuf> {
+    if path.is_file() {
+        return vec![path.to_path_buf()];
+    }
+    walkdir::WalkDir::new(path)
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| e.unwrap().into_path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .collect()
+}
