@@ -113,6 +113,11 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// The first 4000 characters of `s`, for failure messages.
+fn head(s: &str) -> String {
+    s.chars().take(4000).collect()
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -126,7 +131,7 @@ fn expect(o: &Output, want: i32, what: &str) {
         want,
         "{what}: exit {got}, want {want}\nstdout: {}\nstderr: {}",
         stdout(o),
-        &err[..err.len().min(4000)]
+        head(&err)
     );
     assert!(!err.contains("panicked"), "{what}: panicked\n{err}");
 }
@@ -370,7 +375,7 @@ fn mount_line_near_the_bound_stays_read_only_on_real_lxc() {
     expect(&o, 0, "gen the 4000-byte mount line");
     let script = r#"
 GATEWAY_DIR="$P/gw" lxc-create -P "$P" -n m1 -t "$ART/lxc-softwarecontainer" -f "$ART/softwarecontainer.conf" >&2
-lxc-execute -P "$P" -n m1 -- /bin/busybox sh -c 'for d in /mnt/*; do echo "hello=$(cat "$d/hello")"; if touch "$d/probe" 2>/dev/null; then echo write=writable; else echo write=read-only; fi; done'
+lxc-execute -P "$P" -n m1 -- /bin/busybox sh -c 'for d in /mnt/*; do echo "hello=$(cat "$d/hello")"; if touch "$d/probe" 2>/dev/null; then echo write=writable; else echo write=read-only; fi; done; touch /tmp/probe && echo tmp=writable'
 "#;
     let o = run(Command::new("unshare")
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
@@ -386,6 +391,10 @@ lxc-execute -P "$P" -n m1 -- /bin/busybox sh -c 'for d in /mnt/*; do echo "hello
     );
     assert!(out.contains("hello=from-the-host\n"), "not mounted:\n{out}");
     assert!(out.contains("write=read-only\n"), "not read-only:\n{out}");
+    assert!(
+        out.contains("tmp=writable\n"),
+        "the control write failed:\n{out}"
+    );
     assert!(
         !Path::new(&source).join("probe").exists(),
         "the container wrote into the host directory"
@@ -893,7 +902,7 @@ fn empty_extends_and_huge_values_give_short_clear_errors() {
         "{} bytes of stderr",
         o.stderr.len()
     );
-    assert!(stderr(&o).contains("uts-name"), "{}", &stderr(&o)[..2000]);
+    assert!(stderr(&o).contains("uts-name"), "{}", head(&stderr(&o)));
     nothing_written(tmp.path(), &before, "20 MB uts-name");
 }
 
