@@ -408,7 +408,7 @@ lxc-execute -P "$P" -n m1 -- /bin/busybox sh -c 'for d in /mnt/*; do echo "hello
     let out = stdout(&o);
     assert!(
         o.status.success(),
-        "scenario failed:\n{out}\n{}",
+        "the {lo}-byte mount line gen accepted does not boot:\n{out}\n{}",
         stderr(&o)
     );
     assert!(out.contains("hello=from-the-host\n"), "not mounted:\n{out}");
