@@ -1671,3 +1671,611 @@ fn shared_bin_is_filled_once_and_refreshed_when_busybox_changes() {
         "the new applet was not linked"
     );
 }
+
+// ---------------------------------------------------------------------------
+// Round 2: nothing found in a target is trusted (issue 9)
+// ---------------------------------------------------------------------------
+
+/// How long one stage may take in the round-2 tests before it counts as
+/// hung (a FIFO opened for reading or writing blocks forever).
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The address-space limit for a stage that might read `/dev/zero` to the
+/// end: it fails the test instead of exhausting the machine's memory.
+const MEMORY_LIMIT: u64 = 2 << 30;
+
+/// `cmd` re-run through `wrapper` (a program and its leading arguments):
+/// same program, arguments, environment changes and working directory.
+fn wrapped(cmd: &Command, wrapper: &[&str]) -> Command {
+    let mut w = Command::new(wrapper[0]);
+    w.args(&wrapper[1..])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => w.env(k, v),
+            None => w.env_remove(k),
+        };
+    }
+    if let Some(d) = cmd.get_current_dir() {
+        w.current_dir(d);
+    }
+    w
+}
+
+/// Runs `cmd` under [`MEMORY_LIMIT`] and fails the test if it has not
+/// exited after [`DEADLINE`] (it is killed first), so a stage that blocks
+/// on a FIFO or reads `/dev/zero` fails instead of hanging the suite.
+#[track_caller]
+fn run_within(cmd: &Command, what: &str) -> Output {
+    use std::io::Seek as _;
+    let limit = format!("--as={MEMORY_LIMIT}");
+    let mut cmd = wrapped(cmd, &["prlimit", &limit, "--"]);
+    let mut out = tempfile::tempfile().unwrap();
+    let mut err = tempfile::tempfile().unwrap();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot run {cmd:?}: {e}"));
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what}: still running after {DEADLINE:?}: hung (killed)");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    out.rewind().unwrap();
+    out.read_to_end(&mut stdout).unwrap();
+    err.rewind().unwrap();
+    err.read_to_end(&mut stderr).unwrap();
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// [`Env::stage`] into `<scratch>/<name>`, with a deadline.
+fn stage_within(env: &Env, art: &Path, name: &str) -> Output {
+    let mut c = env.stage(art);
+    c.arg("--path").arg(env.path().join(name));
+    run_within(&c, name)
+}
+
+/// Identity of a directory entry, never followed: device, inode, link
+/// count, mode (type bits included), owner, bytes of a regular file. Equal
+/// before and after: neither written through, nor chmodded, nor chowned,
+/// nor replaced.
+type Ident = (u64, u64, u64, u32, u32, u32, Vec<u8>);
+
+fn ident(p: &Path) -> Ident {
+    let m = fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let bytes = if m.is_file() {
+        fs::read(p).unwrap()
+    } else {
+        Vec::new()
+    };
+    (
+        m.dev(),
+        m.ino(),
+        m.nlink(),
+        m.mode(),
+        m.uid(),
+        m.gid(),
+        bytes,
+    )
+}
+
+/// Asserts that `p` is a regular file with one link, `mode` and (when
+/// given) `bytes`: what the stage writes, not what it found.
+#[track_caller]
+fn fresh_file(p: &Path, mode: u32, bytes: Option<&[u8]>) {
+    let m = fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    assert!(
+        m.file_type().is_file(),
+        "{} is not a regular file: {:?}",
+        p.display(),
+        m.file_type()
+    );
+    assert_eq!(m.nlink(), 1, "{} still shares its inode", p.display());
+    assert_eq!(m.mode() & 0o7777, mode, "{} mode", p.display());
+    if let Some(want) = bytes {
+        assert_eq!(
+            fs::read(p).unwrap(),
+            want,
+            "{} does not hold what the stage writes",
+            p.display()
+        );
+    }
+}
+
+/// The bytes of `rel` in the shipped tarball of `profile`.
+fn shipped_bytes(profile: &str, rel: &str) -> Vec<u8> {
+    shipped_entries(profile)
+        .into_iter()
+        .find(|(h, _)| h.path().unwrap() == Path::new(rel))
+        .unwrap_or_else(|| panic!("{rel} not in {profile}'s tarball"))
+        .1
+}
+
+/// A host file standing for one a hostile rootfs links to: `bytes`, 0600.
+fn host_file(env: &Env, name: &str, bytes: &[u8]) -> PathBuf {
+    let dir = env.path().join("host");
+    fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    fs::write(&p, bytes).unwrap();
+    fs::set_permissions(&p, fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+/// Issue 9 item 1. Pins "a file that is not the singly-linked regular file
+/// the stage expects is replaced by an atomic rename, never written
+/// through": every file the stage writes in a rootfs (etc/passwd,
+/// etc/machine-id, etc/resolv.conf, the busybox, init.lxc and iptables
+/// placeholders) planted as a hard link to a 0600 host file makes a rerun
+/// succeed, leaves the host file's bytes, mode, inode and link count alone,
+/// and leaves a fresh regular file with one link and the stage's content.
+/// A host file that already holds exactly the skeleton's bytes (etc/group)
+/// must not be kept (and chmodded) either.
+#[test]
+fn hard_links_in_the_rootfs_are_replaced_not_written_through() {
+    let env = Env::new();
+    let art = generated("network");
+    expect_ok(&stage_within(&env, &art, "c"), "first run");
+    let rootfs = env.path().join("c/rootfs");
+    let group = shipped_bytes("network", "etc/group");
+    let planted: Vec<(&str, Vec<u8>)> = vec![
+        ("etc/passwd", b"host secret passwd\n".to_vec()),
+        ("etc/machine-id", b"host secret machine-id\n".to_vec()),
+        ("etc/resolv.conf", b"host secret resolv\n".to_vec()),
+        ("bin/busybox", b"host secret busybox\n".to_vec()),
+        ("bin/init.lxc", b"host secret init.lxc\n".to_vec()),
+        ("bin/iptables", b"host secret iptables\n".to_vec()),
+        ("etc/group", group.clone()),
+    ];
+    let mut hosts = Vec::new();
+    for (rel, bytes) in &planted {
+        let host = host_file(&env, &rel.replace('/', "_"), bytes);
+        let target = rootfs.join(rel);
+        fs::remove_file(&target).unwrap();
+        fs::hard_link(&host, &target).unwrap();
+        hosts.push((rel, host.clone(), ident(&host)));
+    }
+    let o = stage_within(&env, &art, "c");
+    expect_ok(&o, "rerun over hard links");
+    for (rel, host, before) in &hosts {
+        let mut after = ident(host);
+        // The rootfs entry is gone from the host inode: one link less.
+        assert_eq!(
+            after.2,
+            before.2 - 1,
+            "{rel}: the host file is still linked in"
+        );
+        after.2 = before.2;
+        assert_eq!(&after, before, "{rel}: the host file was written through");
+    }
+    fresh_file(
+        &rootfs.join("etc/passwd"),
+        0o644,
+        Some(&shipped_bytes("network", "etc/passwd")),
+    );
+    fresh_file(&rootfs.join("etc/group"), 0o644, Some(&group));
+    fresh_file(
+        &rootfs.join("etc/resolv.conf"),
+        0o644,
+        Some(b"nameserver 192.0.2.53\n"),
+    );
+    fresh_file(&rootfs.join("etc/machine-id"), 0o644, None);
+    assert!(valid_machine_id(
+        &fs::read(rootfs.join("etc/machine-id")).unwrap()
+    ));
+    for p in ["bin/busybox", "bin/init.lxc", "bin/iptables"] {
+        fresh_file(&rootfs.join(p), 0o755, Some(b""));
+    }
+}
+
+/// Issue 9 item 1, shared bin. Pins the same replace-never-write-through
+/// rule in the shared bin directory: its busybox, init.lxc and iptables
+/// placeholders planted as hard links to 0600 host files are replaced by
+/// empty 0755 files with one link when the next container is staged, and
+/// the host files keep their bytes, mode and inode.
+#[test]
+fn hard_links_in_the_shared_bin_are_replaced_not_written_through() {
+    let env = Env::new();
+    let shared = env.path().join("shared");
+    let art = env.path().join("shared-art");
+    let o = run(scgen()
+        .args(["gen", "--profile"])
+        .arg(root().join("profiles/shared-bin.toml"))
+        .arg("--out")
+        .arg(&art)
+        .arg("--set")
+        .arg(format!("busybox.shared-bin={}", shared.display()))
+        .args(["--set", "network.gateway=true"]));
+    expect_ok(&o, "gen shared-bin with iptables");
+    expect_ok(&stage_within(&env, &art, "c1"), "first container");
+    let mut hosts = Vec::new();
+    for name in ["busybox", "init.lxc", "iptables"] {
+        let host = host_file(&env, name, format!("host {name}\n").as_bytes());
+        fs::remove_file(shared.join(name)).unwrap();
+        fs::hard_link(&host, shared.join(name)).unwrap();
+        hosts.push((name, host.clone(), ident(&host)));
+    }
+    expect_ok(&stage_within(&env, &art, "c2"), "second container");
+    for (name, host, before) in &hosts {
+        let mut after = ident(host);
+        assert_eq!(
+            after.2,
+            before.2 - 1,
+            "{name}: still linked into the shared bin"
+        );
+        after.2 = before.2;
+        assert_eq!(&after, before, "{name}: host file written through");
+        fresh_file(&shared.join(name), 0o755, Some(b""));
+    }
+}
+
+/// Issue 9 item 2. Pins "a special file is never opened": a character
+/// device (the numbers of /dev/null) planted at etc/passwd, itself a link
+/// to a node outside the rootfs, is replaced by the passwd file; the
+/// outside node keeps its mode (a stage that opens it and fchmods the
+/// descriptor changes it) and loses the rootfs link.
+#[test]
+fn device_node_in_the_rootfs_is_replaced_not_opened() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let art = generated("default");
+    expect_ok(&stage_within(&env, &art, "c"), "first run");
+    let node = env.path().join("node");
+    let o = run(Command::new("mknod")
+        .args(["-m", "0600"])
+        .arg(&node)
+        .args(["c", "1", "3"]));
+    assert!(o.status.success(), "mknod: {}", stderr(&o));
+    let passwd = env.path().join("c/rootfs/etc/passwd");
+    fs::remove_file(&passwd).unwrap();
+    fs::hard_link(&node, &passwd).unwrap();
+    let before = ident(&node);
+    expect_ok(&stage_within(&env, &art, "c"), "rerun over a device node");
+    let mut after = ident(&node);
+    assert_eq!(after.2, 1, "the device node is still linked in the rootfs");
+    after.2 = before.2;
+    assert_eq!(after, before, "the device node was opened and changed");
+    fresh_file(
+        &passwd,
+        0o644,
+        Some(&shipped_bytes("default", "etc/passwd")),
+    );
+}
+
+/// Issue 9 item 3. Pins "a special file is never opened" for FIFOs, which
+/// block an open for reading (etc/machine-id is read to keep a valid id)
+/// or writing (etc/passwd) forever: the stage finishes within the deadline
+/// and leaves regular files with the right content.
+#[test]
+fn fifos_in_the_rootfs_do_not_hang_the_stage() {
+    let env = Env::new();
+    let art = generated("default");
+    for (name, rel) in [("a", "etc/machine-id"), ("b", "etc/passwd")] {
+        expect_ok(&stage_within(&env, &art, name), "first run");
+        let p = env.path().join(name).join("rootfs").join(rel);
+        fs::remove_file(&p).unwrap();
+        let o = run(Command::new("mkfifo").arg(&p));
+        assert!(o.status.success(), "mkfifo: {}", stderr(&o));
+        let o = stage_within(&env, &art, name);
+        expect_ok(&o, &format!("rerun over a FIFO at {rel}"));
+        fresh_file(&p, 0o644, None);
+    }
+    assert!(valid_machine_id(
+        &fs::read(env.path().join("a/rootfs/etc/machine-id")).unwrap()
+    ));
+    assert_eq!(
+        fs::read(env.path().join("b/rootfs/etc/passwd")).unwrap(),
+        shipped_bytes("default", "etc/passwd")
+    );
+}
+
+/// Asserts that `<dir>/config` is what the stage writes for a new container
+/// (a regular 0644 file: the static config plus one scgen block) and holds
+/// no byte of `secret`.
+#[track_caller]
+fn config_is_fresh(dir: &Path, secret: Option<&str>) {
+    let p = dir.join("config");
+    fresh_file(&p, 0o644, None);
+    let text = read(&p);
+    if let Some(s) = secret {
+        assert!(!text.contains(s), "the config holds the secret:\n{text}");
+    }
+    assert!(text.contains("lxc.uts.name = contained\n"), "{text}");
+    assert_eq!(text.matches(BEGIN_MARK).count(), 1, "{text}");
+    assert_eq!(rootfs_lines(&text), 1, "{text}");
+}
+
+const BEGIN_MARK: &str = "# >>> scgen stage";
+
+/// Issue 9 item 4. Pins that `<path>/config` is never followed or read
+/// unless it is a regular, singly-linked file: planted as a symlink to a
+/// 0600 host file with secret bytes, or as a hard link to it, the new
+/// config (0644, and the caller's with --mapped-uid) does not contain the
+/// secret, the host file is untouched, and `config` is a regular file; a
+/// FIFO there does not hang the stage, and a symlink to /dev/zero neither
+/// hangs it nor exhausts memory.
+#[test]
+fn planted_config_is_never_followed_or_read() {
+    let env = Env::new();
+    let art = generated("default");
+    let secret = "TOP-SECRET-host-bytes";
+    let host = host_file(
+        &env,
+        "secret",
+        format!("lxc.hook.pre-start = {secret}\n").as_bytes(),
+    );
+    let before = ident(&host);
+    for (name, plant) in [("sym", "symlink"), ("hard", "hard link")] {
+        let dir = env.path().join(name);
+        fs::create_dir(&dir).unwrap();
+        if plant == "symlink" {
+            symlink(&host, dir.join("config")).unwrap();
+        } else {
+            fs::hard_link(&host, dir.join("config")).unwrap();
+        }
+        let o = stage_within(&env, &art, name);
+        expect_ok(&o, &format!("config planted as a {plant}"));
+        config_is_fresh(&dir, Some(secret));
+        let mut after = ident(&host);
+        after.2 = before.2;
+        assert_eq!(after, before, "{plant}: the host file changed");
+    }
+
+    let dir = env.path().join("fifo");
+    fs::create_dir(&dir).unwrap();
+    let o = run(Command::new("mkfifo").arg(dir.join("config")));
+    assert!(o.status.success(), "mkfifo: {}", stderr(&o));
+    expect_ok(
+        &stage_within(&env, &art, "fifo"),
+        "config planted as a FIFO",
+    );
+    config_is_fresh(&dir, None);
+
+    let dir = env.path().join("zero");
+    fs::create_dir(&dir).unwrap();
+    symlink("/dev/zero", dir.join("config")).unwrap();
+    expect_ok(
+        &stage_within(&env, &art, "zero"),
+        "config planted as a symlink to /dev/zero",
+    );
+    config_is_fresh(&dir, None);
+}
+
+/// Issue 9 item 5. Pins the gateway dir's no-symlink rule against path
+/// spellings that make the kernel follow the link anyway: `link/`,
+/// `link/.` (as --gateway-dir) and `link//` (as $GATEWAY_DIR), where
+/// `link` is a symlink to a real 0700 directory, are refused like the
+/// plain symlink (77), the directory keeps mode 0700 (not the profile's
+/// 0777) and no container is created.
+#[test]
+fn gateway_dir_symlink_with_trailing_slash_or_dot_is_refused() {
+    let env = Env::new();
+    let art = generated("default");
+    let real = env.path().join("real-gateways");
+    fs::create_dir(&real).unwrap();
+    fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).unwrap();
+    let link = env.path().join("gw-link");
+    symlink(&real, &link).unwrap();
+    let base = link.display().to_string();
+    let cases = [
+        ("--gateway-dir", format!("{base}/")),
+        ("--gateway-dir", format!("{base}/.")),
+        ("GATEWAY_DIR", format!("{base}//")),
+    ];
+    for (i, (how, value)) in cases.iter().enumerate() {
+        let c = env.path().join(format!("c{i}"));
+        let mut cmd = env.stage(&art);
+        cmd.arg("--path").arg(&c);
+        if how.starts_with("--") {
+            cmd.arg(how).arg(value);
+        } else {
+            cmd.env(how, value);
+        }
+        let o = run_within(&cmd, value);
+        expect(&o, UNSAFE, &format!("{how} {value}"));
+        assert!(stderr(&o).contains(&base), "{value}: {}", stderr(&o));
+        assert_eq!(
+            fs::metadata(&real).unwrap().mode() & 0o7777,
+            0o700,
+            "{how} {value}: the symlink's target was chmodded"
+        );
+        assert!(!c.exists(), "{value}: created the container");
+    }
+}
+
+/// Issue 9 item 6. Pins "concurrent stages of one container serialise":
+/// eight stages at once on the same --path, ten rounds, all succeed (no
+/// `config: No such file or directory` from one run deleting another's
+/// live temp file), the config is well-formed (one scgen block, one rootfs
+/// line) and no temp file is left.
+#[test]
+fn concurrent_stages_on_the_same_container_serialise() {
+    let env = Env::new();
+    let art = generated("default");
+    for round in 0..10 {
+        let c = env.path().join(format!("c{round}"));
+        let children: Vec<_> = (0..8)
+            .map(|_| {
+                env.stage(&art)
+                    .arg("--path")
+                    .arg(&c)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for (i, child) in children.into_iter().enumerate() {
+            let o = child.wait_with_output().unwrap();
+            expect_ok(&o, &format!("round {round}, stage {i}"));
+        }
+        let config = read(&c.join("config"));
+        assert_eq!(config.matches(BEGIN_MARK).count(), 1, "{config}");
+        assert_eq!(rootfs_lines(&config), 1, "{config}");
+        no_temp_files(&c);
+        no_temp_files(&c.join("rootfs/etc"));
+        assert!(valid_machine_id(
+            &fs::read(c.join("rootfs/etc/machine-id")).unwrap()
+        ));
+    }
+}
+
+/// Issue 9 item 7. Pins that modes come from the stage, not the caller's
+/// umask: under umask 000 a new rootfs directory is 0755 (not 0777), an
+/// existing 0777 rootfs is brought to 0755, and the container directory
+/// is not world-writable (the stage writes `config` there as root).
+#[test]
+fn umask_000_does_not_make_world_writable_directories() {
+    let env = Env::new();
+    let art = generated("default");
+    let umask0 = |c: &Path| {
+        let mut cmd = env.stage(&art);
+        cmd.arg("--path").arg(c);
+        run_within(
+            &wrapped(&cmd, &["sh", "-c", "umask 000; exec \"$0\" \"$@\""]),
+            "umask 000",
+        )
+    };
+    let c = env.path().join("new");
+    expect_ok(&umask0(&c), "new container under umask 000");
+    let mode = |p: &Path| fs::symlink_metadata(p).unwrap().mode() & 0o7777;
+    assert_eq!(mode(&c.join("rootfs")), 0o755, "new rootfs");
+    assert_eq!(mode(&c.join("config")), 0o644, "config");
+    assert_eq!(
+        mode(&c) & 0o002,
+        0,
+        "container dir is world-writable: {:o}",
+        mode(&c)
+    );
+
+    let c = env.path().join("old");
+    fs::create_dir_all(c.join("rootfs")).unwrap();
+    fs::set_permissions(c.join("rootfs"), fs::Permissions::from_mode(0o777)).unwrap();
+    expect_ok(&umask0(&c), "existing 0777 rootfs under umask 000");
+    assert_eq!(mode(&c.join("rootfs")), 0o755, "existing 0777 rootfs");
+}
+
+/// Issue 9 item 8, gen side. Pins that `busybox.shared-bin` cannot name a
+/// system directory: /usr/sbin, /bin, /usr/bin, /sbin, /etc, / and
+/// /usr/local/bin are refused at gen (78), naming the key, and nothing is
+/// written.
+#[test]
+fn shared_bin_system_directories_are_refused_at_gen() {
+    let tmp = TempDir::new().unwrap();
+    for dir in [
+        "/usr/sbin",
+        "/bin",
+        "/usr/bin",
+        "/sbin",
+        "/etc",
+        "/",
+        "/usr/local/bin",
+    ] {
+        let out = tmp.path().join("out");
+        let o = run(scgen()
+            .args(["gen", "--profile"])
+            .arg(root().join("profiles/shared-bin.toml"))
+            .arg("--out")
+            .arg(&out)
+            .arg("--set")
+            .arg(format!("busybox.shared-bin={dir}")));
+        expect(&o, 78, &format!("shared-bin = {dir}"));
+        assert!(stderr(&o).contains("shared-bin"), "{dir}: {}", stderr(&o));
+        assert!(!out.exists(), "{dir}: wrote {}", out.display());
+    }
+}
+
+/// Issue 9 item 8, stage side. Pins the shared bin's ownership rules in
+/// the stage: a relative shared-bin in stage.toml (SHA256SUMS matching) is
+/// bad data (65) and creates nothing; a non-empty directory without
+/// scgen's stamp is refused (77) before any write, and its files keep
+/// their bytes, mode (setuid bit included) and inode, with nothing added;
+/// an empty directory, and then a directory scgen stamped, are accepted.
+#[test]
+fn shared_bin_takes_over_no_foreign_directory() {
+    let env = Env::new();
+
+    let art = artifacts_copy("shared-bin");
+    let toml = read(&art.path().join("stage.toml"));
+    let tampered = toml.replace(
+        "shared-bin = \"/var/lib/softwarecontainer/bin\"",
+        "shared-bin = \"rel/bin\"",
+    );
+    assert_ne!(toml, tampered);
+    fs::write(art.path().join("stage.toml"), tampered).unwrap();
+    resum(art.path());
+    let mut cmd = env.stage(art.path());
+    cmd.arg("--path")
+        .arg(env.path().join("rel-c"))
+        .current_dir(env.path());
+    let o = run_within(&cmd, "relative shared-bin");
+    expect(&o, DATA, "relative shared-bin in stage.toml");
+    assert!(
+        stderr(&o).contains("shared-bin") || stderr(&o).contains("shared bin"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!env.path().join("rel").exists(), "created the relative dir");
+    assert!(!env.path().join("rel-c").exists(), "created the container");
+
+    let foreign = env.path().join("sbin");
+    fs::create_dir(&foreign).unwrap();
+    for (name, bytes, mode) in [
+        ("busybox", &b"a real busybox"[..], 0o4755),
+        ("iptables", b"a real iptables", 0o755),
+        ("su", b"a real su", 0o4755),
+    ] {
+        fs::write(foreign.join(name), bytes).unwrap();
+        fs::set_permissions(foreign.join(name), fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let before: Vec<(String, Ident)> = ["busybox", "iptables", "su"]
+        .iter()
+        .map(|n| (n.to_string(), ident(&foreign.join(n))))
+        .collect();
+    let art = shared_bin_artifacts(&env, &foreign);
+    let o = stage_within(&env, &art, "c");
+    expect(&o, UNSAFE, "non-empty foreign shared bin");
+    assert!(
+        stderr(&o).contains(&foreign.display().to_string()),
+        "{}",
+        stderr(&o)
+    );
+    let after: Vec<(String, Ident)> = before
+        .iter()
+        .map(|(n, _)| (n.clone(), ident(&foreign.join(n))))
+        .collect();
+    assert_eq!(after, before, "the foreign directory's files changed");
+    assert_eq!(fs::read_dir(&foreign).unwrap().count(), 3, "entries added");
+    assert!(!env.path().join("c").exists(), "created the container");
+
+    let empty = env.path().join("empty");
+    fs::create_dir(&empty).unwrap();
+    fs::remove_dir_all(env.path().join("shared-art")).unwrap();
+    let art = shared_bin_artifacts(&env, &empty);
+    expect_ok(&stage_within(&env, &art, "e1"), "empty shared bin");
+    assert!(empty.join(".scgen-stamp").is_file());
+    // Stale stamp (new busybox identity): scgen's own directory is refilled.
+    fs::write(
+        env.tool("busybox"),
+        "#!/bin/sh\n[ \"$1\" = --list ] || exit 1\nprintf '%s\\n' busybox cat vi\n",
+    )
+    .unwrap();
+    expect_ok(&stage_within(&env, &art, "e2"), "stamped shared bin");
+    assert!(empty.join("vi").symlink_metadata().is_ok());
+}
