@@ -22,19 +22,20 @@
 # and SOURCE_DATE_EPOCH exported, which sets every mtime in the rootfs tarball
 # and mtree.
 #
-# tests/yocto.rs extracts scgen_do_compile and scgen_do_install below and runs
-# them with /bin/sh and the variables a recipe would have; keep them to plain
-# ${VAR} references (no ${@...}) so that stays faithful. Not tested: BitBake's
-# own parsing of this file, PACKAGECONFIG handling (the test re-implements the
-# enabled/disabled split), the sysroot staging by busybox_%.bbappend within
-# BitBake, packaging QA, and the scgen/scgen-native recipes, which this layer
-# does not provide yet.
+# The device needs scgen (the drop-in execs it), busybox (bound into every
+# container, and its applet list is the one read here) and, with the
+# networkgateway PACKAGECONFIG, iptables: all three are RDEPENDS. LXC itself
+# (lxc-create, init.lxc) comes from meta-virtualization and is the image's
+# to provide.
+#
+# tests/yocto.rs parses this class with the real BitBake and runs the example
+# recipe's tasks through do_package_qa.
 
 # The native scgen runs at build time; the target one runs `scgen stage`
 # from the drop-in when a container is created.
 SCGEN ?= "scgen"
 SCGEN_DEPENDS ?= "scgen-native"
-SCGEN_RDEPENDS ?= "scgen"
+SCGEN_RDEPENDS ?= "scgen busybox"
 
 SCGEN_PROFILE ?= "${UNPACKDIR}/softwarecontainer.toml"
 SCGEN_OUT ?= "${B}/scgen"

@@ -7,8 +7,10 @@ LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda
 
 SRC_URI = "file://softwarecontainer.toml"
 
-# Releases before styhead unpack file:// sources into WORKDIR.
-UNPACKDIR ??= "${WORKDIR}"
+# Only file:// sources, unpacked straight into UNPACKDIR, as OE-Core's own
+# file-only recipes do. With S = UNPACKDIR, OE-Core does not trust the files'
+# mtimes: SOURCE_DATE_EPOCH, and so every mtime in the rootfs tarball, is
+# SOURCE_DATE_EPOCH_FALLBACK, whatever the checkout's dates.
 S = "${UNPACKDIR}"
 
 inherit scgen
