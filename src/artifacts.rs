@@ -5,14 +5,13 @@
 //! compared, so `gen --check` can never disagree with `gen`.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::contract::{self, Entry, StageSpec};
 use crate::error::{Error, Result};
-use crate::files::write_atomic;
+use crate::files::{read_existing, write_atomic, Found};
 use crate::manifest;
 use crate::pack;
 use crate::profile::{Applets, Profile};
@@ -88,7 +87,7 @@ pub fn write(dir: &Path, artifacts: &[Artifact]) -> Result<Vec<Outcome>> {
     let mut out = Vec::new();
     for a in artifacts {
         let path = dir.join(a.name);
-        let changed = differs(&path, a)?;
+        let changed = differs(&on_disk(&path)?, a);
         if changed {
             write_atomic(&path, &a.bytes, a.mode)?;
         }
@@ -97,19 +96,18 @@ pub fn write(dir: &Path, artifacts: &[Artifact]) -> Result<Vec<Outcome>> {
     Ok(out)
 }
 
-fn differs(path: &Path, a: &Artifact) -> Result<bool> {
-    match fs::read(path) {
-        Ok(old) => {
-            let mode = fs::metadata(path)
-                .map_err(|e| Error::io(path, e))?
-                .permissions()
-                .mode()
-                & 0o7777;
-            Ok(old != a.bytes || mode != a.mode)
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
-        Err(e) => Err(Error::io(path, e)),
-    }
+/// The most of an existing output `gen` reads to compare: far above any
+/// artifact, and a bound on what a planted file can make it read.
+const READ_LIMIT: u64 = 256 << 20;
+
+/// What is on disk at `path`, read without following a link or opening a
+/// FIFO or device.
+fn on_disk(path: &Path) -> Result<Found> {
+    read_existing(path, READ_LIMIT)
+}
+
+fn differs(found: &Found, a: &Artifact) -> bool {
+    !matches!(found, Found::File { bytes, mode } if *bytes == a.bytes && *mode == a.mode)
 }
 
 fn outcome(path: PathBuf, a: &Artifact, changed: bool) -> Outcome {
@@ -127,22 +125,26 @@ pub fn check(dir: &Path, artifacts: &[Artifact]) -> Result<(Vec<Outcome>, String
     let mut out = Vec::new();
     for a in artifacts {
         let path = dir.join(a.name);
-        let changed = differs(&path, a)?;
+        let found = on_disk(&path)?;
+        let changed = differs(&found, a);
         if changed {
-            report.push_str(&stale(&path, a));
+            report.push_str(&stale(&path, &found, a));
         }
         out.push(outcome(path, a, changed));
     }
     Ok((out, report))
 }
 
-fn stale(path: &Path, a: &Artifact) -> String {
+fn stale(path: &Path, found: &Found, a: &Artifact) -> String {
     let shown = path.display();
-    let old = match fs::read(path) {
-        Ok(old) => old,
-        Err(_) => return format!("{shown}: missing\n"),
+    let old = match found {
+        Found::File { bytes, .. } => bytes,
+        Found::Missing => return format!("{shown}: missing\n"),
+        Found::Other(kind) => {
+            return format!("{shown}: is {kind}, not a regular file; not read, `gen` replaces it\n")
+        }
     };
-    match (std::str::from_utf8(&old), std::str::from_utf8(&a.bytes)) {
+    match (std::str::from_utf8(old), std::str::from_utf8(&a.bytes)) {
         (Ok(old_text), Ok(new_text)) if old_text != new_text => {
             let diff = similar::TextDiff::from_lines(old_text, new_text);
             format!(
@@ -153,10 +155,10 @@ fn stale(path: &Path, a: &Artifact) -> String {
                 )
             )
         }
-        _ if old == a.bytes => format!("{shown}: mode differs (want {:04o})\n", a.mode),
+        _ if *old == a.bytes => format!("{shown}: mode differs (want {:04o})\n", a.mode),
         _ => format!(
             "{shown}: binary content differs (sha256 on disk {}, generated {})\n",
-            contract::sha256_hex(&old),
+            contract::sha256_hex(old),
             contract::sha256_hex(&a.bytes)
         ),
     }

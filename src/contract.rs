@@ -8,7 +8,6 @@
 //! [`crate::values`], parsed with the same parser the profile used.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -135,6 +134,10 @@ pub struct Verified {
     pub digest: String,
 }
 
+/// The largest artifact the stage reads: a bound on what a planted FIFO or
+/// device in the artifact directory can cost.
+const MAX_ARTIFACT: u64 = 256 << 20;
+
 /// Lowercase hex SHA-256 of `bytes`.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest as _;
@@ -167,8 +170,11 @@ pub fn parse_sha256sums(text: &str) -> Option<Vec<(String, String)>> {
 /// writes anything.
 pub fn load_verified(dir: &Path) -> Result<Verified> {
     let data = |m: String| Error::data(format!("artifacts in {}: {m}", dir.display()));
-    let sums =
-        fs::read_to_string(dir.join(SUMS)).map_err(|e| data(format!("cannot read {SUMS}: {e}")))?;
+    let read = |name: &str| {
+        crate::files::read_input_bytes(&dir.join(name), MAX_ARTIFACT)
+            .map_err(|e| data(format!("cannot read {name}: {e}")))
+    };
+    let sums = String::from_utf8(read(SUMS)?).map_err(|_| data(format!("{SUMS} is not UTF-8")))?;
     let listed = parse_sha256sums(&sums)
         .ok_or_else(|| data(format!("{SUMS} is not in `sha256sum` format")))?;
     let mut files = BTreeMap::new();
@@ -178,8 +184,7 @@ pub fn load_verified(dir: &Path) -> Result<Verified> {
                 "{SUMS} names a file outside the directory: {name:?}"
             )));
         }
-        let bytes =
-            fs::read(dir.join(&name)).map_err(|e| data(format!("cannot read {name}: {e}")))?;
+        let bytes = read(&name)?;
         let actual = sha256_hex(&bytes);
         if actual != digest {
             return Err(data(format!(

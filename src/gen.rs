@@ -45,23 +45,37 @@ pub fn generate(
     })
 }
 
-/// The mtime to pack with: `SOURCE_DATE_EPOCH` if set, else [`DEFAULT_EPOCH`].
+/// The latest mtime the archives hold: the 11 octal digits of a ustar
+/// header (2242-03-16). GNU tar calls larger values out of range, and
+/// bsdtar crashes on some.
+pub const MAX_EPOCH: u64 = 0o777_7777_7777;
+
+/// The mtime to pack with: `SOURCE_DATE_EPOCH` if set (and not empty),
+/// else [`DEFAULT_EPOCH`]. Every other value is an error, a non-UTF-8 one
+/// too: a build that sets it wants it used.
 pub fn source_date_epoch(value: Option<&OsStr>) -> Result<u64> {
-    let bad = || {
+    let bad = |why: &str| {
         Error::config(
             Diagnostic::new(format!(
-                "SOURCE_DATE_EPOCH={:?} is not a whole number of seconds",
-                value.unwrap_or_default()
+                "SOURCE_DATE_EPOCH={:?} {why}",
+                crate::values::short(&value.unwrap_or_default().to_string_lossy())
             ))
-            .help("unset it, or set it to e.g. `git log -1 --format=%ct`"),
+            .help(format!(
+                "set it to whole seconds from 0 to {MAX_EPOCH}, e.g. `git log -1 --format=%ct`, or unset it"
+            )),
         )
     };
-    match value.map(|v| v.to_str()) {
-        None => Ok(DEFAULT_EPOCH),
-        Some(Some("")) => Ok(DEFAULT_EPOCH),
-        Some(Some(v)) => v.trim().parse().map_err(|_| bad()),
-        // Not UTF-8: as wrong as `junk`, not a reason to fall back.
-        Some(None) => Err(bad()),
+    let Some(value) = value else {
+        return Ok(DEFAULT_EPOCH);
+    };
+    let text = value.to_str().ok_or_else(|| bad("is not UTF-8"))?.trim();
+    if text.is_empty() {
+        return Ok(DEFAULT_EPOCH);
+    }
+    match text.parse::<u64>() {
+        Ok(n) if n <= MAX_EPOCH => Ok(n),
+        Ok(_) => Err(bad("is past what tar headers hold")),
+        Err(_) => Err(bad("is not a whole number of seconds")),
     }
 }
 
@@ -104,10 +118,13 @@ pub fn run(opts: &Options) -> Result<Run> {
     } else {
         opts.profiles.iter().cloned().map(Origin::File).collect()
     };
+    if opts.out.is_none() {
+        one_profile_per_name(&opts.profiles)?;
+    }
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut report = String::new();
     let mut fixes = Vec::new();
-    let mut depfile = String::new();
+    let mut depfile = Vec::new();
     for origin in &origins {
         let g = generate(origin, &opts.sets, opts.templates.as_deref(), mtime)?;
         let dir = opts
@@ -124,15 +141,20 @@ pub fn run(opts: &Options) -> Result<Run> {
         } else {
             outcomes.extend(artifacts::write(&dir, &g.artifacts)?);
         }
-        depfile.push_str(&crate::depfile::rule(
-            g.artifacts.iter().map(|a| dir.join(a.name)),
-            &g.inputs,
-        ));
+        if opts.depfile.is_some() {
+            depfile.extend(crate::depfile::rule(
+                g.artifacts.iter().map(|a| dir.join(a.name)),
+                &g.inputs,
+            )?);
+        }
     }
     if let (Some(path), false) = (&opts.depfile, opts.check) {
-        let unchanged = std::fs::read(path).is_ok_and(|old| old == depfile.as_bytes());
+        let unchanged = matches!(
+            crate::files::read_existing(path, 64 << 20)?,
+            crate::files::Found::File { bytes, .. } if bytes == depfile
+        );
         if !unchanged {
-            write_atomic(path, depfile.as_bytes(), 0o644)?;
+            write_atomic(path, &depfile, 0o644)?;
         }
     }
     let stale = (!fixes.is_empty()).then(|| {
@@ -144,6 +166,25 @@ pub fn run(opts: &Options) -> Result<Run> {
             ))
     });
     Ok(Run { outcomes, stale })
+}
+
+/// Refuses two profiles of one file name in a run: both would be written
+/// to `generated/<name>/`, the second over the first.
+fn one_profile_per_name(profiles: &[PathBuf]) -> Result<()> {
+    let mut seen: std::collections::BTreeMap<&OsStr, &Path> = Default::default();
+    for p in profiles {
+        let Some(stem) = p.file_stem() else { continue };
+        if let Some(first) = seen.insert(stem, p) {
+            return Err(Error::usage(format!(
+                "{} and {} would both be written to generated/{}/",
+                first.display(),
+                p.display(),
+                stem.to_string_lossy()
+            ))
+            .with_help("run them separately, each with its own --out"));
+        }
+    }
+    Ok(())
 }
 
 /// The `scgen gen` command that rewrites what `--check` found stale: the

@@ -100,7 +100,12 @@ pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
     for (name, builtin) in TEMPLATES {
         let text = match overrides.map(|d| d.join(name)).filter(|p| p.exists()) {
             Some(path) => {
-                let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+                let text = crate::files::read_input(&path, 16 << 20).map_err(|e| {
+                    Error::config(
+                        Diagnostic::new(format!("cannot read template {}: {e}", path.display()))
+                            .help("a template override is a UTF-8 text file"),
+                    )
+                })?;
                 inputs.push(path);
                 text
             }
@@ -134,8 +139,23 @@ fn template_error(e: minijinja::Error) -> Error {
 /// A last guard for integrator templates: every line of the config must be
 /// blank, a whole-line comment, or `lxc.key = value`.
 fn check_conf(conf: &str) -> Result<()> {
+    let mount_entry = format!("{} =", crate::lxc::Dialect::Lxc3.keys().mount_entry);
     for (i, line) in conf.lines().enumerate() {
         let t = line.trim_start();
+        if let Some(value) = t.strip_prefix(&mount_entry) {
+            let value = value.trim();
+            if value.len() > lxc::MOUNT_ENTRY_MAX {
+                return Err(Error::config(
+                    Diagnostic::new(format!(
+                        "rendered softwarecontainer.conf line {} is an lxc.mount.entry of {} bytes; liblxc reads {} and would cut it",
+                        i + 1,
+                        value.len(),
+                        lxc::MOUNT_ENTRY_MAX
+                    ))
+                    .help("use shorter paths in the profile's `mounts`"),
+                ));
+            }
+        }
         let ok = t.is_empty()
             || t.starts_with('#')
             || t.split_once('=').is_some_and(|(k, _)| {

@@ -180,8 +180,10 @@ fn path_settings_are_normalised_or_refused() {
             ("/opt/./app", true),
             ("relative/path", false),
             ("/opt/../etc", false),
-            ("/", key == "gateways.dir"),
-            ("//", key == "gateways.dir"),
+            // Neither may be the host's `/` (issue 9: a gateway dir of `/`
+            // passed gen and failed at stage with a misleading message).
+            ("/", false),
+            ("//", false),
             (long.as_str(), false),
         ] {
             let r = load(tmp.path(), &format!("{}\n", toml_for(key, value)), &[]);

@@ -66,8 +66,8 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
             UtsName::parse,
         )?,
         autodev: c.autodev.unwrap_or(true),
-        tty_max: c.tty_max.unwrap_or(1),
-        pty_max: c.pty_max.unwrap_or(1),
+        tty_max: count("container.tty-max", c.tty_max.unwrap_or(1), TTY_MAX)?,
+        pty_max: count("container.pty-max", c.pty_max.unwrap_or(1), PTY_MAX)?,
         halt_signal: parse(
             "container.halt-signal",
             c.halt_signal.as_deref().unwrap_or("SIGKILL"),
@@ -140,7 +140,13 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
         dir: g
             .dir
             .as_deref()
-            .map(|d| parse("gateways.dir", d, AbsPath::parse))
+            .map(|d| {
+                below_root(
+                    "gateways.dir",
+                    d,
+                    "the stage binds it read-write and chmods it; use a directory of its own",
+                )
+            })
             .transpose()?,
         mode: parse(
             "gateways.mode",
@@ -185,6 +191,27 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
         mounts.push(ro_bind(dir.as_str(), "bin", "busybox.shared-bin"));
     }
 
+    for m in &mounts {
+        let options: Vec<&str> = m.options.iter().map(|o| o.as_str()).collect();
+        let value = crate::lxc::mount_entry_value(
+            m.source.as_str(),
+            m.target.as_str(),
+            m.fstype.as_str(),
+            &options.join(","),
+        );
+        if value.len() > crate::lxc::MOUNT_ENTRY_MAX {
+            return Err(Problem::new(
+                &m.key,
+                format!(
+                    "makes an lxc.mount.entry of {} bytes once escaped (a space is 4); liblxc reads {} and would cut it, options and all",
+                    value.len(),
+                    crate::lxc::MOUNT_ENTRY_MAX
+                ),
+                Some("use shorter paths, or paths with fewer spaces"),
+            ));
+        }
+    }
+
     Ok(Profile {
         name,
         dialect,
@@ -200,6 +227,22 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
         inputs,
         layers: layers.clone(),
     })
+}
+
+/// The most ttys LXC is asked to allocate: each is a pty pair made at start.
+const TTY_MAX: u32 = 1024;
+/// The most ptys: the kernel's default `/proc/sys/kernel/pty/max`.
+const PTY_MAX: u32 = 4096;
+
+fn count(key: &str, n: u32, max: u32) -> Result<u32, Problem> {
+    match n <= max {
+        true => Ok(n),
+        false => Err(Problem::new(
+            key,
+            format!("{n} is more than LXC can allocate"),
+            Some(&format!("use 0 to {max}")),
+        )),
+    }
 }
 
 fn word(w: &str) -> FstabWord {
@@ -256,7 +299,7 @@ fn applet_list(list: &[String]) -> Result<Vec<Applet>, Problem> {
 /// applet lands in `bin/` as the seed put them; the directory is dropped.
 fn links_file(path: &Path) -> Result<Vec<Applet>, Problem> {
     const KEY: &str = "busybox.links-file";
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::files::read_input(path, 16 << 20).map_err(|e| {
         Problem::new(
             KEY,
             format!("cannot read {}: {e}", path.display()),
@@ -269,8 +312,10 @@ fn links_file(path: &Path) -> Result<Vec<Applet>, Problem> {
         text,
     };
     let mut out = BTreeSet::new();
-    let mut offset = 0;
-    for line in source.text.split_inclusive('\n') {
+    // Editors' leftovers are not errors: a BOM, and CR, LF or CRLF ends.
+    let body = source.text.strip_prefix('\u{feff}').unwrap_or(&source.text);
+    let mut offset = source.text.len() - body.len();
+    for line in body.split_inclusive(['\n', '\r']) {
         let span = offset..offset + line.trim_end().len();
         offset += line.len();
         let entry = line.trim();

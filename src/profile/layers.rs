@@ -16,6 +16,12 @@ use crate::diag::{self, Diagnostic, Source};
 use crate::error::{Error, Result};
 use crate::values::Invalid;
 
+/// How many profiles an `extends` chain may hold: a bound on the
+/// recursion, far above any real use.
+const MAX_EXTENDS: usize = 32;
+/// The largest profile read (a bound on what a planted file can cost).
+const MAX_PROFILE: u64 = 64 << 20;
+
 /// One parsed input: its text (for snippets) and its table (for merging).
 #[derive(Debug, Clone)]
 pub(super) struct Layer {
@@ -95,7 +101,13 @@ impl Layers {
             ),
             None => Error::config(Diagnostic::new(message).help(hint)),
         };
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        if seen.len() >= MAX_EXTENDS {
+            return Err(fail(
+                format!("profiles extend each other more than {MAX_EXTENDS} deep"),
+                "flatten the chain: a profile rarely needs more than a base or two",
+            ));
+        }
+        let text = crate::files::read_input(path, MAX_PROFILE).map_err(|e| {
             fail(
                 format!("cannot read profile {}: {e}", path.display()),
                 match from {
@@ -137,6 +149,25 @@ impl Layers {
         let (table, extends) = parse_layer(&source)?;
         if let Some(extends) = extends {
             let span = span_of(&source.text, "extends");
+            let refuse = |message: &str, hint: &str| {
+                Error::config(
+                    Diagnostic::new(format!("`extends`: {message}"))
+                        .at(&source, span.clone())
+                        .help(hint),
+                )
+            };
+            if extends.trim().is_empty() {
+                return Err(refuse(
+                    "is empty",
+                    "name the base profile, e.g. `extends = \"default.toml\"`, or remove the key",
+                ));
+            }
+            if extends.chars().any(crate::values::breaks_line) {
+                return Err(refuse(
+                    "names a file with a control character or line break",
+                    "rename the base profile; such names break depfiles and logs",
+                ));
+            }
             let Some(dir) = &source.dir else {
                 return Err(Error::config(
                     Diagnostic::new("the built-in profile cannot extend another").at(&source, span),

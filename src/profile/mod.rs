@@ -164,9 +164,12 @@ pub fn load(origin: &Origin, sets: &[String]) -> Result<Profile> {
     check::check(name, raw, &layers).map_err(|p| Error::config(layers.diagnose(p)))
 }
 
+/// The profile's name: its file stem, which names `generated/<name>/`, so
+/// it must be a plain directory name (`...toml` would make it `..`).
 fn profile_name(path: &Path) -> Result<String> {
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-    let ok = !stem.is_empty()
+    let ok = stem.len() <= 64
+        && stem.starts_with(|c: char| c.is_ascii_alphanumeric())
         && stem
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
@@ -178,7 +181,7 @@ fn profile_name(path: &Path) -> Result<String> {
                 "profile file name `{}` cannot name an output directory",
                 path.display()
             ))
-            .help("use letters, digits, `-`, `_` or `.` before `.toml`"),
+            .help("start with a letter or digit, then up to 63 letters, digits, `-`, `_` or `.` before `.toml`"),
         ))
     }
 }

@@ -26,20 +26,27 @@ pub(super) fn lines(
 ) -> Result<Vec<String>> {
     let d = spec.dialect;
     let rootfs = config_path("rootfs", rootfs)?;
-    let ro = |source: &str, target: &str| lxc::mount_entry(d, source, target, "none", "ro,bind");
+    let bind = |source: &str, target: &str, options: &str| {
+        lxc::mount_entry(d, source, target, "none", options).map_err(|len| {
+            Error::unsafe_target(format!(
+                "{source}: its lxc.mount.entry would be {len} bytes; liblxc reads {} and would cut it",
+                lxc::MOUNT_ENTRY_MAX
+            ))
+        })
+    };
     let mut lines = vec![
         format!("{} = {}", d.keys().rootfs, d.rootfs_value(&rootfs)),
-        ro(spec.prefix.as_str(), spec.prefix.relative()),
-        ro(&tools.busybox, BUSYBOX),
+        bind(spec.prefix.as_str(), spec.prefix.relative(), "ro,bind")?,
+        bind(&tools.busybox, BUSYBOX, "ro,bind")?,
     ];
     if let Some(init) = &tools.init_lxc {
-        lines.push(ro(init, INIT_LXC));
+        lines.push(bind(init, INIT_LXC, "ro,bind")?);
     }
     if let Some(iptables) = &tools.iptables {
-        lines.push(ro(iptables, IPTABLES));
+        lines.push(bind(iptables, IPTABLES, "ro,bind")?);
     }
     if let Some(dir) = gateway {
-        lines.push(lxc::mount_entry(d, dir, "gateways", "none", "rw,bind"));
+        lines.push(bind(dir, "gateways", "rw,bind")?);
     }
     Ok(lines)
 }

@@ -46,7 +46,7 @@ macro_rules! string_value {
                 let v = $ty::parse(&s)?;
                 if v.0 != s {
                     return Err(Invalid::new(
-                        format!("{s:?} is not in normal form ({:?})", v.0),
+                        format!("{:?} is not in normal form ({:?})", short(&s), short(&v.0)),
                         None,
                     ));
                 }
@@ -80,9 +80,33 @@ macro_rules! string_value {
 mod names;
 pub use names::{Applet, FstabWord, IfName, MountAuto, Signal, UtsName, MOUNT_AUTO, SIGNALS};
 
+/// At most this much of a value is quoted in a message: a 20 MB value must
+/// not become 20 MB of error text.
+const SHOWN: usize = 64;
+
+/// `value` as a message quotes it: cut at [`SHOWN`] bytes (on a character
+/// boundary) with `…` and the full length.
+pub fn short(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.len() <= SHOWN {
+        return value.into();
+    }
+    let mut end = SHOWN;
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &value[..end], value.len()).into()
+}
+
+/// Whether `c` ends or breaks a line somewhere: control characters (which
+/// include U+0085, VT and FF) and Unicode's line and paragraph separators,
+/// which editors and some parsers treat as newlines.
+pub fn breaks_line(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
+}
+
 /// Refuses characters that would end or break an LXC config line.
 pub fn no_control(value: &str) -> Result<(), Invalid> {
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
+    if let Some(c) = value.chars().find(|c| breaks_line(*c)) {
         return Err(Invalid::new(
             format!("must not contain the control character {c:?}"),
             Some("an LXC config value ends at a newline; control characters cannot be written"),
@@ -103,7 +127,7 @@ impl AbsPath {
         no_control(value)?;
         if !value.starts_with('/') {
             return Err(Invalid::new(
-                format!("`{value}` is not an absolute path"),
+                format!("`{}` is not an absolute path", short(value)),
                 Some("write it from the root, e.g. `/usr/local`"),
             ));
         }
@@ -128,7 +152,14 @@ impl AbsPath {
     }
 }
 
-/// Joins the components of `value` with single slashes, refusing `..`.
+/// Linux's NAME_MAX: the longest file name a directory entry can hold.
+pub const NAME_MAX: usize = 255;
+/// Linux's PATH_MAX, the terminating NUL included.
+pub const PATH_MAX: usize = 4096;
+
+/// Joins the components of `value` with single slashes, refusing `..`,
+/// components over NAME_MAX and paths over PATH_MAX (which no system call
+/// takes, and which bsdtar and GNU tar cannot extract).
 fn normalise(value: &str) -> Result<String, Invalid> {
     let mut parts = Vec::new();
     for part in value.split('/') {
@@ -136,16 +167,32 @@ fn normalise(value: &str) -> Result<String, Invalid> {
             "" | "." => {}
             ".." => {
                 return Err(Invalid::new(
-                    format!("`{value}` contains `..`"),
+                    format!("`{}` contains `..`", short(value)),
                     Some("write the path without `..`; scgen does not resolve it for you"),
+                ))
+            }
+            p if p.len() > NAME_MAX => {
+                return Err(Invalid::new(
+                    format!(
+                        "has a component of {} bytes; Linux and tar take at most {NAME_MAX}",
+                        p.len()
+                    ),
+                    Some("shorten that directory or file name"),
                 ))
             }
             p => parts.push(p),
         }
     }
     let joined = parts.join("/");
-    if joined.len() > 4000 {
-        return Err(Invalid::new("is longer than a Linux path may be", None));
+    if joined.len() + 1 > PATH_MAX {
+        return Err(Invalid::new(
+            format!(
+                "is {} bytes long; a Linux path takes at most {}",
+                joined.len() + 1,
+                PATH_MAX - 1
+            ),
+            Some("use a shorter path"),
+        ));
     }
     Ok(joined)
 }
@@ -161,8 +208,11 @@ impl RelPath {
         no_control(value)?;
         if value.starts_with('/') {
             return Err(Invalid::new(
-                format!("`{value}` must be relative to the container's rootfs"),
-                Some(&format!("write `{}`", value.trim_start_matches('/'))),
+                format!(
+                    "`{}` must be relative to the container's rootfs",
+                    short(value)
+                ),
+                Some(&format!("write `{}`", short(value.trim_start_matches('/')))),
             ));
         }
         let p = normalise(value)?;
@@ -185,7 +235,7 @@ impl Mode {
         match u32::from_str_radix(digits, 8) {
             Ok(m) if m <= 0o7777 && (3..=4).contains(&digits.len()) => Ok(Mode(m)),
             _ => Err(Invalid::new(
-                format!("`{value}` is not an octal file mode"),
+                format!("`{}` is not an octal file mode", short(value)),
                 Some("write it as a string of octal digits, e.g. \"0777\" or \"0755\""),
             )),
         }

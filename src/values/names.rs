@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::Invalid;
+use super::{short, Invalid};
 
 /// A host name for `lxc.uts.name`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +26,7 @@ impl UtsName {
             Ok(UtsName(value.into()))
         } else {
             Err(Invalid::new(
-                format!("{value:?} is not a host name"),
+                format!("{:?} is not a host name", short(value)),
                 Some("use 1 to 64 letters, digits, `-` or `.`, not starting with `-`"),
             ))
         }
@@ -51,7 +51,7 @@ impl IfName {
             Ok(IfName(value.into()))
         } else {
             Err(Invalid::new(
-                format!("{value:?} is not a network interface name"),
+                format!("{:?} is not a network interface name", short(value)),
                 Some("use 1 to 15 letters, digits, `-`, `_` or `.`"),
             ))
         }
@@ -78,7 +78,7 @@ impl Signal {
             return match value.parse::<u32>() {
                 Ok(n) if (1..=64).contains(&n) => Ok(Signal(n.to_string())),
                 _ => Err(Invalid::new(
-                    format!("signal number {value} is out of range"),
+                    format!("signal number {} is out of range", short(value)),
                     Some("use 1 to 64"),
                 )),
             };
@@ -86,7 +86,7 @@ impl Signal {
         let upper = value.to_ascii_uppercase();
         let Some(name) = upper.strip_prefix("SIG") else {
             return Err(Invalid::new(
-                format!("`{value}` is not a signal LXC accepts"),
+                format!("`{}` is not a signal LXC accepts", short(value)),
                 Some("LXC needs the `SIG` prefix, e.g. `SIGKILL`, or a number"),
             ));
         };
@@ -111,7 +111,7 @@ impl Signal {
                 "use e.g. `SIGKILL`, `SIGRTMIN+3`, `SIGRTMAX-1`, or a number from 1 to 64".into()
             });
         Err(Invalid::new(
-            format!("`{value}` is not a signal LXC accepts"),
+            format!("`{}` is not a signal LXC accepts", short(value)),
             Some(&hint),
         ))
     }
@@ -159,7 +159,7 @@ impl MountAuto {
             .map(|s| format!("did you mean `{s}`?"))
             .unwrap_or_else(|| "e.g. `proc`, `sys`, `cgroup:mixed`".into());
         Err(Invalid::new(
-            format!("`{value}` is not an lxc.mount.auto token"),
+            format!("`{}` is not an lxc.mount.auto token", short(value)),
             Some(&hint),
         ))
     }
@@ -182,7 +182,7 @@ impl FstabWord {
             Ok(FstabWord(value.to_string()))
         } else {
             Err(Invalid::new(
-                format!("{value:?} is not a single fstab word"),
+                format!("{:?} is not a single fstab word", short(value)),
                 Some("one option per array item, without spaces, commas or `#`"),
             ))
         }
@@ -203,10 +203,13 @@ impl Applet {
             || name.len() > 255
             || name
                 .chars()
-                .any(|c| c == '/' || c.is_control() || c.is_whitespace())
+                .any(|c| c == '/' || super::breaks_line(c) || c.is_whitespace())
         {
             return Err(Invalid::new(
-                format!("{name:?} is not a file name busybox could answer to"),
+                format!(
+                    "{:?} is not a file name busybox could answer to",
+                    short(name)
+                ),
                 Some("an applet is a file name in bin/: no `/`, spaces or control characters"),
             ));
         }
