@@ -589,8 +589,10 @@ fn rootfs_that_is_a_symlink_is_refused() {
 /// Pins the no-follow opens of every write inside the rootfs (O_NOFOLLOW
 /// on each name, with `openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS)`
 /// behind it; the archive test below pins the RESOLVE flags alone): a
-/// symlink planted where the skeleton has a directory or a file makes the
-/// stage stop (77) naming that path, and the host directory or file it
+/// symlink planted where the skeleton has a directory makes the stage stop
+/// (77) naming that path; one planted where it has a file is replaced by
+/// the file, never followed (issue 9: what is not the plain file the stage
+/// expects is renamed over). Either way the host directory or file it
 /// points to (a temp dir standing for the host's /etc) is byte-, mode-,
 /// owner- and mtime-identical afterwards.
 #[test]
@@ -625,26 +627,36 @@ fn planted_symlinks_are_never_followed() {
         let before = dir_fingerprint(&host);
 
         let o = env.stage_into(&art, "c");
-        expect(&o, UNSAFE, plant);
-        let named = rootfs.join(plant).display().to_string();
-        assert!(
-            stderr(&o).contains(&named) && stderr(&o).contains("symlink"),
-            "{plant}: message does not name {named}: {}",
-            stderr(&o)
-        );
+        if *to_dir {
+            expect(&o, UNSAFE, plant);
+            let named = rootfs.join(plant).display().to_string();
+            assert!(
+                stderr(&o).contains(&named) && stderr(&o).contains("symlink"),
+                "{plant}: message does not name {named}: {}",
+                stderr(&o)
+            );
+            assert_eq!(
+                fs::read_link(rootfs.join(plant)).unwrap(),
+                host.clone(),
+                "{plant}: the planted link itself was replaced"
+            );
+        } else {
+            expect_ok(&o, plant);
+            let m = fs::symlink_metadata(rootfs.join(plant)).unwrap();
+            assert!(
+                m.file_type().is_file() && m.nlink() == 1,
+                "{plant}: the planted link was not replaced by a plain file"
+            );
+            assert_ne!(
+                fs::read(rootfs.join(plant)).unwrap(),
+                fs::read(&host_file).unwrap(),
+                "{plant}: the host file's bytes reached the rootfs"
+            );
+        }
         assert_eq!(
             dir_fingerprint(&host),
             before,
             "{plant}: the host side changed"
-        );
-        assert_eq!(
-            fs::read_link(rootfs.join(plant)).unwrap(),
-            if *to_dir {
-                host.clone()
-            } else {
-                host_file.clone()
-            },
-            "{plant}: the planted link itself was replaced"
         );
         no_temp_files(&env.path().join("c"));
     }
@@ -993,12 +1005,22 @@ fn archive_symlink_then_file_through_it_is_refused() {
         let art = artifacts_copy("default");
         hostile_tarball(art.path(), "default", &extra);
         let o = env.stage_into(art.path(), "c");
-        expect(&o, UNSAFE, what);
-        assert!(
-            stderr(&o).contains(&c.join("rootfs/evil").display().to_string()),
-            "{what}: {}",
-            stderr(&o)
-        );
+        if what == "file over the link" {
+            // The file replaces the link by rename (issue 9), never
+            // writing through it.
+            expect_ok(&o, what);
+            assert!(fs::symlink_metadata(c.join("rootfs/evil"))
+                .unwrap()
+                .file_type()
+                .is_file());
+        } else {
+            expect(&o, UNSAFE, what);
+            assert!(
+                stderr(&o).contains(&c.join("rootfs/evil").display().to_string()),
+                "{what}: {}",
+                stderr(&o)
+            );
+        }
         let inside: Vec<_> = walkdir::WalkDir::new(&outside)
             .into_iter()
             .map(|e| e.unwrap().into_path())

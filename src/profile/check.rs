@@ -185,6 +185,13 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
             )
         })
         .transpose()?;
+    if let Some(dir) = shared_bin.as_ref().filter(|d| is_system_dir(d)) {
+        return Err(Problem::new(
+            "busybox.shared-bin",
+            format!("`{dir}` is a system directory; the stage would fill it with links"),
+            Some("use a directory of scgen's own, e.g. `/var/lib/softwarecontainer/bin`"),
+        ));
+    }
     if let Some(dir) = &shared_bin {
         // A static line, so it precedes the stage's binds onto the
         // placeholders in it (LXC mounts in config order).
@@ -227,6 +234,54 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
         inputs,
         layers: layers.clone(),
     })
+}
+
+/// Directories of the FHS (and their usual binary directories) that must
+/// never become a shared bin: the stage fills it with links and
+/// placeholders, and binds it over every container's `/bin`.
+const SYSTEM_DIRS: &[&str] = &[
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/games",
+    "/usr/include",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/lib",
+    "/usr/local/sbin",
+    "/usr/local/share",
+    "/usr/sbin",
+    "/usr/share",
+    "/usr/src",
+    "/var",
+    "/var/lib",
+    "/var/local",
+    "/var/tmp",
+];
+
+fn is_system_dir(dir: &AbsPath) -> bool {
+    SYSTEM_DIRS.contains(&dir.as_str())
 }
 
 /// The most ttys LXC is asked to allocate: each is a pty pair made at start.

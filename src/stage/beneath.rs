@@ -1,24 +1,32 @@
-//! Writing beneath a directory without ever leaving it.
+//! Writing beneath a directory without ever leaving it, and without
+//! trusting anything already there.
 //!
-//! [`Root`] holds a descriptor of the rootfs (or the shared bin directory)
-//! and resolves every path below it with `openat2(RESOLVE_BENEATH |
-//! RESOLVE_NO_SYMLINKS)`: a `..`, an absolute link or any symlink already
-//! there is an error from the kernel, not a way onto the host. Modes are
-//! set with fchmod, so the umask never shows.
+//! [`Root`] holds a descriptor of the rootfs (or another directory the
+//! stage fills) and resolves every path below it with `openat2(BENEATH |
+//! NO_SYMLINKS)`: a `..`, an absolute link or any symlink already there is
+//! an error from the kernel, not a way onto the host. What it finds is
+//! looked at with `fstatat(AT_SYMLINK_NOFOLLOW)` before anything is opened:
+//!
+//! * a regular file with one link and the wanted bytes, mode and owner is
+//!   kept; anything else at a file's path (a hard link to a host file, a
+//!   device node, a FIFO, a symlink) is replaced by a temp file renamed
+//!   over it, never opened or written through;
+//! * a directory is opened (never followed) and set with fchmod/fchown on
+//!   that descriptor, so the umask never shows and nothing is changed by
+//!   path.
 
 use std::collections::HashMap;
-use std::fs;
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, Gid, Mode, OFlags, ResolveFlags, Uid};
+use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Stat, Uid};
 use rustix::io::Errno;
 
 use crate::contract::{Entry, Kind};
 use crate::error::{Error, Result};
 
-/// A rootfs opened once; every path below it is resolved by the kernel
+/// A directory opened once; every path below it is resolved by the kernel
 /// beneath this descriptor, refusing symlinks.
 pub(super) struct Root {
     path: PathBuf,
@@ -27,7 +35,9 @@ pub(super) struct Root {
     /// Whether new entries need a chown: not when the owner wanted is the
     /// one the kernel gives them anyway (saves a syscall per applet link).
     chown_new: bool,
-    /// Directories opened so far, by path relative to the rootfs.
+    /// The owner new entries get without a chown.
+    ours: (u32, u32),
+    /// Directories opened so far, by path relative to the root.
     dirs: HashMap<String, OwnedFd>,
     pub(super) created: usize,
     pub(super) kept: usize,
@@ -37,24 +47,31 @@ const BENEATH: ResolveFlags = ResolveFlags::BENEATH
     .union(ResolveFlags::NO_SYMLINKS)
     .union(ResolveFlags::NO_MAGICLINKS);
 
+const DIR_FLAGS: OFlags = OFlags::DIRECTORY
+    .union(OFlags::RDONLY)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::NONBLOCK);
+
+/// The largest file the stage reads back from a target (machine-id): more
+/// is not what it wrote, so it is replaced unread.
+const READ_MAX: i64 = 4096;
+
 impl Root {
-    pub(super) fn open(path: &Path, owner: Option<(u32, u32)>) -> Result<Self> {
-        let fd = rustix::fs::open(
-            path,
-            OFlags::DIRECTORY | OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW,
-            Mode::empty(),
-        )
-        .map_err(|e| {
+    /// Opens `path` (never following a symlink at its last component) and
+    /// gives it `mode` and the owner: the rootfs is the container's `/`.
+    pub(super) fn open(path: &Path, owner: Option<(u32, u32)>, mode: u32) -> Result<Self> {
+        let fd = rustix::fs::open(path, DIR_FLAGS, Mode::empty()).map_err(|e| {
             Error::unsafe_target(format!(
-                "cannot open rootfs {} without following a symlink: {e}",
+                "cannot open {} as a directory without following a symlink: {e}",
                 path.display()
             ))
         })?;
-        // The rootfs is the container's `/`: its root must own it too.
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))
+            .map_err(|e| Error::io(path, e.into()))?;
         chown(&fd, owner).map_err(|e| Error::io(path, e.into()))?;
         // New entries belong to our fsuid and, unless a set-group-id
-        // directory hands its group down, our fsgid. Skeleton directories
-        // never have that bit; the rootfs itself might.
+        // directory hands its group down, our fsgid.
         let setgid = rustix::fs::fstat(&fd).is_ok_and(|st| st.st_mode & 0o2000 != 0);
         let ours = (
             rustix::process::geteuid().as_raw(),
@@ -65,6 +82,7 @@ impl Root {
             fd,
             owner,
             chown_new: setgid || owner.is_some_and(|o| o != ours),
+            ours,
             dirs: HashMap::new(),
             created: 0,
             kept: 0,
@@ -127,6 +145,8 @@ impl Root {
             Err(Errno::EXIST) => false,
             Err(e) => return Err(fail(e)),
         };
+        // O_DIRECTORY|O_NOFOLLOW: a file, FIFO or symlink there is refused
+        // without being opened for I/O.
         let fd =
             rustix::fs::openat2(parent, name, DIR_FLAGS, Mode::empty(), BENEATH).map_err(fail)?;
         // mkdir applied the umask; the mode in the archive is the one wanted.
@@ -136,35 +156,49 @@ impl Root {
         Ok(made)
     }
 
+    /// Writes a regular file. A new one is created exclusively; an
+    /// existing one is kept only if it is already exactly right, else
+    /// replaced by a temp file renamed over it: whatever was there (a hard
+    /// link to a host file, a device, a FIFO, a symlink) is never opened.
     fn write(&self, rel: &str, data: &[u8], mode: u32) -> Result<bool> {
         let (dir, name) = split(rel);
         let parent = &self.dirs[dir];
         let fail = |e| unsafe_or_io(&self.path, rel, e);
-        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+        let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
         let m = Mode::from_raw_mode(mode);
-        let (fd, made) = match rustix::fs::openat2(parent, name, flags | OFlags::EXCL, m, BENEATH) {
-            Ok(fd) => (fd, true),
-            Err(Errno::EXIST) => {
-                let fd = rustix::fs::openat2(parent, name, flags | OFlags::TRUNC, m, BENEATH)
-                    .map_err(fail)?;
-                (fd, false)
+        let owner = self.owner_for(true);
+        match rustix::fs::openat2(parent, name, flags, m, BENEATH) {
+            Ok(fd) => {
+                fill(fd, data, mode, owner).map_err(fail)?;
+                return Ok(true);
             }
+            Err(Errno::EXIST) => {}
             Err(e) => return Err(fail(e)),
-        };
-        let mut written = 0;
-        while written < data.len() {
-            written += rustix::io::write(&fd, &data[written..]).map_err(fail)?;
         }
-        rustix::fs::fchmod(&fd, m).map_err(fail)?;
-        chown(&fd, self.owner_for(made)).map_err(fail)?;
-        Ok(made)
+        if !self.is_exactly(parent, name, data, mode) {
+            replace(parent, name, data, mode, owner).map_err(fail)?;
+        }
+        Ok(false)
+    }
+
+    /// Whether `name` is a regular, singly-linked file with exactly `data`,
+    /// `mode` and the wanted owner (looked at before it is opened, and
+    /// again on the descriptor).
+    fn is_exactly(&self, parent: &OwnedFd, name: &str, data: &[u8], mode: u32) -> bool {
+        let want = |st: &Stat| {
+            plain(st)
+                && st.st_size == data.len() as i64
+                && st.st_mode & 0o7777 == mode
+                && (st.st_uid, st.st_gid) == self.owner.unwrap_or(self.ours)
+        };
+        read_plain(parent, name, &want, READ_MAX).is_some_and(|bytes| bytes == data)
     }
 
     /// Links `rel` to `target`. An entry already there is kept as it is:
     /// the placeholders (`bin/iptables`) must not become applet links, and
-    /// nothing in a rootfs is ever followed. Either way it gets the owner
-    /// (never following it): a run killed between the link and its chown
-    /// must not leave a link of the wrong owner behind.
+    /// nothing in a rootfs is ever followed. Only a link the stage made, or
+    /// a lone symlink, gets the owner: a chown by path of anything else
+    /// could reach a host file through a hard link.
     fn symlink(&self, rel: &str, target: &str) -> Result<bool> {
         let (dir, name) = split(rel);
         let parent = &self.dirs[dir];
@@ -174,48 +208,128 @@ impl Root {
             Err(Errno::EXIST) => false,
             Err(e) => return Err(fail(e)),
         };
+        let lone_link = || {
+            rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                FileType::from_raw_mode(st.st_mode) == FileType::Symlink && st.st_nlink == 1
+            })
+        };
         if let Some((u, g)) = self.owner_for(made) {
-            let (u, g) = (Some(Uid::from_raw(u)), Some(Gid::from_raw(g)));
-            rustix::fs::chownat(parent, name, u, g, AtFlags::SYMLINK_NOFOLLOW).map_err(fail)?;
+            if made || lone_link() {
+                let (u, g) = (Some(Uid::from_raw(u)), Some(Gid::from_raw(g)));
+                rustix::fs::chownat(parent, name, u, g, AtFlags::SYMLINK_NOFOLLOW).map_err(fail)?;
+            }
         }
         Ok(made)
     }
 
+    /// A small file the stage wrote earlier (machine-id), if it is still a
+    /// plain file; anything else reads as absent and is later replaced.
     pub(super) fn read_file(&mut self, rel: &str) -> Option<Vec<u8>> {
         self.open_parent(rel).ok()?;
         let (dir, name) = split(rel);
-        let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW;
-        let fd = rustix::fs::openat2(&self.dirs[dir], name, flags, Mode::empty(), BENEATH).ok()?;
-        let mut out = Vec::new();
-        fs::File::from(fd).read_to_end(&mut out).ok()?;
-        Some(out)
+        read_plain(&self.dirs[dir], name, &plain, READ_MAX)
     }
 }
 
-const DIR_FLAGS: OFlags = OFlags::DIRECTORY
-    .union(OFlags::RDONLY)
-    .union(OFlags::CLOEXEC)
-    .union(OFlags::NOFOLLOW);
+/// Whether `st` is a regular file with one link: the only kind of entry
+/// the stage ever opens in a target.
+pub(super) fn plain(st: &Stat) -> bool {
+    FileType::from_raw_mode(st.st_mode) == FileType::RegularFile && st.st_nlink == 1
+}
 
-/// Parent directory (relative, `""` for the rootfs itself) and file name.
+/// The bytes of `name` below `parent` if `check` holds for it before and
+/// after it is opened (so only plain files are ever opened), at most `max`.
+pub(super) fn read_plain(
+    parent: &OwnedFd,
+    name: &str,
+    check: &dyn Fn(&Stat) -> bool,
+    max: i64,
+) -> Option<Vec<u8>> {
+    let st = rustix::fs::statat(parent, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    if !check(&st) || st.st_size > max {
+        return None;
+    }
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
+    let fd = rustix::fs::openat2(parent, name, flags, Mode::empty(), BENEATH).ok()?;
+    let again = rustix::fs::fstat(&fd).ok()?;
+    if again.st_ino != st.st_ino || !check(&again) {
+        return None;
+    }
+    let mut out = Vec::new();
+    std::fs::File::from(fd)
+        .take(max as u64 + 1)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// Puts `data` at `name` below `parent` by a temp file renamed over it:
+/// whatever was there is replaced, never opened. Mode and owner are set on
+/// the temp file's descriptor before the rename.
+pub(super) fn replace(
+    parent: &OwnedFd,
+    name: &str,
+    data: &[u8],
+    mode: u32,
+    owner: Option<(u32, u32)>,
+) -> rustix::io::Result<()> {
+    let tmp = temp_name(name);
+    let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
+    let fd = rustix::fs::openat2(
+        parent,
+        tmp.as_str(),
+        flags,
+        Mode::from_raw_mode(mode),
+        BENEATH,
+    )?;
+    let done = fill(fd, data, mode, owner)
+        .and_then(|()| rustix::fs::renameat(parent, tmp.as_str(), parent, name));
+    if done.is_err() {
+        let _ = rustix::fs::unlinkat(parent, tmp.as_str(), AtFlags::empty());
+    }
+    done
+}
+
+/// Writes `data` into a file just created, then sets its mode and owner on
+/// the descriptor.
+fn fill(fd: OwnedFd, data: &[u8], mode: u32, owner: Option<(u32, u32)>) -> rustix::io::Result<()> {
+    let mut file = std::fs::File::from(fd);
+    file.write_all(data).map_err(errno)?;
+    rustix::fs::fchmod(&file, Mode::from_raw_mode(mode))?;
+    chown(&file, owner)
+}
+
+/// A temp name beside `name`, unique to this process and call.
+pub(super) fn temp_name(name: &str) -> String {
+    let mut r = [0u8; 6];
+    let _ = rustix::rand::getrandom(&mut r, rustix::rand::GetRandomFlags::empty());
+    format!(".{name}.{}.tmp", hex::encode(r))
+}
+
+fn errno(e: std::io::Error) -> Errno {
+    Errno::from_io_error(&e).unwrap_or(Errno::IO)
+}
+
+/// Parent directory (relative, `""` for the root itself) and file name.
 fn split(rel: &str) -> (&str, &str) {
     rel.rsplit_once('/').unwrap_or(("", rel))
 }
 
-fn chown(fd: impl AsFd, owner: Option<(u32, u32)>) -> rustix::io::Result<()> {
+pub(super) fn chown(fd: impl AsFd, owner: Option<(u32, u32)>) -> rustix::io::Result<()> {
     match owner {
         Some((u, g)) => rustix::fs::fchown(fd, Some(Uid::from_raw(u)), Some(Gid::from_raw(g))),
         None => Ok(()),
     }
 }
 
-/// A refused symlink (ELOOP), an escape (EXDEV) or a file where a directory
-/// should be (ENOTDIR) is a safety refusal; anything else is plain I/O.
+/// A refused symlink (ELOOP), an escape (EXDEV), a file where a directory
+/// should be (ENOTDIR) or a directory where a file should be (EISDIR) is a
+/// safety refusal; anything else is plain I/O.
 fn unsafe_or_io(root: &Path, rel: &str, e: Errno) -> Error {
     let path = root.join(rel);
     match e {
-        Errno::LOOP | Errno::XDEV | Errno::NOTDIR => Error::unsafe_target(format!(
-            "refusing to write {}: a symlink or non-directory is in the way ({e}); scgen never follows links inside a rootfs",
+        Errno::LOOP | Errno::XDEV | Errno::NOTDIR | Errno::ISDIR => Error::unsafe_target(format!(
+            "refusing to write {}: a symlink or an entry of the wrong type is in the way ({e}); scgen never follows links inside a rootfs",
             path.display()
         )),
         e => Error::io(path, e.into()),

@@ -2,14 +2,16 @@
 //! a block of host-dependent lines between markers, so a second run
 //! replaces its block instead of appending again.
 
-use std::fs;
+use std::os::fd::OwnedFd;
 use std::path::Path;
+
+use rustix::fs::{AtFlags, FileType};
 
 use crate::contract::{StageSpec, BUSYBOX, INIT_LXC, IPTABLES};
 use crate::error::{Error, Result};
-use crate::files::write_atomic;
 use crate::lxc;
 
+use super::beneath::{plain, read_plain, replace};
 use super::host::{config_path, Tools};
 
 /// Markers around the lines the stage owns in the container config, so a
@@ -51,37 +53,46 @@ pub(super) fn lines(
     Ok(lines)
 }
 
-/// Removes temp files a killed earlier run left beside `path`
-/// (`.config.XXXXXX.tmp`, from [`write_atomic`]). Best effort:
-/// they are never read, only untidy.
-fn remove_stale_temps(path: &Path) {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return;
-    };
-    let prefix = format!(".{}.", name.to_string_lossy());
-    let Ok(entries) = fs::read_dir(dir) else {
+/// The largest config the stage reads back; a bigger `config` is not one
+/// it wrote, and is replaced unread.
+const CONFIG_MAX: i64 = 1 << 20;
+
+/// Removes temp files a killed earlier run left in the container dir
+/// (`.config.XXXX.tmp`). Safe under the container lock: no other stage's
+/// temp file is live. Best effort: they are never read, only untidy.
+fn remove_stale_temps(dir: &OwnedFd) {
+    let Ok(entries) = rustix::fs::Dir::read_from(dir) else {
         return;
     };
     for e in entries.flatten() {
-        let n = e.file_name();
-        let n = n.to_string_lossy();
-        if n.starts_with(&prefix) && n.ends_with(".tmp") && e.file_type().is_ok_and(|t| t.is_file())
-        {
-            let _ = fs::remove_file(e.path());
+        let name = e.file_name().to_string_lossy();
+        if name.starts_with(".config.") && name.ends_with(".tmp") {
+            let name = name.into_owned();
+            let regular = rustix::fs::statat(dir, name.as_str(), AtFlags::SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::RegularFile);
+            if regular {
+                let _ = rustix::fs::unlinkat(dir, name.as_str(), AtFlags::empty());
+            }
         }
     }
 }
 
-/// Writes the container config: the existing one (or the static config for
-/// a new container), without the previous run's block, plus a block of
-/// `lines` that the rest does not already hold. Unchanged: not written.
-pub(super) fn write(path: &Path, static_conf: &str, lines: &[String]) -> Result<bool> {
-    remove_stale_temps(path);
-    let old = match fs::read_to_string(path) {
-        Ok(text) => Some(text),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(Error::io(path, e)),
-    };
+/// Writes the container config below `dir` (the container directory,
+/// `shown` in messages): the existing one (or the static config for a new
+/// container), without the previous run's block, plus a block of `lines`
+/// that the rest does not already hold. An existing `config` is read only
+/// if it is a plain file (a planted symlink, FIFO, device or hard link is
+/// replaced unread), and the new one is renamed into place with its mode
+/// and owner set on the descriptor. Unchanged: not written.
+pub(super) fn write(
+    dir: &OwnedFd,
+    shown: &Path,
+    static_conf: &str,
+    lines: &[String],
+    owner: Option<(u32, u32)>,
+) -> Result<bool> {
+    remove_stale_temps(dir);
+    let old = read_plain(dir, "config", &plain, CONFIG_MAX).and_then(|b| String::from_utf8(b).ok());
     let base = old.as_deref().unwrap_or(static_conf);
     let mut kept = Vec::new();
     let mut inside = false;
@@ -104,10 +115,16 @@ pub(super) fn write(path: &Path, static_conf: &str, lines: &[String]) -> Result<
     }
     text.push_str(END);
     text.push('\n');
-    if old.as_deref() == Some(text.as_str()) {
+    let ours = || {
+        let st = rustix::fs::statat(dir, "config", AtFlags::SYMLINK_NOFOLLOW).ok()?;
+        let (uid, gid) = owner.unwrap_or((st.st_uid, st.st_gid));
+        Some(plain(&st) && st.st_mode & 0o7777 == 0o644 && (st.st_uid, st.st_gid) == (uid, gid))
+    };
+    if old.as_deref() == Some(text.as_str()) && ours() == Some(true) {
         return Ok(false);
     }
-    write_atomic(path, text.as_bytes(), 0o644)?;
+    replace(dir, "config", text.as_bytes(), 0o644, owner)
+        .map_err(|e| Error::io(shown.join("config"), e.into()))?;
     Ok(true)
 }
 
@@ -119,19 +136,22 @@ mod tests {
     fn config_block_is_replaced_not_appended() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
+        let fd = super::super::host::make_dir(dir.path()).unwrap();
         let lines = vec![
             "lxc.rootfs.path = dir:/r".to_string(),
             "lxc.mount.entry = /a a none ro,bind 0 0".to_string(),
         ];
         assert!(write(
-            &path,
+            &fd,
+            dir.path(),
             "lxc.uts.name = c\nlxc.rootfs.path = dir:/r\n",
-            &lines
+            &lines,
+            None
         )
         .unwrap());
-        let first = fs::read_to_string(&path).unwrap();
+        let first = std::fs::read_to_string(&path).unwrap();
         assert_eq!(first.matches("lxc.rootfs.path").count(), 1, "{first}");
-        assert!(!write(&path, "", &lines).unwrap());
-        assert_eq!(fs::read_to_string(&path).unwrap(), first);
+        assert!(!write(&fd, dir.path(), "", &lines, None).unwrap());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
     }
 }

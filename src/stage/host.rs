@@ -4,10 +4,13 @@
 //! Every path that reaches a config line passes [`AbsPath`]'s parser.
 
 use std::fs;
+use std::os::fd::OwnedFd;
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;
 
 use super::Options;
+use rustix::fs::OFlags;
+
 use crate::contract::StageSpec;
 use crate::error::{Error, Result};
 use crate::values::{AbsPath, Applet};
@@ -82,7 +85,29 @@ pub(super) fn config_path(what: &str, path: &Path) -> Result<String> {
     })
 }
 
-pub(super) fn gateway_dir(spec: &StageSpec, opts: &Options) -> Result<Option<String>> {
+/// The gateway directory, opened once: its path as it goes into the config
+/// line, and the descriptor every later change is made through, so a swap
+/// of the path for a symlink after the check wins nothing.
+pub(super) struct GatewayDir {
+    pub(super) path: String,
+    fd: OwnedFd,
+}
+
+impl GatewayDir {
+    /// Gives the directory `mode` (the seed's `chmod 777`), on the
+    /// descriptor. Left alone when already right: in a user namespace the
+    /// stage may not own the directory, and then it may not chmod it.
+    pub(super) fn set_mode(&self, mode: u32) -> Result<()> {
+        let st = rustix::fs::fstat(&self.fd).map_err(|e| Error::io(&self.path, e.into()))?;
+        if st.st_mode & 0o7777 != mode {
+            rustix::fs::fchmod(&self.fd, rustix::fs::Mode::from_raw_mode(mode))
+                .map_err(|e| Error::io(&self.path, e.into()))?;
+        }
+        Ok(())
+    }
+}
+
+pub(super) fn gateway_dir(spec: &StageSpec, opts: &Options) -> Result<Option<GatewayDir>> {
     let chosen = opts
         .gateway_dir
         .clone()
@@ -96,25 +121,71 @@ pub(super) fn gateway_dir(spec: &StageSpec, opts: &Options) -> Result<Option<Str
                 .as_ref()
                 .map(|d| PathBuf::from(d.as_str()))
         });
-    let Some(dir) = chosen else { return Ok(None) };
-    let meta = fs::symlink_metadata(&dir).map_err(|e| {
-        Error::unavailable(format!("gateway dir {}: {e}", dir.display()))
-            .with_help("create it before the container")
-    })?;
-    if !meta.is_dir() {
+    let Some(given) = chosen else { return Ok(None) };
+    // `link/`, `link/.` and `link//` make the kernel follow `link` whatever
+    // O_NOFOLLOW says: the path is normalised first, so its last component
+    // is the directory itself, and `..` is refused outright.
+    let abs = std::path::absolute(&given).map_err(|e| Error::io(&given, e))?;
+    if abs.components().any(|c| c == Component::ParentDir) {
         return Err(Error::unsafe_target(format!(
-            "gateway dir {} is not a directory (symlinks are not followed)",
-            dir.display()
+            "gateway dir {} contains `..`",
+            given.display()
         )));
     }
-    if is_host_root(&dir) {
+    let dir: PathBuf = abs.components().collect();
+    let fd = rustix::fs::open(
+        &dir,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::NOENT => {
+            Error::unavailable(format!("gateway dir {}: {e}", given.display()))
+                .with_help("create it before the container")
+        }
+        _ => Error::unsafe_target(format!(
+            "gateway dir {} is not a directory (symlinks are not followed): {e}",
+            dir.display()
+        )),
+    })?;
+    if is_host_root_fd(&fd) {
         return Err(Error::unsafe_target(format!(
             "gateway dir {} is the host's /; refusing to bind it and change its mode",
             dir.display()
         )));
     }
-    let abs = std::path::absolute(&dir).map_err(|e| Error::io(&dir, e))?;
-    config_path("gateway dir", &abs).map(Some)
+    let path = config_path("gateway dir", &dir)?;
+    Ok(Some(GatewayDir { path, fd }))
+}
+
+/// Whether `fd` is the directory `/` is (same device and inode).
+fn is_host_root_fd(fd: &OwnedFd) -> bool {
+    match (rustix::fs::fstat(fd), rustix::fs::stat("/")) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
+}
+
+/// Creates `dir` (and its parents) 0755 whatever the umask, and opens it
+/// without following a symlink at its last component.
+pub(super) fn make_dir(dir: &Path) -> Result<OwnedFd> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o755)
+        .create(dir)
+        .map_err(|e| Error::create(dir, e))?;
+    rustix::fs::open(
+        dir,
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK,
+        rustix::fs::Mode::empty(),
+    )
+    .map_err(|e| {
+        Error::unsafe_target(format!(
+            "cannot open {} as a directory without following a symlink: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// The container directory and rootfs, absolute and refused when they are

@@ -11,8 +11,6 @@
 //! RESOLVE_NO_SYMLINKS)` from a descriptor of the rootfs, so neither a `..`
 //! nor a symlink already in the rootfs can lead a write out of it.
 
-use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
 use crate::contract::{self, Entry, Kind};
@@ -90,15 +88,24 @@ pub fn stage(opts: &Options) -> Result<Report> {
         .then(|| BusyboxList::spawn(&tools.busybox))
         .transpose()?;
     let entries = tarball::read(&verified.tarball)?;
-    let lines = config::lines(spec, &rootfs, &tools, gateway_dir.as_deref())?;
+    let lines = config::lines(
+        spec,
+        &rootfs,
+        &tools,
+        gateway_dir.as_ref().map(|g| g.path.as_str()),
+    )?;
 
     let applets = applets.map(BusyboxList::finish).transpose()?;
 
     // Checks are done; from here on only I/O can fail, and every step is
     // idempotent, so a rerun after a failure simply completes the work.
-    fs::create_dir_all(&container).map_err(|e| Error::create(&container, e))?;
-    fs::create_dir_all(&rootfs).map_err(|e| Error::create(&rootfs, e))?;
-    let mut root = Root::open(&rootfs, host::owner())?;
+    let container_fd = host::make_dir(&container)?;
+    // Stages of one container take turns: the second finds the first's
+    // work done instead of racing it (or deleting its temp files).
+    rustix::fs::flock(&container_fd, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| Error::io(&container, e.into()))?;
+    host::make_dir(&rootfs)?;
+    let mut root = Root::open(&rootfs, host::owner(), 0o755)?;
     for e in &entries {
         root.put(e)?;
     }
@@ -107,7 +114,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
         .resolv_conf
         .clone()
         .unwrap_or_else(|| PathBuf::from("/etc/resolv.conf"));
-    if let Ok(text) = fs::read(&resolv) {
+    if let Ok(text) = crate::files::read_input_bytes(&resolv, 1 << 20) {
         root.write_file("etc/resolv.conf", &text, 0o644)?;
     }
     let (shared_created, shared_kept) = match &shared {
@@ -119,24 +126,22 @@ pub fn stage(opts: &Options) -> Result<Report> {
         }
         Some(shared) => shared.fill(spec, applets.as_deref(), host::owner())?,
     };
-    let config = container.join("config");
-    let config_written = config::write(&config, &verified.conf, &lines)?;
-    if opts.mapped_uid.is_some() || opts.mapped_gid.is_some() {
-        std::os::unix::fs::lchown(&config, opts.mapped_uid, opts.mapped_gid)
-            .map_err(|e| Error::io(&config, e))?;
-    }
+    let config_owner = match (opts.mapped_uid, opts.mapped_gid) {
+        (None, None) => None,
+        (u, g) => Some((
+            u.unwrap_or_else(|| rustix::process::geteuid().as_raw()),
+            g.unwrap_or_else(|| rustix::process::getegid().as_raw()),
+        )),
+    };
+    let config_written = config::write(
+        &container_fd,
+        &container,
+        &verified.conf,
+        &lines,
+        config_owner,
+    )?;
     if let Some(dir) = &gateway_dir {
-        // Left alone when already right: in a user namespace the stage may
-        // not own the directory, and then it may not chmod it.
-        let now = fs::metadata(dir)
-            .map_err(|e| Error::io(dir, e))?
-            .permissions()
-            .mode()
-            & 0o7777;
-        if now != gateway_mode {
-            fs::set_permissions(dir, fs::Permissions::from_mode(gateway_mode))
-                .map_err(|e| Error::io(dir, e))?;
-        }
+        dir.set_mode(gateway_mode)?;
     }
     Ok(Report {
         rootfs,

@@ -9,11 +9,15 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::applet_link;
-use super::beneath::Root;
-use super::host::Tools;
+use std::os::fd::OwnedFd;
+
+use rustix::fs::{FlockOperation, Mode, OFlags};
+use rustix::io::Errno;
+
+use super::beneath::{plain, read_plain, Root};
+use super::host::{make_dir, Tools};
 use crate::contract::{self, Entry, Kind, StageSpec};
 use crate::error::{Error, Result};
-use crate::files::write_atomic;
 use crate::values::{AbsPath, Applet};
 
 /// The host directory bound on `bin` that holds the placeholders and the
@@ -30,14 +34,21 @@ pub(super) struct SharedBin {
 const STAMP: &str = ".scgen-stamp";
 
 impl SharedBin {
+    /// Reads what is there before anything is written. The directory must
+    /// be one scgen made: missing, empty, or holding scgen's stamp. A
+    /// system directory with binaries in it is refused, never filled.
     pub(super) fn plan(dir: &AbsPath, spec: &StageSpec, tools: &Tools) -> Result<Self> {
         let dir = PathBuf::from(dir.as_str());
-        if fs::symlink_metadata(&dir).is_ok_and(|m| !m.is_dir()) {
-            return Err(Error::unsafe_target(format!(
-                "shared bin {} is not a directory (a symlink is never followed)",
-                dir.display()
-            )));
-        }
+        let existing = match rustix::fs::open(&dir, DIR_FLAGS, Mode::empty()) {
+            Ok(fd) => Some(fd),
+            Err(Errno::NOENT) => None,
+            Err(e) => {
+                return Err(Error::unsafe_target(format!(
+                    "shared bin {} is not a directory (a symlink is never followed): {e}",
+                    dir.display()
+                )))
+            }
+        };
         let bb = fs::metadata(&tools.busybox).map_err(|e| Error::io(&tools.busybox, e))?;
         let source = match &spec.applets {
             Some(list) => format!(
@@ -61,9 +72,23 @@ impl SharedBin {
             bb.mtime(),
             bb.mtime_nsec()
         );
-        let stamp_path = dir.join(STAMP);
-        let current = fs::symlink_metadata(&stamp_path).is_ok_and(|m| m.is_file())
-            && fs::read(&stamp_path).is_ok_and(|old| old == stamp.as_bytes());
+        let mut current = false;
+        if let Some(fd) = &existing {
+            // Wait for a stage that is filling it, then look.
+            rustix::fs::flock(fd, FlockOperation::LockShared)
+                .map_err(|e| Error::io(&dir, e.into()))?;
+            match read_plain(fd, STAMP, &plain, 4096) {
+                Some(old) => current = old == stamp.as_bytes(),
+                None if is_empty(fd) => {}
+                None => {
+                    return Err(Error::unsafe_target(format!(
+                        "shared bin {} is not empty and has no scgen stamp ({STAMP}); scgen fills only a directory it made",
+                        dir.display()
+                    ))
+                    .with_help("name a new directory in busybox.shared-bin, e.g. /var/lib/softwarecontainer/bin"))
+                }
+            }
+        }
         Ok(SharedBin {
             dir,
             stamp,
@@ -80,8 +105,11 @@ impl SharedBin {
         listed: Option<&[Applet]>,
         owner: Option<(u32, u32)>,
     ) -> Result<(usize, usize)> {
-        fs::create_dir_all(&self.dir).map_err(|e| Error::create(&self.dir, e))?;
-        let mut root = Root::open(&self.dir, owner)?;
+        // One stage fills it at a time; the others wait in `plan`.
+        let lock = make_dir(&self.dir)?;
+        rustix::fs::flock(&lock, FlockOperation::LockExclusive)
+            .map_err(|e| Error::io(&self.dir, e.into()))?;
+        let mut root = Root::open(&self.dir, owner, 0o755)?;
         for path in contract::placeholders(spec.init_lxc, spec.iptables) {
             let name = path.trim_start_matches("bin/");
             root.put(&Entry {
@@ -95,8 +123,22 @@ impl SharedBin {
             for a in applets {
                 root.put(&applet_link(a.as_str()))?;
             }
-            write_atomic(&self.dir.join(STAMP), self.stamp.as_bytes(), 0o644)?;
+            root.write_file(STAMP, self.stamp.as_bytes(), 0o644)?;
         }
         Ok((root.created, root.kept))
     }
 }
+
+/// Whether the directory holds nothing but `.` and `..`.
+fn is_empty(fd: &OwnedFd) -> bool {
+    rustix::fs::Dir::read_from(fd).is_ok_and(|d| {
+        d.flatten()
+            .all(|e| matches!(e.file_name().to_bytes(), b"." | b".."))
+    })
+}
+
+const DIR_FLAGS: OFlags = OFlags::DIRECTORY
+    .union(OFlags::RDONLY)
+    .union(OFlags::CLOEXEC)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::NONBLOCK);
