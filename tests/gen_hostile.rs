@@ -19,80 +19,21 @@ mod common;
 use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::{Read as _, Seek as _};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
+use common::guard::*;
+use common::stage::{code, stderr};
 use common::*;
 use tempfile::TempDir;
 
-const STALE: i32 = 1;
-const USAGE: i32 = 2;
-const CONFIG: i32 = 78;
-
-/// How long one gen may take before it counts as hung.
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Address-space limit for one gen: reading `/dev/zero` or building 60 MB
-/// of error text fails the test, not the machine.
-const MEMORY_LIMIT: u64 = 2 << 30;
+use common::code::{CONFIG, STALE, USAGE};
 
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-/// Runs `cmd` under `prlimit --as` and kills it (and fails the test) once
-/// it has run for [`DEADLINE`].
-#[track_caller]
-fn run_within(cmd: &Command, what: &str) -> Output {
-    let mut w = Command::new("prlimit");
-    w.arg(format!("--as={MEMORY_LIMIT}"))
-        .arg("--")
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => w.env(k, v),
-            None => w.env_remove(k),
-        };
-    }
-    if let Some(d) = cmd.get_current_dir() {
-        w.current_dir(d);
-    }
-    let mut out = tempfile::tempfile().unwrap();
-    let mut err = tempfile::tempfile().unwrap();
-    let mut child = w
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(err.try_clone().unwrap())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{what}: cannot run {w:?}: {e}"));
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        if started.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{what}: still running after {DEADLINE:?}: hung (killed)");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
-    out.rewind().unwrap();
-    out.read_to_end(&mut stdout).unwrap();
-    err.rewind().unwrap();
-    err.read_to_end(&mut stderr).unwrap();
-    Output {
-        status,
-        stdout,
-        stderr,
-    }
-}
 
 /// `scgen gen ARGS` run in `cwd`, with a deadline.
 fn gen_in(cwd: &Path, args: &[&OsStr]) -> Output {
@@ -103,14 +44,6 @@ fn gen_in(cwd: &Path, args: &[&OsStr]) -> Output {
 
 fn os(s: &str) -> &OsStr {
     OsStr::new(s)
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The first 4000 characters of `s`, for failure messages.
@@ -312,29 +245,7 @@ fn mount_line_over_the_liblxc_bound_is_refused() {
     );
 }
 
-/// Runs before the booted scenario (as in tests/lxc.rs): private /run/lxc,
-/// a sysfs of the new network namespace with the cgroup mounts carried
-/// over, a temp lxcpath, and cleanup on exit.
-const PRELUDE: &str = r#"
-set -eu
-P=$(mktemp -d /tmp/scgen-lxc.XXXXXX)
-cleanup() {
-    for c in $(lxc-ls -P "$P" 2>/dev/null); do
-        lxc-stop -P "$P" -n "$c" -k >/dev/null 2>&1 || true
-        lxc-destroy -P "$P" -n "$c" -f >/dev/null 2>&1 || true
-    done
-    rm -rf "$P"
-}
-trap cleanup EXIT
-mkdir -p /run/lxc && mount -t tmpfs scgen-test /run/lxc
-mkdir "$P/cg" && mount --rbind /sys/fs/cgroup "$P/cg"
-mount -t sysfs sysfs /sys && mount --move "$P/cg" /sys/fs/cgroup
-mkdir "$P/gw"
-"#;
-
-fn lxc_ready() -> bool {
-    is_root() && have("lxc-create") && have("lxc-execute") && have("unshare") && have("ip")
-}
+use common::lxc::ready as lxc_ready;
 
 /// Issue 9 item 9, proven on liblxc. Pins that the bound gen enforces is
 /// one liblxc honours: the LONGEST `bind,ro` mount line gen accepts
@@ -399,12 +310,7 @@ fn mount_line_near_the_bound_stays_read_only_on_real_lxc() {
 GATEWAY_DIR="$P/gw" lxc-create -P "$P" -n m1 -t "$ART/lxc-softwarecontainer" -f "$ART/softwarecontainer.conf" >&2
 lxc-execute -P "$P" -n m1 -- /bin/busybox sh -c 'for d in /mnt/*; do echo "hello=$(cat "$d/hello")"; if touch "$d/probe" 2>/dev/null; then echo write=writable; else echo write=read-only; fi; done; touch /tmp/probe && echo tmp=writable'
 "#;
-    let o = run(Command::new("unshare")
-        .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
-        .arg(format!("{PRELUDE}\n{script}"))
-        .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
-        .env("SCGEN_ARTIFACTS", &art)
-        .env("ART", &art));
+    let o = common::lxc::scenario(&art, script);
     let out = stdout(&o);
     assert!(
         o.status.success(),

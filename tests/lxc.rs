@@ -12,30 +12,6 @@ mod common;
 use common::*;
 use std::collections::BTreeMap;
 
-/// Runs before every scenario: private /run/lxc, a sysfs of the new network
-/// namespace (LXC looks bridges up there) with the cgroup mounts carried
-/// over, a temp lxcpath, and cleanup on exit.
-const PRELUDE: &str = r#"
-set -eu
-P=$(mktemp -d /tmp/scgen-lxc.XXXXXX)
-cleanup() {
-    for c in $(lxc-ls -P "$P" 2>/dev/null); do
-        lxc-stop -P "$P" -n "$c" -k >/dev/null 2>&1 || true
-        lxc-destroy -P "$P" -n "$c" -f >/dev/null 2>&1 || true
-    done
-    rm -rf "$P"
-}
-trap cleanup EXIT
-mkdir -p /run/lxc && mount -t tmpfs scgen-test /run/lxc
-mkdir "$P/cg" && mount --rbind /sys/fs/cgroup "$P/cg"
-mount -t sysfs sysfs /sys && mount --move "$P/cg" /sys/fs/cgroup
-mkdir "$P/gw" && echo from-the-host > "$P/gw/hello"
-create() {
-    GATEWAY_DIR="$P/gw" lxc-create -P "$P" -n "$1" -t "$ART/lxc-softwarecontainer" -f "$ART/softwarecontainer.conf" >&2
-}
-run() { name=$1; shift; lxc-execute -P "$P" -n "$name" -- /bin/busybox sh -c "$*"; }
-"#;
-
 /// Runs `script` for the artifacts of `profile` (generated fresh into a
 /// temp dir); returns its `key=value` lines.
 fn scenario(profile: &str, script: &str) -> BTreeMap<String, String> {
@@ -62,12 +38,7 @@ fn scenario_with(profile: &str, sets: &[&str], script: &str) -> BTreeMap<String,
         "gen failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
-    let o = run(std::process::Command::new("unshare")
-        .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
-        .arg(format!("{PRELUDE}\n{script}"))
-        .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
-        .env("SCGEN_ARTIFACTS", &art)
-        .env("ART", &art));
+    let o = common::lxc::scenario(&art, script);
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -82,9 +53,7 @@ fn scenario_with(profile: &str, sets: &[&str], script: &str) -> BTreeMap<String,
         .collect()
 }
 
-fn lxc_ready() -> bool {
-    is_root() && have("lxc-create") && have("lxc-execute") && have("unshare") && have("ip")
-}
+use common::lxc::ready as lxc_ready;
 
 const BOOT: &str = r#"
 create c1

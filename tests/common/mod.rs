@@ -7,6 +7,10 @@
 //! output.
 #![allow(dead_code)]
 
+pub mod guard;
+pub mod lxc;
+pub mod stage;
+
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
