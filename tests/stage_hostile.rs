@@ -22,7 +22,7 @@ use common::*;
 use scgen::contract;
 use tempfile::TempDir;
 
-use common::code::{CANT_CREATE, DATA, IO as IO_ERR, UNAVAILABLE, UNSAFE, USAGE};
+use common::code::{CANT_CREATE, CONFIG, DATA, IO as IO_ERR, UNAVAILABLE, UNSAFE, USAGE};
 
 // ---------------------------------------------------------------------------
 // Targets: the host's /
@@ -1713,7 +1713,7 @@ fn shared_bin_system_directories_are_refused_at_gen() {
             .arg(&out)
             .arg("--set")
             .arg(format!("busybox.shared-bin={dir}")));
-        expect(&o, 78, &format!("shared-bin = {dir}"));
+        expect(&o, CONFIG, &format!("shared-bin = {dir}"));
         assert!(stderr(&o).contains("shared-bin"), "{dir}: {}", stderr(&o));
         assert!(!out.exists(), "{dir}: wrote {}", out.display());
     }
