@@ -9,7 +9,10 @@
 //! LXC 5, computed an empty rootfs and wrote into the host's `/`; here every
 //! write inside the rootfs goes through `openat2(RESOLVE_BENEATH |
 //! RESOLVE_NO_SYMLINKS)` from a descriptor of the rootfs, so neither a `..`
-//! nor a symlink already in the rootfs can lead a write out of it.
+//! nor a symlink already in the rootfs can lead a write out of it, and
+//! nothing found there is opened unless it is a plain file (see
+//! [`beneath`]). Stages of one container take turns on an flock of its
+//! directory.
 
 use std::path::PathBuf;
 
