@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use super::layers::{Layers, Problem};
-use super::raw::{RawMount, RawProfile};
-use super::{Applets, Container, Gateways, Mount, Network, Profile};
+use super::raw::{RawMount, RawProfile, RootfsKind};
+use super::{Applets, Container, Gateways, Mount, Network, Profile, DEFAULT_SKELETON_STORE};
 use crate::diag::Source;
 use crate::lxc::Dialect;
 use crate::values::{
@@ -59,6 +59,15 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
     let datadir = under_prefix("install.datadir", install.datadir.as_deref(), "share")?;
 
     let c = raw.container.unwrap_or_default();
+    let skeleton_store = skeleton_store(
+        c.rootfs,
+        c.skeleton_store.as_deref(),
+        dialect,
+        raw.busybox
+            .as_ref()
+            .and_then(|b| b.shared_bin.as_ref())
+            .is_some(),
+    )?;
     let container = Container {
         uts_name: parse(
             "container.uts-name",
@@ -197,9 +206,55 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
         gateways,
         applets,
         shared_bin,
+        skeleton_store,
         inputs,
         layers: layers.clone(),
     })
+}
+
+/// The skeleton store of an overlay rootfs, or `None` for a plain tree.
+/// `skeleton-store` alone (rootfs `dir`) is ignored, so `--set
+/// container.rootfs=dir` turns an overlay profile back into a plain one.
+fn skeleton_store(
+    kind: Option<RootfsKind>,
+    store: Option<&str>,
+    dialect: Dialect,
+    shared_bin: bool,
+) -> Result<Option<AbsPath>, Problem> {
+    const KEY: &str = "container.rootfs";
+    if kind != Some(RootfsKind::Overlay) {
+        return Ok(None);
+    }
+    if dialect == Dialect::Lxc2 {
+        // LXC 2 spells it `lxc.rootfs = overlayfs:...` with other rules for
+        // the work dir; nothing here has booted that, so it is refused.
+        return Err(Problem::new(
+            KEY,
+            "`overlay` needs the `lxc3` dialect",
+            Some("set `lxc.dialect = \"lxc3\"` (LXC >= 3.0), or `container.rootfs = \"dir\"`"),
+        ));
+    }
+    if shared_bin {
+        return Err(Problem::new(
+            KEY,
+            "`overlay` cannot be combined with `busybox.shared-bin`",
+            Some("the overlay's skeleton already holds the applet links once per host; drop `busybox.shared-bin`"),
+        ));
+    }
+    const SKEY: &str = "container.skeleton-store";
+    let dir = below_root(
+        SKEY,
+        store.unwrap_or(DEFAULT_SKELETON_STORE),
+        "use a directory of its own, e.g. `/var/lib/softwarecontainer/skeletons`",
+    )?;
+    if let Some(c) = dir.as_str().chars().find(|c| matches!(c, ':' | ',' | '\\')) {
+        return Err(Problem::new(
+            SKEY,
+            format!("must not hold `{c}`"),
+            Some("LXC splits `overlay:<lower>:<upper>` at `:`, and the kernel splits mount options at `,` and unescapes `\\`"),
+        ));
+    }
+    Ok(Some(dir))
 }
 
 fn word(w: &str) -> FstabWord {
