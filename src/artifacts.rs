@@ -29,6 +29,7 @@ pub fn stage_spec(p: &Profile) -> StageSpec {
         gateways_dir: p.gateways.dir.clone(),
         gateways_mode: p.gateways.mode,
         shared_bin: p.shared_bin.clone(),
+        skeleton_store: p.skeleton_store.clone(),
         applets: match (&p.shared_bin, &p.applets) {
             (Some(_), Applets::Fixed(list)) => Some(list.clone()),
             _ => None,

@@ -38,6 +38,12 @@ pub enum Command {
         after_help = "Examples:\n  scgen stage --artifacts /usr/local/share/softwarecontainer/scgen --path /var/lib/lxc/SC-1\n  lxc-create -n SC-1 -t /usr/local/share/softwarecontainer/lxc-templates/lxc-softwarecontainer \\\n      -f /usr/local/etc/softwarecontainer/softwarecontainer.conf"
     )]
     Stage(StageArgs),
+    /// List, check or prune the shared skeletons of overlay containers
+    /// (profile `container.rootfs = "overlay"`).
+    #[command(
+        after_help = "Examples:\n  scgen skeletons list --lxcpath /var/lib/lxc      # exit 65 if one fails its check\n  scgen skeletons --store /var/lib/softwarecontainer/skeletons prune --lxcpath /var/lib/lxc"
+    )]
+    Skeletons(SkeletonsArgs),
     /// Print the JSON Schema of a profile (for editor completion of TOML).
     #[command(
         after_help = "Example:\n  scgen schema > profile.schema.json   # then point taplo/Even Better TOML at it"
@@ -95,6 +101,34 @@ pub struct StageArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct SkeletonsArgs {
+    /// The skeleton store (the profile's `container.skeleton-store`).
+    #[arg(long, value_name = "DIR", default_value = crate::profile::DEFAULT_SKELETON_STORE)]
+    pub store: PathBuf,
+    #[command(subcommand)]
+    pub action: SkeletonsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SkeletonsAction {
+    /// One line per skeleton: name, `ok` or why it fails its check
+    /// (stamp, owner, tree digest), and the containers using it. Exit 65
+    /// if any fails its check.
+    List {
+        /// An LXC lxcpath whose containers' configs to read (repeatable).
+        #[arg(long, value_name = "DIR")]
+        lxcpath: Vec<PathBuf>,
+    },
+    /// Remove every skeleton no container under the lxcpaths uses, and the
+    /// temp dirs of killed fills. A skeleton in use is never removed.
+    Prune {
+        /// Every lxcpath whose containers may use the store (repeatable).
+        #[arg(long, value_name = "DIR", required = true)]
+        lxcpath: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
 pub struct GenArgs {
     /// Profile to generate (repeatable). Without it: the built-in default.
     #[arg(long, value_name = "FILE")]
@@ -142,6 +176,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Gen(args) => gen(args),
         Command::Stage(args) => stage(args),
+        Command::Skeletons(args) => skeletons(args),
         Command::Schema => print(&crate::profile::schema()),
         Command::Completions { shell } => print(&completions(shell)),
         Command::Man => print(&man()),
@@ -201,6 +236,47 @@ fn stage(args: StageArgs) -> Result<()> {
             "unchanged"
         }
     ))
+}
+
+fn skeletons(args: SkeletonsArgs) -> Result<()> {
+    use crate::stage::skeletons::{self, Item, State};
+    let line = |item: &Item, verb: &str| {
+        let state = match &item.state {
+            State::Ok => "ok".to_string(),
+            State::Bad(why) => format!("FAILS CHECK: {why}"),
+            State::Temp { live: true } => "filling".to_string(),
+            State::Temp { live: false } => "left by a killed fill".to_string(),
+        };
+        let users: Vec<String> = item.users.iter().map(|u| u.display().to_string()).collect();
+        let users = match users.is_empty() {
+            true => "unused".to_string(),
+            false => format!("used by {}", users.join(" ")),
+        };
+        format!("{verb}{} {state}; {users}\n", item.name)
+    };
+    match args.action {
+        SkeletonsAction::List { lxcpath } => {
+            let items = skeletons::list(&args.store, &lxcpath)?;
+            print(&items.iter().map(|i| line(i, "")).collect::<String>())?;
+            match items.iter().find(|i| matches!(i.state, State::Bad(_))) {
+                Some(bad) => Err(Error::data(format!(
+                    "skeleton {} in {} fails its check",
+                    bad.name,
+                    args.store.display()
+                ))),
+                None => Ok(()),
+            }
+        }
+        SkeletonsAction::Prune { lxcpath } => {
+            let items = skeletons::prune(&args.store, &lxcpath)?;
+            print(
+                &items
+                    .iter()
+                    .map(|(i, removed)| line(i, if *removed { "removed " } else { "kept " }))
+                    .collect::<String>(),
+            )
+        }
+    }
 }
 
 fn gen(args: GenArgs) -> Result<()> {

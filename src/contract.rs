@@ -92,6 +92,10 @@ pub struct StageSpec {
     /// Host directory holding the placeholders and applet links for every
     /// container, bound on `bin`.
     pub shared_bin: Option<AbsPath>,
+    /// Overlay rootfs: the host directory of the shared, read-only
+    /// skeletons; each container gets only an upper dir. Unset: a plain
+    /// directory tree per container.
+    pub skeleton_store: Option<AbsPath>,
     /// With a shared bin directory and a list fixed at build time: the
     /// applets to link there (without one, the links are in the tarball).
     pub applets: Option<Vec<Applet>>,
@@ -119,6 +123,15 @@ impl StageSpec {
         }
         if let Some(dir) = &self.shared_bin {
             not_root("shared-bin", dir)?;
+        }
+        if let Some(dir) = &self.skeleton_store {
+            not_root("skeleton-store", dir)?;
+            if dir.as_str().contains([':', ',', '\\']) {
+                return Err("skeleton-store must not hold `:`, `,` or `\\`".into());
+            }
+            if self.dialect != Dialect::Lxc3 || self.shared_bin.is_some() {
+                return Err("skeleton-store needs the lxc3 dialect and no shared-bin".into());
+            }
         }
         Ok(())
     }

@@ -86,6 +86,14 @@ impl Dialect {
     }
 }
 
+/// The LXC 3+ rootfs value of an overlay: `lower` read-only below, the
+/// container's own `upper` dir on top. LXC puts overlayfs's work dir
+/// beside the upper dir (`olwork`). Neither path may hold `:` (checked by
+/// the callers).
+pub fn overlay_rootfs(lower: &str, upper: &str) -> String {
+    format!("overlay:{lower}:{upper}")
+}
+
 /// Escapes one fstab field the way glibc's getmntent reads it back, so a
 /// space in a path cannot split the field.
 pub fn fstab_escape(field: &str) -> String {

@@ -31,6 +31,9 @@ _scgen() {
             scgen,schema)
                 cmd="scgen__subcmd__schema"
                 ;;
+            scgen,skeletons)
+                cmd="scgen__subcmd__skeletons"
+                ;;
             scgen,stage)
                 cmd="scgen__subcmd__stage"
                 ;;
@@ -49,8 +52,35 @@ _scgen() {
             scgen__subcmd__help,schema)
                 cmd="scgen__subcmd__help__subcmd__schema"
                 ;;
+            scgen__subcmd__help,skeletons)
+                cmd="scgen__subcmd__help__subcmd__skeletons"
+                ;;
             scgen__subcmd__help,stage)
                 cmd="scgen__subcmd__help__subcmd__stage"
+                ;;
+            scgen__subcmd__help__subcmd__skeletons,list)
+                cmd="scgen__subcmd__help__subcmd__skeletons__subcmd__list"
+                ;;
+            scgen__subcmd__help__subcmd__skeletons,prune)
+                cmd="scgen__subcmd__help__subcmd__skeletons__subcmd__prune"
+                ;;
+            scgen__subcmd__skeletons,help)
+                cmd="scgen__subcmd__skeletons__subcmd__help"
+                ;;
+            scgen__subcmd__skeletons,list)
+                cmd="scgen__subcmd__skeletons__subcmd__list"
+                ;;
+            scgen__subcmd__skeletons,prune)
+                cmd="scgen__subcmd__skeletons__subcmd__prune"
+                ;;
+            scgen__subcmd__skeletons__subcmd__help,help)
+                cmd="scgen__subcmd__skeletons__subcmd__help__subcmd__help"
+                ;;
+            scgen__subcmd__skeletons__subcmd__help,list)
+                cmd="scgen__subcmd__skeletons__subcmd__help__subcmd__list"
+                ;;
+            scgen__subcmd__skeletons__subcmd__help,prune)
+                cmd="scgen__subcmd__skeletons__subcmd__help__subcmd__prune"
                 ;;
             *)
                 ;;
@@ -59,7 +89,7 @@ _scgen() {
 
     case "${cmd}" in
         scgen)
-            opts="-h -V --help --version gen stage schema completions man help"
+            opts="-h -V --help --version gen stage skeletons schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -125,7 +155,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help)
-            opts="gen stage schema completions man help"
+            opts="gen stage skeletons schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -208,6 +238,48 @@ _scgen() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        scgen__subcmd__help__subcmd__skeletons)
+            opts="list prune"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__help__subcmd__skeletons__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__help__subcmd__skeletons__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         scgen__subcmd__help__subcmd__stage)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -243,6 +315,116 @@ _scgen() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__skeletons)
+            opts="-h --store --help list prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__skeletons__subcmd__help)
+            opts="list prune help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__skeletons__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__skeletons__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__skeletons__subcmd__help__subcmd__prune)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__skeletons__subcmd__list)
+            opts="-h --lxcpath --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lxcpath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__skeletons__subcmd__prune)
+            opts="-h --lxcpath --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --lxcpath)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -4,20 +4,21 @@
 //! binds) applied. A failure is a [`Problem`] naming the key, which the
 //! layers turn into a diagnostic at the line that set it.
 
-use std::collections::BTreeSet;
-use std::path::Path;
-
+use super::busybox;
 use super::layers::{Layers, Problem};
-use super::raw::{RawMount, RawProfile};
-use super::{Applets, Container, Gateways, Mount, Network, Profile};
-use crate::diag::Source;
+use super::raw::{RawMount, RawProfile, RootfsKind};
+use super::{Applets, Container, Gateways, Mount, Network, Profile, DEFAULT_SKELETON_STORE};
 use crate::lxc::Dialect;
 use crate::values::{
-    AbsPath, Applet, FstabWord, IfName, Invalid, Mode, MountAuto, RelPath, Signal, UtsName,
+    AbsPath, FstabWord, IfName, Invalid, Mode, MountAuto, RelPath, Signal, UtsName,
 };
 
 /// Parses `value` at `key` with its type's parser.
-fn parse<T>(key: &str, value: &str, parser: fn(&str) -> Result<T, Invalid>) -> Result<T, Problem> {
+pub(super) fn parse<T>(
+    key: &str,
+    value: &str,
+    parser: fn(&str) -> Result<T, Invalid>,
+) -> Result<T, Problem> {
     parser(value).map_err(|i| Problem::at_key(key, i))
 }
 
@@ -59,6 +60,15 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
     let datadir = under_prefix("install.datadir", install.datadir.as_deref(), "share")?;
 
     let c = raw.container.unwrap_or_default();
+    let skeleton_store = skeleton_store(
+        c.rootfs,
+        c.skeleton_store.as_deref(),
+        dialect,
+        raw.busybox
+            .as_ref()
+            .and_then(|b| b.shared_bin.as_ref())
+            .is_some(),
+    )?;
     let container = Container {
         uts_name: parse(
             "container.uts-name",
@@ -165,10 +175,10 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
                 Some("keep one: a fixed list, or a busybox.links file"),
             ))
         }
-        (Some(list), None) => Applets::Fixed(applet_list(&list)?),
+        (Some(list), None) => Applets::Fixed(busybox::applet_list(&list)?),
         (None, Some(file)) => {
             let path = layers.dir_of("busybox.links-file").join(&file);
-            let list = links_file(&path)?;
+            let list = busybox::links_file(&path)?;
             inputs.push(path);
             Applets::Fixed(list)
         }
@@ -231,6 +241,7 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
         gateways,
         applets,
         shared_bin,
+        skeleton_store,
         inputs,
         layers: layers.clone(),
     })
@@ -300,6 +311,58 @@ fn count(key: &str, n: u32, max: u32) -> Result<u32, Problem> {
     }
 }
 
+/// The skeleton store of an overlay rootfs, or `None` for a plain tree.
+/// `skeleton-store` alone (rootfs `dir`) is ignored, so `--set
+/// container.rootfs=dir` turns an overlay profile back into a plain one.
+fn skeleton_store(
+    kind: Option<RootfsKind>,
+    store: Option<&str>,
+    dialect: Dialect,
+    shared_bin: bool,
+) -> Result<Option<AbsPath>, Problem> {
+    const KEY: &str = "container.rootfs";
+    if kind != Some(RootfsKind::Overlay) {
+        return Ok(None);
+    }
+    if dialect == Dialect::Lxc2 {
+        // LXC 2 spells it `lxc.rootfs = overlayfs:...` with other rules for
+        // the work dir; nothing here has booted that, so it is refused.
+        return Err(Problem::new(
+            KEY,
+            "`overlay` needs the `lxc3` dialect",
+            Some("set `lxc.dialect = \"lxc3\"` (LXC >= 3.0), or `container.rootfs = \"dir\"`"),
+        ));
+    }
+    if shared_bin {
+        return Err(Problem::new(
+            KEY,
+            "`overlay` cannot be combined with `busybox.shared-bin`",
+            Some("the overlay's skeleton already holds the applet links once per host; drop `busybox.shared-bin`"),
+        ));
+    }
+    const SKEY: &str = "container.skeleton-store";
+    let dir = below_root(
+        SKEY,
+        store.unwrap_or(DEFAULT_SKELETON_STORE),
+        "use a directory of its own, e.g. `/var/lib/softwarecontainer/skeletons`",
+    )?;
+    if is_system_dir(&dir) {
+        return Err(Problem::new(
+            SKEY,
+            format!("`{dir}` is a system directory; the stage would fill it with skeletons"),
+            Some("use a directory of scgen's own, e.g. `/var/lib/softwarecontainer/skeletons`"),
+        ));
+    }
+    if let Some(c) = dir.as_str().chars().find(|c| matches!(c, ':' | ',' | '\\')) {
+        return Err(Problem::new(
+            SKEY,
+            format!("must not hold `{c}`"),
+            Some("LXC splits `overlay:<lower>:<upper>` at `:`, and the kernel splits mount options at `,` and unescapes `\\`"),
+        ));
+    }
+    Ok(Some(dir))
+}
+
 fn word(w: &str) -> FstabWord {
     FstabWord::parse(w).expect("a built-in fstab word")
 }
@@ -336,68 +399,4 @@ fn mount(i: usize, m: RawMount) -> Result<Mount, Problem> {
         options,
         key: key("target"),
     })
-}
-
-/// A fixed applet list: sorted, unique, without `busybox` itself.
-fn applet_list(list: &[String]) -> Result<Vec<Applet>, Problem> {
-    let mut out = BTreeSet::new();
-    for (i, name) in list.iter().enumerate() {
-        let a = parse(&format!("busybox.applets[{i}]"), name, Applet::parse)?;
-        if !a.is_busybox() {
-            out.insert(a);
-        }
-    }
-    Ok(out.into_iter().collect())
-}
-
-/// Reads a Yocto `busybox.links` file: one absolute path per line. Every
-/// applet lands in `bin/` as the seed put them; the directory is dropped.
-fn links_file(path: &Path) -> Result<Vec<Applet>, Problem> {
-    const KEY: &str = "busybox.links-file";
-    let text = crate::files::read_input(path, 16 << 20).map_err(|e| {
-        Problem::new(
-            KEY,
-            format!("cannot read {}: {e}", path.display()),
-            Some("the path is relative to the profile that sets it"),
-        )
-    })?;
-    let source = Source {
-        name: path.display().to_string(),
-        dir: None,
-        text,
-    };
-    let mut out = BTreeSet::new();
-    // Editors' leftovers are not errors: a BOM, and CR, LF or CRLF ends.
-    let body = source.text.strip_prefix('\u{feff}').unwrap_or(&source.text);
-    let mut offset = source.text.len() - body.len();
-    for line in body.split_inclusive(['\n', '\r']) {
-        let span = offset..offset + line.trim_end().len();
-        offset += line.len();
-        let entry = line.trim();
-        if entry.is_empty() || entry.starts_with('#') {
-            continue;
-        }
-        let fail = |message: String, hint: &str| {
-            let invalid = Invalid {
-                message,
-                hint: Some(hint.into()),
-            };
-            Problem::in_file(KEY, invalid, &source, span.clone())
-        };
-        if !entry.starts_with('/') {
-            return Err(fail(
-                format!("`{entry}` is not an absolute path"),
-                "busybox.links lists one absolute path per line, e.g. `/bin/ls`",
-            ));
-        }
-        let base = entry.rsplit('/').next().unwrap_or("");
-        match Applet::parse(base) {
-            Ok(a) if a.is_busybox() => {}
-            Ok(a) => {
-                out.insert(a);
-            }
-            Err(i) => return Err(fail(i.message, "each line must end in an applet name")),
-        }
-    }
-    Ok(out.into_iter().collect())
 }

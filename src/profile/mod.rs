@@ -18,15 +18,20 @@ use crate::values::{
     AbsPath, Applet, FstabWord, IfName, Mode, MountAuto, RelPath, Signal, UtsName,
 };
 
+mod busybox;
 mod check;
 mod layers;
 mod raw;
 
 use layers::{Layers, Problem};
-pub use raw::{schema, RawProfile};
+pub use raw::{schema, RawProfile, RootfsKind};
 
 /// The shipped default profile, compiled in so `scgen gen` works anywhere.
 pub const DEFAULT_PROFILE: &str = include_str!("../../profiles/default.toml");
+
+/// Where overlay containers keep their shared skeletons unless the profile
+/// says otherwise (`container.skeleton-store`).
+pub const DEFAULT_SKELETON_STORE: &str = "/var/lib/softwarecontainer/skeletons";
 
 /// A checked profile: every value is valid and safe to render.
 #[derive(Debug, Clone)]
@@ -51,6 +56,9 @@ pub struct Profile {
     /// Host directory with the applet links, bound on `bin` (see
     /// [`raw::RawBusybox::shared_bin`]).
     pub shared_bin: Option<AbsPath>,
+    /// With `container.rootfs = "overlay"`: the host directory of the shared
+    /// skeletons. `None`: a plain directory tree per container.
+    pub skeleton_store: Option<AbsPath>,
     /// Every file read to build this profile, for depfiles.
     pub inputs: Vec<PathBuf>,
     /// The texts it came from, so later checks can point at a key's line.

@@ -80,6 +80,31 @@ pub struct RawContainer {
     /// Bind the host's init.lxc onto /bin/init.lxc. LXC >= 4.0.10 does not
     /// use it; set false where no init.lxc is installed. Default true.
     pub init_lxc: Option<bool>,
+    /// How each container's root filesystem is made. `dir` (default): the
+    /// stage unpacks the whole skeleton into every container, as the seed
+    /// did. `overlay`: the stage fills the skeleton once per host (in
+    /// `skeleton-store`), read-only, and each container gets only an
+    /// overlayfs upper dir on top of it, so creating one costs a few
+    /// entries whatever the tree holds. Needs the `lxc3` dialect and a
+    /// kernel with overlayfs.
+    pub rootfs: Option<RootfsKind>,
+    /// With `rootfs = "overlay"`: the host directory holding the shared,
+    /// read-only skeletons, one per artifact set (and busybox, id map).
+    /// Absolute, not `/`, without `:`, `,` or `\` (they would split LXC's
+    /// `overlay:<lower>:<upper>` value or the mount options). Default
+    /// `/var/lib/softwarecontainer/skeletons`.
+    pub skeleton_store: Option<String>,
+}
+
+/// How a container's root filesystem is laid out on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum RootfsKind {
+    /// A plain directory per container holding the whole tree.
+    Dir,
+    /// An overlayfs upper dir per container on one shared, read-only
+    /// skeleton.
+    Overlay,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -19,10 +19,12 @@ use super::host::{config_path, Tools};
 const BEGIN: &str = "# >>> scgen stage: host-dependent lines, rewritten by every run";
 const END: &str = "# <<< scgen stage";
 
-/// The host-dependent config lines, in the profile's dialect.
+/// The host-dependent config lines, in the profile's dialect. With an
+/// overlay `lower` dir, the rootfs is the upper dir on top of it.
 pub(super) fn lines(
     spec: &StageSpec,
     rootfs: &Path,
+    lower: Option<&str>,
     tools: &Tools,
     gateway: Option<&str>,
 ) -> Result<Vec<String>> {
@@ -37,7 +39,14 @@ pub(super) fn lines(
         })
     };
     let mut lines = vec![
-        format!("{} = {}", d.keys().rootfs, d.rootfs_value(&rootfs)),
+        match lower {
+            Some(lower) => format!(
+                "{} = {}",
+                d.keys().rootfs,
+                lxc::overlay_rootfs(lower, &rootfs)
+            ),
+            None => format!("{} = {}", d.keys().rootfs, d.rootfs_value(&rootfs)),
+        },
         bind(spec.prefix.as_str(), spec.prefix.relative(), "ro,bind")?,
         bind(&tools.busybox, BUSYBOX, "ro,bind")?,
     ];

@@ -22,11 +22,14 @@ use crate::error::{Error, Result};
 mod beneath;
 mod config;
 mod host;
+mod overlay;
 mod shared_bin;
+pub mod skeletons;
 mod tarball;
 
 use beneath::Root;
 use host::{BusyboxList, Tools};
+use overlay::Overlay;
 use shared_bin::SharedBin;
 
 /// What the caller asked for: the command line of `scgen stage`.
@@ -84,21 +87,34 @@ pub fn stage(opts: &Options) -> Result<Report> {
         .as_ref()
         .map(|dir| SharedBin::plan(dir, spec, &tools))
         .transpose()?;
-    let links_wanted = shared.as_ref().is_none_or(|s| !s.current);
+    // Overlay: look the skeleton up (and share-lock the store) now; with it
+    // in place, neither the tarball nor `busybox --list` is needed.
+    let mut overlay = spec
+        .skeleton_store
+        .as_ref()
+        .map(|store| Overlay::plan(store, &verified.digest, spec, &tools, &rootfs))
+        .transpose()?;
+    let skeleton_ready = overlay.as_ref().is_some_and(|o| o.present);
+    let links_wanted = shared.as_ref().is_none_or(|s| !s.current) && !skeleton_ready;
     // `busybox --list` is a process start: let it run while the tarball is
     // read. Its answer is checked with everything else, before any write.
     let applets = (spec.applets_at_stage && links_wanted)
         .then(|| BusyboxList::spawn(&tools.busybox))
         .transpose()?;
-    let entries = tarball::read(&verified.tarball)?;
+    let entries = match skeleton_ready {
+        true => Vec::new(),
+        false => tarball::read(&verified.tarball)?,
+    };
+    let lower = overlay.as_ref().map(Overlay::lower);
     let lines = config::lines(
         spec,
         &rootfs,
+        lower.as_deref(),
         &tools,
         gateway_dir.as_ref().map(|g| g.path.as_str()),
     )?;
 
-    let applets = applets.map(BusyboxList::finish).transpose()?;
+    let mut applets = applets.map(BusyboxList::finish).transpose()?;
 
     // Checks are done; from here on only I/O can fail, and every step is
     // idempotent, so a rerun after a failure simply completes the work.
@@ -109,8 +125,20 @@ pub fn stage(opts: &Options) -> Result<Report> {
         .map_err(|e| Error::io(&container, e.into()))?;
     host::make_dir(&rootfs)?;
     let mut root = Root::open(&rootfs, host::owner(), 0o755)?;
-    for e in &entries {
-        root.put(e)?;
+    let mut skeleton_created = 0;
+    match &mut overlay {
+        None => {
+            for e in &entries {
+                root.put(e)?;
+            }
+        }
+        // The rootfs is the upper dir; the tree and its links go into the
+        // shared skeleton, once.
+        Some(o) => {
+            let links = applets.take().unwrap_or_default();
+            skeleton_created = o.ensure(&entries, &links)?;
+            overlay::upper(&mut root)?;
+        }
     }
     machine_id(&mut root)?;
     let resolv = opts
@@ -148,7 +176,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
     }
     Ok(Report {
         rootfs,
-        created: root.created + shared_created,
+        created: root.created + shared_created + skeleton_created,
         kept: root.kept + shared_kept,
         config_written,
     })
