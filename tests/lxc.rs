@@ -39,18 +39,7 @@ fn scenario_with(profile: &str, sets: &[&str], script: &str) -> BTreeMap<String,
         String::from_utf8_lossy(&o.stderr)
     );
     let o = common::lxc::scenario(&art, script);
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        o.status.success(),
-        "scenario failed ({}):\n{stdout}\n{stderr}",
-        o.status
-    );
-    stdout
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    common::lxc::key_values(&o)
 }
 
 use common::lxc::ready as lxc_ready;

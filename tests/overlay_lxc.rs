@@ -30,18 +30,7 @@ fn scenario(script: &str) -> BTreeMap<String, String> {
         .arg(format!("{}\n{EXTRA}\n{script}", common::lxc::PRELUDE))
         .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
         .env("PROFILE", root().join("profiles/overlay.toml")));
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        o.status.success(),
-        "scenario failed ({}):\n{stdout}\n{stderr}",
-        o.status
-    );
-    stdout
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    common::lxc::key_values(&o)
 }
 
 use common::lxc::ready as lxc_ready;

@@ -38,6 +38,25 @@ impl Tools {
     }
 }
 
+impl Tools {
+    /// The busybox binary's identity (path, device, inode, size, mtime):
+    /// what links made from its `--list` depend on. A stamp holding it goes
+    /// stale when the host's busybox is replaced.
+    pub(super) fn busybox_identity(&self) -> Result<String> {
+        use std::os::unix::fs::MetadataExt as _;
+        let bb = fs::metadata(&self.busybox).map_err(|e| Error::io(&self.busybox, e))?;
+        Ok(format!(
+            "{} dev={} ino={} size={} mtime={}.{}",
+            self.busybox,
+            bb.dev(),
+            bb.ino(),
+            bb.size(),
+            bb.mtime(),
+            bb.mtime_nsec()
+        ))
+    }
+}
+
 /// Finds `name` (or takes the caller's path), as an absolute path that can
 /// go into a config line.
 fn tool(name: &str, given: Option<&Path>, hint: &str) -> Result<String> {

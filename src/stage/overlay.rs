@@ -22,7 +22,6 @@
 
 use std::fs;
 use std::os::fd::OwnedFd;
-use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
 use rustix::fs::{FlockOperation, Mode, OFlags, RenameFlags};
@@ -193,16 +192,7 @@ pub(super) fn upper(root: &mut Root) -> Result<()> {
 /// What the skeleton's tree depends on, one `key value` line each.
 fn key(digest: &str, spec: &StageSpec, tools: &Tools, owner: (u32, u32)) -> Result<String> {
     let busybox = if spec.applets_at_stage {
-        let bb = fs::metadata(&tools.busybox).map_err(|e| Error::io(&tools.busybox, e))?;
-        format!(
-            "{} dev={} ino={} size={} mtime={}.{}",
-            tools.busybox,
-            bb.dev(),
-            bb.ino(),
-            bb.size(),
-            bb.mtime(),
-            bb.mtime_nsec()
-        )
+        tools.busybox_identity()?
     } else {
         "not-listed".into()
     };

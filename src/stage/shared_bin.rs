@@ -4,8 +4,6 @@
 //! records which busybox and which applet list the links were made from,
 //! so the links are remade only when those change.
 
-use std::fs;
-use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
 use super::applet_link;
@@ -49,7 +47,6 @@ impl SharedBin {
                 )))
             }
         };
-        let bb = fs::metadata(&tools.busybox).map_err(|e| Error::io(&tools.busybox, e))?;
         let source = match &spec.applets {
             Some(list) => format!(
                 "list {}",
@@ -63,15 +60,7 @@ impl SharedBin {
             ),
             None => "busybox --list".to_string(),
         };
-        let stamp = format!(
-            "busybox {} dev={} ino={} size={} mtime={}.{}\napplets {source}\n",
-            tools.busybox,
-            bb.dev(),
-            bb.ino(),
-            bb.size(),
-            bb.mtime(),
-            bb.mtime_nsec()
-        );
+        let stamp = format!("busybox {}\napplets {source}\n", tools.busybox_identity()?);
         let mut current = false;
         if let Some(fd) = &existing {
             // Wait for a stage that is filling it, then look.

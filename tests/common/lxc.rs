@@ -3,6 +3,7 @@
 //! prelude that gives LXC a private lock dir, a temp lxcpath and a cleanup
 //! trap.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -47,4 +48,21 @@ pub fn scenario(art: &Path, script: &str) -> Output {
         .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
         .env("SCGEN_ARTIFACTS", art)
         .env("ART", art))
+}
+
+/// The `key=value` lines a scenario printed, after asserting it succeeded
+/// (its stdout and stderr are the failure message).
+pub fn key_values(o: &Output) -> BTreeMap<String, String> {
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "scenario failed ({}):\n{stdout}\n{stderr}",
+        o.status
+    );
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
