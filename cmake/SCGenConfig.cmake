@@ -88,7 +88,8 @@ function(scgen_generate)
     set(_scgen_TARGET "scgen-${_stem}")
   endif()
 
-  # The artifact names (src/artifacts.rs), in the order scgen writes them
+  # The artifact names (contract::ALL in src/contract.rs, checked by
+  # tests/tidy.rs), in the order scgen writes them
   # into its depfile: Ninja compares the first target of a depfile with the
   # first OUTPUT of the rule and reruns the rule forever if they differ.
   set(_names

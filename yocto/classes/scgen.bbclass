@@ -49,7 +49,8 @@ SCGEN_EXTRA_ARGS ?= ""
 SCGEN_BUSYBOX_LINKS_DIR ?= "${STAGING_DIR_TARGET}${sysconfdir}"
 SCGEN_BUSYBOX_LINKS ?= "busybox.links busybox.links.nosuid busybox.links.suid"
 
-# What scgen writes (src/artifacts.rs).
+# What scgen writes (contract::ALL in src/contract.rs; tests/tidy.rs checks
+# that this list agrees).
 SCGEN_ARTIFACTS = "SHA256SUMS lxc-softwarecontainer rootfs.mtree rootfs.tar.gz softwarecontainer.conf stage.toml"
 
 DEPENDS += "${SCGEN_DEPENDS} ${@'busybox' if d.getVar('SCGEN_BUSYBOX_LINKS') else ''}"
