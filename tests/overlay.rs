@@ -16,27 +16,17 @@ use common::code::{CONFIG, DATA, UNSAFE};
 use common::*;
 use tempfile::TempDir;
 
-/// A scratch dir with stand-in host tools (copied from stage_hostile.rs),
-/// overlay artifacts whose store is `<scratch>/store`, and containers below.
+/// A scratch dir with stand-in host tools (`common::stage::Env`), overlay
+/// artifacts whose store is `<scratch>/store`, and containers below.
 struct Env {
-    dir: TempDir,
+    tools: common::stage::Env,
 }
 
 impl Env {
     fn new() -> Self {
-        let dir = TempDir::new().unwrap();
-        let tools = dir.path().join("tools");
-        fs::create_dir(&tools).unwrap();
-        let bb = tools.join("busybox");
-        fs::write(
-            &bb,
-            "#!/bin/sh\n[ \"$1\" = --list ] || exit 1\nprintf '%s\\n' busybox cat ls sh mount\n",
-        )
-        .unwrap();
-        fs::set_permissions(&bb, fs::Permissions::from_mode(0o755)).unwrap();
-        fs::write(tools.join("init.lxc"), "").unwrap();
-        fs::write(dir.path().join("resolv.conf"), "nameserver 192.0.2.53\n").unwrap();
-        let env = Env { dir };
+        let env = Env {
+            tools: common::stage::Env::with_applets("printf '%s\\n' busybox cat ls sh mount"),
+        };
         Gen::new()
             .profile(root().join("profiles/overlay.toml"))
             .out(env.art())
@@ -49,7 +39,7 @@ impl Env {
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.tools.path()
     }
 
     fn art(&self) -> PathBuf {
@@ -61,19 +51,8 @@ impl Env {
     }
 
     fn stage_cmd(&self, name: &str) -> Command {
-        let mut c = scgen();
-        c.env_remove("GATEWAY_DIR")
-            .arg("stage")
-            .arg("--artifacts")
-            .arg(self.art())
-            .arg("--busybox")
-            .arg(self.path().join("tools/busybox"))
-            .arg("--init-lxc")
-            .arg(self.path().join("tools/init.lxc"))
-            .arg("--resolv-conf")
-            .arg(self.path().join("resolv.conf"))
-            .arg("--path")
-            .arg(self.path().join(name));
+        let mut c = self.tools.stage(&self.art());
+        c.arg("--path").arg(self.path().join(name));
         c
     }
 
