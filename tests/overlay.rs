@@ -145,6 +145,13 @@ fn contents(dir: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Inode and mtime: what a rewrite changes even when the bytes do not.
+fn identity(p: &Path) -> (u64, i64, i64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = p.symlink_metadata().unwrap();
+    (m.ino(), m.mtime(), m.mtime_nsec())
+}
+
 fn rootfs_line(container: &Path) -> String {
     let config = fs::read_to_string(container.join("config")).unwrap();
     config
@@ -209,13 +216,22 @@ fn rerunning_the_stage_changes_nothing() {
     ok(&env.stage("c1"));
     let c1 = env.path().join("c1");
     let (before, store) = (contents(&c1), listing(&env.store()));
+    let ids: std::collections::BTreeMap<&str, (u64, i64, i64)> =
+        ["rootfs/etc/machine-id", "rootfs/etc/resolv.conf", "config"]
+            .into_iter()
+            .map(|f| (f, identity(&c1.join(f))))
+            .collect();
     let again = ok(&env.stage("c1"));
     assert!(again.contains("config unchanged"), "{again}");
     assert!(again.contains(": 0 entries created"), "{again}");
-    // Same paths, modes and bytes (the stage rewrites resolv.conf's bytes
-    // in place, so its mtime moves); the store is not touched at all.
+    // Same paths, modes and bytes; the store is not touched at all.
     assert_eq!(contents(&c1), before);
     assert_eq!(listing(&env.store()), store);
+    // A file that is already exactly right is kept, not rewritten: the
+    // same inode and mtime (the machine-id, resolv.conf and config).
+    for f in ["rootfs/etc/machine-id", "rootfs/etc/resolv.conf", "config"] {
+        assert_eq!(identity(&c1.join(f)), ids[f], "{f} was rewritten");
+    }
 }
 
 /// Pins: first stages racing on an empty store all succeed, one skeleton
