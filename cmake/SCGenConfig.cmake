@@ -7,7 +7,7 @@
 #
 #   scgen_generate(PROFILE <file> OUTPUT_DIR <dir>
 #                  [TARGET <name>] [SET <key=value>...] [TEMPLATES <dir>]
-#                  [INSTALL [COMPONENT <component>]])
+#                  [SOFTWARECONTAINER] [INSTALL [COMPONENT <component>]])
 #
 # PROFILE and TEMPLATES are relative to CMAKE_CURRENT_SOURCE_DIR, OUTPUT_DIR
 # to CMAKE_CURRENT_BINARY_DIR. TARGET (default: scgen-<profile stem>) is an
@@ -31,6 +31,23 @@
 # install.bindir and install.datadir from GNUInstallDirs, before your SET
 # values, because the drop-in runs <bindir>/scgen with the artifacts in
 # <datadir>/softwarecontainer/scgen. A SET of yours wins.
+#
+# SOFTWARECONTAINER takes SoftwareContainer's own CMake options into the
+# profile, so the agent, its LXC config and the drop-in are built from the
+# same switches (a network-enabled agent next to a gateway-off config fails
+# with "Could not find interface eth0 in container"):
+#   ENABLE_NETWORKGATEWAY (when defined)   -> network.gateway = true|false
+#   SC_BRIDGE_DEVICE (when defined, non-empty) -> network.bridge
+#   CMAKE_INSTALL_PREFIX, CMAKE_INSTALL_FULL_BINDIR, CMAKE_INSTALL_FULL_DATADIR
+#                                          -> install.prefix, .bindir, .datadir
+# and, with INSTALL, puts the drop-in and the config where SoftwareContainer
+# installs its own: ${LXC_TEMPLATE_DIR} (the directory of the compiled-in
+# LXCTEMPLATE; default ${CMAKE_INSTALL_FULL_DATAROOTDIR}/softwarecontainer/lxc-templates)
+# and ${SYS_CONFIG_DIR} (default ${CMAKE_INSTALL_FULL_SYSCONFDIR}/softwarecontainer),
+# the artifacts in ${CMAKE_INSTALL_FULL_DATADIR}/softwarecontainer/scgen.
+# These are absolute, as SoftwareContainer's own are (so a prefix /usr puts
+# the config in /etc). A SET of yours still wins; one that contradicts
+# ENABLE_NETWORKGATEWAY or SC_BRIDGE_DEVICE gets a warning.
 #
 # Cache variable: SCGEN_EXECUTABLE, the scgen binary (found on PATH, or next
 # to this file's install location). Imported target: SCGen::scgen.
@@ -67,7 +84,7 @@ cmake_policy(VERSION 3.20...3.31)
 
 function(scgen_generate)
   cmake_parse_arguments(PARSE_ARGV 0 _scgen
-    "INSTALL" "PROFILE;OUTPUT_DIR;TARGET;TEMPLATES;COMPONENT" "SET")
+    "INSTALL;SOFTWARECONTAINER" "PROFILE;OUTPUT_DIR;TARGET;TEMPLATES;COMPONENT" "SET")
   if(_scgen_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "scgen_generate: unknown arguments: ${_scgen_UNPARSED_ARGUMENTS}")
   endif()
@@ -104,15 +121,50 @@ function(scgen_generate)
     list(APPEND _outputs "${_scgen_OUTPUT_DIR}/${_name}")
   endforeach()
 
-  # Arguments. The prefix set by INSTALL goes first so a SET of the caller wins.
+  # Arguments. The prefix set by INSTALL or SOFTWARECONTAINER goes first so
+  # a SET of the caller wins.
   set(_args gen --profile "${_scgen_PROFILE}" --out "${_scgen_OUTPUT_DIR}")
-  if(_scgen_INSTALL)
+  if(_scgen_INSTALL OR _scgen_SOFTWARECONTAINER)
     if(NOT DEFINED CMAKE_INSTALL_LIBDIR AND NOT DEFINED CMAKE_SIZEOF_VOID_P)
       # A LANGUAGES NONE project: GNUInstallDirs would warn that it cannot
       # pick a libdir. None is installed here; keep the value local.
       set(CMAKE_INSTALL_LIBDIR lib)
     endif()
     include(GNUInstallDirs)
+  endif()
+  if(_scgen_SOFTWARECONTAINER)
+    # SoftwareContainer compiles in absolute paths (INSTALL_BINDIR from
+    # CMAKE_INSTALL_FULL_BINDIR, LXCTEMPLATE below FULL_DATAROOTDIR), so the
+    # drop-in gets absolute ones too.
+    list(APPEND _args
+      --set "install.prefix=${CMAKE_INSTALL_PREFIX}"
+      --set "install.bindir=${CMAKE_INSTALL_FULL_BINDIR}"
+      --set "install.datadir=${CMAKE_INSTALL_FULL_DATADIR}")
+    set(_sc_sets "")
+    if(DEFINED ENABLE_NETWORKGATEWAY)
+      if(ENABLE_NETWORKGATEWAY)
+        list(APPEND _sc_sets "network.gateway=true")
+      else()
+        list(APPEND _sc_sets "network.gateway=false")
+      endif()
+    endif()
+    if(NOT "${SC_BRIDGE_DEVICE}" STREQUAL "")
+      list(APPEND _sc_sets "network.bridge=${SC_BRIDGE_DEVICE}")
+    endif()
+    foreach(_sc IN LISTS _sc_sets)
+      string(REGEX MATCH "^[^=]+=" _key "${_sc}")
+      foreach(_set IN LISTS _scgen_SET)
+        string(FIND "${_set}" "${_key}" _at)
+        if(_at EQUAL 0 AND NOT _set STREQUAL _sc)
+          message(WARNING
+            "scgen_generate: SET ${_set} overrides ${_sc}, which SoftwareContainer's "
+            "ENABLE_NETWORKGATEWAY / SC_BRIDGE_DEVICE ask for: the agent and its "
+            "containers' config then disagree (e.g. \"Could not find interface eth0 in container\")")
+        endif()
+      endforeach()
+      list(APPEND _args --set "${_sc}")
+    endforeach()
+  elseif(_scgen_INSTALL)
     list(APPEND _args
       --set "install.prefix=${CMAKE_INSTALL_PREFIX}"
       --set "install.bindir=${CMAKE_INSTALL_BINDIR}"
@@ -149,18 +201,22 @@ function(scgen_generate)
   endif()
 
   # A file holding the exact command: Ninja reruns a rule whose command
-  # changed, Make does not, so the rule also depends on this file, which is
-  # rewritten only when the command changes.
-  set(_stamp "${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/${_scgen_TARGET}.scgen-command")
-  string(REPLACE ";" "\n" _command_text "${_env_args};${SCGEN_EXECUTABLE};${_args}")
-  set(_old "")
-  if(EXISTS "${_stamp}")
-    file(READ "${_stamp}" _old)
+  # changed, Make does not, so with Make the rule also depends on this file,
+  # which is rewritten only when the command changes. Not with Ninja: there
+  # a build-tree file that no rule makes is an input CMP0058 warns about in
+  # projects that leave that policy unset (SoftwareContainer's 3.0.2).
+  if(NOT CMAKE_GENERATOR MATCHES "Ninja")
+    set(_stamp "${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/${_scgen_TARGET}.scgen-command")
+    string(REPLACE ";" "\n" _command_text "${_env_args};${SCGEN_EXECUTABLE};${_args}")
+    set(_old "")
+    if(EXISTS "${_stamp}")
+      file(READ "${_stamp}" _old)
+    endif()
+    if(NOT _old STREQUAL "${_command_text}\n")
+      file(WRITE "${_stamp}" "${_command_text}\n")
+    endif()
+    list(APPEND _depends "${_stamp}")
   endif()
-  if(NOT _old STREQUAL "${_command_text}\n")
-    file(WRITE "${_stamp}" "${_command_text}\n")
-  endif()
-  list(APPEND _depends "${_stamp}")
 
   set(_depfile "${CMAKE_CURRENT_BINARY_DIR}/CMakeFiles/${_scgen_TARGET}.scgen.d")
   add_custom_command(
@@ -190,16 +246,33 @@ function(scgen_generate)
       set(_component COMPONENT "${_scgen_COMPONENT}")
     endif()
     set(_dir "${_scgen_OUTPUT_DIR}")
+    if(_scgen_SOFTWARECONTAINER)
+      # SoftwareContainer's own variables when this runs inside its build,
+      # else the same paths computed as its top CMakeLists.txt does.
+      set(_template_dir "${LXC_TEMPLATE_DIR}")
+      if(_template_dir STREQUAL "")
+        set(_template_dir "${CMAKE_INSTALL_FULL_DATAROOTDIR}/softwarecontainer/lxc-templates")
+      endif()
+      set(_conf_dir "${SYS_CONFIG_DIR}")
+      if(_conf_dir STREQUAL "")
+        set(_conf_dir "${CMAKE_INSTALL_FULL_SYSCONFDIR}/softwarecontainer")
+      endif()
+      set(_artifacts_dir "${CMAKE_INSTALL_FULL_DATADIR}/softwarecontainer/scgen")
+    else()
+      set(_template_dir "${CMAKE_INSTALL_DATADIR}/softwarecontainer/lxc-templates")
+      set(_conf_dir "${CMAKE_INSTALL_SYSCONFDIR}/softwarecontainer")
+      set(_artifacts_dir "${CMAKE_INSTALL_DATADIR}/softwarecontainer/scgen")
+    endif()
     install(PROGRAMS "${_dir}/lxc-softwarecontainer"
-      DESTINATION "${CMAKE_INSTALL_DATADIR}/softwarecontainer/lxc-templates" ${_component})
+      DESTINATION "${_template_dir}" ${_component})
     install(FILES "${_dir}/softwarecontainer.conf"
-      DESTINATION "${CMAKE_INSTALL_SYSCONFDIR}/softwarecontainer" ${_component})
+      DESTINATION "${_conf_dir}" ${_component})
     install(PROGRAMS "${_dir}/lxc-softwarecontainer"
-      DESTINATION "${CMAKE_INSTALL_DATADIR}/softwarecontainer/scgen" ${_component})
+      DESTINATION "${_artifacts_dir}" ${_component})
     set(_plain ${_outputs})
     list(REMOVE_ITEM _plain "${_dir}/lxc-softwarecontainer")
     install(FILES ${_plain}
-      DESTINATION "${CMAKE_INSTALL_DATADIR}/softwarecontainer/scgen" ${_component})
+      DESTINATION "${_artifacts_dir}" ${_component})
   endif()
 endfunction()
 

@@ -29,14 +29,26 @@ struct Project {
     profile: PathBuf,
     build: PathBuf,
     stage: PathBuf,
+    /// The example's OUTPUT_DIR, relative to the build tree.
+    out: &'static str,
 }
 
 impl Project {
+    /// `examples/cmake`.
     fn new() -> Project {
+        Project::example("examples/cmake", "scgen/default")
+    }
+
+    /// `examples/cmake/softwarecontainer`: SoftwareContainer's options.
+    fn softwarecontainer() -> Project {
+        Project::example("examples/cmake/softwarecontainer", "scgen")
+    }
+
+    fn example(dir: &str, out: &'static str) -> Project {
         let tmp = tempfile::tempdir().unwrap();
-        let src = tmp.path().join("examples/cmake");
+        let src = tmp.path().join(dir);
         fs::create_dir_all(&src).unwrap();
-        for entry in fs::read_dir(root().join("examples/cmake")).unwrap() {
+        for entry in fs::read_dir(root().join(dir)).unwrap() {
             let entry = entry.unwrap();
             if entry.file_type().unwrap().is_file() {
                 fs::copy(entry.path(), src.join(entry.file_name())).unwrap();
@@ -52,11 +64,19 @@ impl Project {
             stage: tmp.path().join("stage"),
             src,
             profile,
+            out,
             _tmp: tmp,
         }
     }
 
+    /// Configures; fails on a CMake warning.
     fn configure(&self, extra: &[&str], epoch: Option<&str>) {
+        let err = self.configure_stderr(extra, epoch);
+        assert!(!err.contains("Warning"), "cmake warned:\n{err}");
+    }
+
+    /// Configures; returns CMake's stderr.
+    fn configure_stderr(&self, extra: &[&str], epoch: Option<&str>) -> String {
         let mut cmd = Command::new("cmake");
         cmd.arg("-S")
             .arg(&self.src)
@@ -82,8 +102,7 @@ impl Project {
             String::from_utf8_lossy(&o.stdout),
             String::from_utf8_lossy(&o.stderr)
         );
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert!(!err.contains("Warning"), "cmake warned:\n{err}");
+        String::from_utf8_lossy(&o.stderr).into_owned()
     }
 
     /// Runs ninja in the build tree; returns its stdout.
@@ -105,7 +124,7 @@ impl Project {
     }
 
     fn out_dir(&self) -> PathBuf {
-        self.build.join("scgen/default")
+        self.build.join(self.out)
     }
 
     fn mtimes(&self) -> Vec<SystemTime> {
@@ -294,4 +313,129 @@ fn prefix_and_source_date_epoch_reach_scgen() {
         .stage
         .join("opt/sc/etc/softwarecontainer/softwarecontainer.conf")
         .is_file());
+}
+
+/// The `lxc.net.*` lines of a config, in order.
+fn net_lines(conf: &str) -> Vec<&str> {
+    conf.lines().filter(|l| l.starts_with("lxc.net.")).collect()
+}
+
+/// `scgen_generate(... SOFTWARECONTAINER INSTALL)` takes
+/// ENABLE_NETWORKGATEWAY, SC_BRIDGE_DEVICE and the install dirs into the
+/// profile: the artifacts are byte for byte those of `scgen gen` with the
+/// matching `--set`s, a changed option reruns scgen, the files install where
+/// SoftwareContainer's build puts its own (prefix /usr: the config in /etc),
+/// and an explicit SET still wins, with a warning.
+#[test]
+fn softwarecontainer_options_reach_the_profile() {
+    if !have("cmake") || !have("ninja") {
+        return;
+    }
+    let p = Project::softwarecontainer();
+    let base = [
+        "-DCMAKE_INSTALL_PREFIX=/usr",
+        "-DCMAKE_INSTALL_BINDIR=libexec/sc",
+        "-DSC_BRIDGE_DEVICE=scbr7",
+    ];
+    // What `scgen gen` gives with the sets the mapping must pass.
+    let expect = |sets: &[&str]| -> tempfile::TempDir {
+        let out = tempfile::tempdir().unwrap();
+        let mut g = Gen::new().profile(&p.profile).out(out.path());
+        for kv in [
+            "install.prefix=/usr",
+            "install.bindir=/usr/libexec/sc",
+            "install.datadir=/usr/share",
+        ]
+        .iter()
+        .chain(sets)
+        {
+            g = g.set(kv);
+        }
+        g.ok();
+        out
+    };
+    let same_as = |want: &Path| {
+        for a in ARTIFACTS {
+            assert!(
+                fs::read(p.out_dir().join(a)).unwrap() == fs::read(want.join(a)).unwrap(),
+                "{a} built through CMake differs from scgen gen with the mapped --sets"
+            );
+        }
+    };
+
+    // Gateway off: no network block, no iptables, even with a bridge named.
+    let mut off = base.to_vec();
+    off.push("-DENABLE_NETWORKGATEWAY=OFF");
+    p.configure(&off, None);
+    assert!(p.ninja(&[], None).contains("scgen: generating default"));
+    let conf = fs::read_to_string(p.out_dir().join("softwarecontainer.conf")).unwrap();
+    assert_eq!(net_lines(&conf), Vec::<&str>::new(), "{conf}");
+    let stage = fs::read_to_string(p.out_dir().join("stage.toml")).unwrap();
+    assert!(stage.contains("iptables = false"), "{stage}");
+    same_as(expect(&["network.gateway=false", "network.bridge=scbr7"]).path());
+    let dropin = fs::read_to_string(p.out_dir().join("lxc-softwarecontainer")).unwrap();
+    assert!(dropin.contains("'/usr/libexec/sc/scgen'"), "{dropin}");
+    assert!(
+        dropin.contains("'/usr/share/softwarecontainer/scgen'"),
+        "{dropin}"
+    );
+
+    // Gateway on: reconfiguring changes scgen's command, so it reruns.
+    let mut on = base.to_vec();
+    on.push("-DENABLE_NETWORKGATEWAY=ON");
+    p.configure(&on, None);
+    let out = p.ninja(&[], None);
+    assert!(out.contains("scgen: generating default"), "{out}");
+    let conf = fs::read_to_string(p.out_dir().join("softwarecontainer.conf")).unwrap();
+    assert_eq!(
+        net_lines(&conf),
+        [
+            "lxc.net.0.type = veth",
+            "lxc.net.0.link = scbr7",
+            "lxc.net.0.name = eth0"
+        ],
+        "{conf}"
+    );
+    let stage = fs::read_to_string(p.out_dir().join("stage.toml")).unwrap();
+    assert!(stage.contains("iptables = true"), "{stage}");
+    same_as(expect(&["network.gateway=true", "network.bridge=scbr7"]).path());
+    assert!(p.ninja(&[], None).contains(NO_WORK));
+
+    // Installed where SoftwareContainer's own build installs its files:
+    // GNUInstallDirs' full paths, so prefix /usr puts the config in /etc.
+    p.ninja(&["install"], Some(&p.stage));
+    let dropin = p
+        .stage
+        .join("usr/share/softwarecontainer/lxc-templates/lxc-softwarecontainer");
+    assert_eq!(mode(&dropin), 0o755);
+    assert_eq!(
+        fs::read(&dropin).unwrap(),
+        fs::read(p.out_dir().join("lxc-softwarecontainer")).unwrap()
+    );
+    assert_eq!(
+        fs::read_to_string(p.stage.join("etc/softwarecontainer/softwarecontainer.conf")).unwrap(),
+        conf
+    );
+    for a in ARTIFACTS {
+        let installed = p.stage.join("usr/share/softwarecontainer/scgen").join(a);
+        assert_eq!(
+            fs::read(&installed).unwrap(),
+            fs::read(p.out_dir().join(a)).unwrap(),
+            "{}",
+            installed.display()
+        );
+    }
+    assert!(!p.stage.join("usr/etc").exists());
+
+    // An explicit SET wins over the mapping, and CMake says what it breaks.
+    let mut set = on.clone();
+    set.push("-DSCGEN_EXAMPLE_SET=network.bridge=other0");
+    let err = p.configure_stderr(&set, None);
+    assert!(
+        err.contains("SET network.bridge=other0 overrides network.bridge=scbr7"),
+        "no warning:\n{err}"
+    );
+    p.ninja(&[], None);
+    let conf = fs::read_to_string(p.out_dir().join("softwarecontainer.conf")).unwrap();
+    assert!(conf.contains("lxc.net.0.link = other0"), "{conf}");
 }
