@@ -28,6 +28,7 @@ pub fn stage_spec(p: &Profile) -> StageSpec {
         applets_at_stage: p.applets == Applets::Stage,
         gateways_dir: p.gateways.dir.clone(),
         gateways_mode: p.gateways.mode,
+        gateways_slave: p.gateways.slave,
         shared_bin: p.shared_bin.clone(),
         skeleton_store: p.skeleton_store.clone(),
         applets: match (&p.shared_bin, &p.applets) {

@@ -89,6 +89,9 @@ pub struct StageSpec {
     pub gateways_dir: Option<AbsPath>,
     /// Mode given to the gateway directory.
     pub gateways_mode: Mode,
+    /// Bind the gateway directory as LXC's mount tunnel (`shmounts`), a
+    /// slave mount in the container, not a plain bind.
+    pub gateways_slave: bool,
     /// Host directory holding the placeholders and applet links for every
     /// container, bound on `bin`.
     pub shared_bin: Option<AbsPath>,

@@ -94,6 +94,22 @@ pub fn overlay_rootfs(lower: &str, upper: &str) -> String {
     format!("overlay:{lower}:{upper}")
 }
 
+/// LXC's mount tunnel: the `lxc.mount.auto` token that binds `host` on
+/// `container` and, after pivot_root, makes it a slave mount
+/// (`make_shmount_dependent_mount` in liblxc's conf.c). LXC splits the
+/// token list at blanks, the token at its first `:`, and builds an fstab
+/// line from the paths unescaped: a path holding any of those, or `\`,
+/// cannot be said; the character is the error.
+pub fn shmounts(host: &str, container: &str) -> Result<String, char> {
+    match host
+        .chars()
+        .find(|c| c.is_whitespace() || matches!(c, ':' | '\\'))
+    {
+        Some(c) => Err(c),
+        None => Ok(format!("shmounts:{host}:{container}")),
+    }
+}
+
 /// Escapes one fstab field the way glibc's getmntent reads it back, so a
 /// space in a path cannot split the field.
 pub fn fstab_escape(field: &str) -> String {

@@ -159,6 +159,7 @@ bad_profiles! {
     extends_missing,
     bridge_name_too_long,
     interface_name_dotdot,
+    gateways_slave_lxc2,
 }
 
 bad_sets! {

@@ -199,3 +199,38 @@ echo "gateway=$(run u1 cat /gateways/hello)"
     assert_eq!(out["tmp"], "writable");
     assert_eq!(out["gateway"], "from-the-host");
 }
+
+/// What SoftwareContainer's agent does for BindMount and the file gateway,
+/// without the agent (tests/agent.rs runs the agent itself): the host's
+/// gateway dir is a shared mount (the agent bind-mounts it on itself and
+/// makes it shared), a mount made below it on the host shows up in the
+/// container's /gateways, and the container moves it elsewhere with
+/// MS_MOVE. LXC >= 4 makes the container's tree shared after pivot_root,
+/// and the kernel refuses to move a mount out of a shared parent (EINVAL);
+/// `gateways.slave` (on by default in lxc3) makes /gateways a slave mount
+/// through LXC's mount tunnel. With it off, the move fails: the control.
+#[test]
+fn gateways_is_a_slave_mount_and_the_agents_move_works() {
+    if !lxc_ready() {
+        return;
+    }
+    const MOVE: &str = r#"
+mount --bind "$P/gw" "$P/gw" && mount --make-shared "$P/gw"
+create m1
+lxc-start -P "$P" -n m1 -d -- env /bin/sleep 100000000
+lxc-wait -P "$P" -n m1 -s RUNNING -t 10
+att() { lxc-attach -P "$P" -n m1 -- /bin/busybox sh -c "$*"; }
+echo "propagation=$(att "grep ' /gateways ' /proc/self/mountinfo | grep -o 'master:[0-9]*\|shared:[0-9]*' | tr -d '0-9' | tr '\n' ' '")"
+mkdir "$P/gw/app" && mount -t tmpfs -o size=1m app "$P/gw/app" && echo moved-in > "$P/gw/app/file"
+att 'mkdir -p /app'
+echo "move=$(att 'mount --move /gateways/app /app 2>&1 && cat /app/file' | tr '\n' ' ')"
+timeout 10 lxc-stop -P "$P" -n m1 -k
+umount -R -l "$P/gw"
+"#;
+    let on = scenario("default", MOVE);
+    assert_eq!(on["propagation"], "master: ", "{on:?}");
+    assert_eq!(on["move"], "moved-in ", "{on:?}");
+    let off = scenario_with("default", &["gateways.slave=false"], MOVE);
+    assert!(off["propagation"].contains("shared:"), "{off:?}");
+    assert_ne!(off["move"], "moved-in ", "{off:?}");
+}

@@ -790,7 +790,10 @@ fn gateway_dir_missing_or_symlink() {
     assert_eq!(fs::metadata(&real).unwrap().mode() & 0o7777, 0o777);
     let config = read(&c.join("config"));
     assert!(
-        config.contains(&format!("{} gateways none rw,bind", real.display())),
+        config.contains(&format!(
+            "lxc.mount.auto = shmounts:{}:/gateways",
+            real.display()
+        )),
         "{config}"
     );
 }

@@ -163,6 +163,17 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
             g.mode.as_deref().unwrap_or("0777"),
             Mode::parse,
         )?,
+        slave: match (g.slave, dialect) {
+            (Some(true), Dialect::Lxc2) => {
+                return Err(Problem::new(
+                    "gateways.slave",
+                    "LXC 2 has no mount tunnel (`lxc.mount.auto = shmounts:`), and does not make /gateways shared, so the agent's moves work there without it",
+                    Some("remove the key, or use `lxc.dialect = \"lxc3\"`"),
+                ))
+            }
+            (Some(on), _) => on,
+            (None, d) => d == Dialect::Lxc3,
+        },
     };
 
     let b = raw.busybox.unwrap_or_default();

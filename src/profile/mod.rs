@@ -122,6 +122,9 @@ pub struct Gateways {
     pub dir: Option<AbsPath>,
     /// Mode the stage gives that host directory (the seed's `chmod 777`).
     pub mode: Mode,
+    /// Bind it as LXC's mount tunnel, a slave mount in the container (see
+    /// [`raw::RawGateways::slave`]).
+    pub slave: bool,
 }
 
 /// Where the busybox applet list comes from.

@@ -140,6 +140,13 @@ pub struct RawGateways {
     pub dir: Option<String>,
     /// Octal mode the stage gives that directory. Default "0777".
     pub mode: Option<String>,
+    /// Make /gateways a slave mount in the container (LXC's mount tunnel,
+    /// `lxc.mount.auto = shmounts:`), so SoftwareContainer's agent can move
+    /// its bind mounts out of it: LXC >= 4 makes the whole tree shared after
+    /// pivot_root, and the kernel refuses MS_MOVE out of a shared mount.
+    /// Default true with `lxc3` (needs LXC >= 3.1); LXC 2 has no shmounts
+    /// and needs none.
+    pub slave: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

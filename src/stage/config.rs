@@ -56,8 +56,20 @@ pub(super) fn lines(
     if let Some(iptables) = &tools.iptables {
         lines.push(bind(iptables, IPTABLES, "ro,bind")?);
     }
-    if let Some(dir) = gateway {
-        lines.push(bind(dir, "gateways", "rw,bind")?);
+    match gateway {
+        Some(dir) if spec.gateways_slave => {
+            let token = lxc::shmounts(dir, "/gateways").map_err(|c| {
+                Error::unsafe_target(format!(
+                    "gateway dir {dir} holds {c:?}, which LXC's mount tunnel (`lxc.mount.auto = shmounts:`) cannot carry"
+                ))
+                .with_help(
+                    "use a gateway dir without blanks, `:` or `\\`; or generate with `--set gateways.slave=false` (then BindMount fails on LXC >= 4)",
+                )
+            })?;
+            lines.push(format!("{} = {token}", d.keys().mount_auto));
+        }
+        Some(dir) => lines.push(bind(dir, "gateways", "rw,bind")?),
+        None => {}
     }
     Ok(lines)
 }

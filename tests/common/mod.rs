@@ -11,6 +11,7 @@
 
 pub mod guard;
 pub mod lxc;
+pub mod softwarecontainer;
 pub mod stage;
 
 use std::ffi::OsStr;
