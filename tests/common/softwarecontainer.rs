@@ -389,3 +389,55 @@ pub fn build(v: &Variant) -> Install {
     );
     install
 }
+
+/// The patch of `integration/softwarecontainer/`: SoftwareContainer's own
+/// build generates and installs scgen's artifacts (`scgen_generate(...
+/// SOFTWARECONTAINER INSTALL)`) with the scgen under test.
+pub fn scgen_patch() -> PathBuf {
+    super::root().join("integration/softwarecontainer/softwarecontainer-scgen.patch")
+}
+
+/// Upstream with [`scgen_patch`], `ENABLE_NETWORKGATEWAY` on or off. Keyed
+/// on the patch, `cmake/SCGenConfig.cmake` and what the scgen under test
+/// generates ([`gen_probe`]), not on its bytes: the build runs only `scgen
+/// gen`, and a rebuilt binary that generates the same files must not cost
+/// a rebuild of SoftwareContainer.
+pub fn scgen_patched(network: bool) -> Variant {
+    let root = super::root();
+    let net = if network { "on" } else { "off" };
+    Variant::network(network)
+        .named(&format!("scgen-net-{net}"))
+        .patch(scgen_patch())
+        .option(&format!("-DSCGen_DIR={}", root.join("cmake").display()))
+        .option(&format!(
+            "-DSCGEN_EXECUTABLE={}",
+            env!("CARGO_BIN_EXE_scgen")
+        ))
+        .input(root.join("cmake/SCGenConfig.cmake"))
+        .input(gen_probe())
+}
+
+/// `target/softwarecontainer/scgen-probe`: the `SHA256SUMS` that the scgen
+/// under test generates for the default and network profiles, rewritten
+/// (temp file, rename) when they change.
+fn gen_probe() -> PathBuf {
+    let root = cache_root();
+    fs::create_dir_all(&root).unwrap();
+    let mut text = Vec::new();
+    for p in ["default", "network"] {
+        let out = tempfile::tempdir().unwrap();
+        super::Gen::new()
+            .profile(super::root().join(format!("profiles/{p}.toml")))
+            .out(out.path())
+            .set("install.prefix=/probe")
+            .ok();
+        text.extend(fs::read(out.path().join("SHA256SUMS")).unwrap());
+    }
+    let probe = root.join("scgen-probe");
+    if fs::read(&probe).ok().as_deref() != Some(&text[..]) {
+        let tmp = tempfile::NamedTempFile::new_in(&root).unwrap();
+        fs::write(tmp.path(), &text).unwrap();
+        tmp.persist(&probe).unwrap();
+    }
+    probe
+}
