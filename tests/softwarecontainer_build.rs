@@ -92,6 +92,15 @@ fn patched_build_installs_scgens_template_and_config() {
     let prefix = &inst.prefix;
     let artifacts = inst.datadir().join("softwarecontainer/scgen");
 
+    // scgen ran inside SoftwareContainer's build, and CMake had nothing to
+    // warn about (the build log stays beside the prefix).
+    let log = read(&prefix.parent().unwrap().join("build.log"));
+    assert!(
+        log.contains("scgen: generating softwarecontainer into"),
+        "{log}"
+    );
+    assert!(!log.contains("CMake Warning"), "{log}");
+
     // The six artifacts, byte for byte what `scgen gen` makes of the
     // shipped network profile under the patch profile's name, with the
     // install dirs of the build: the patch's profile is scgen's default
