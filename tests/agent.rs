@@ -31,19 +31,35 @@ use std::time::Duration;
 /// How long a command the agent started may take to leave its mark.
 const MARK: Duration = Duration::from_secs(15);
 
-/// Both builds the agent tests use come from the cache, and each installs
-/// the agent, the compiled-in template path and the LXC config.
+/// Both builds the agent tests use come from the cache: each installs the
+/// agent, the compiled-in template path and the LXC config, and asking
+/// again reuses the install (the agent binary is not rewritten).
 #[test]
 fn softwarecontainer_builds_once_per_variant() {
     if !sc::tools_ready() {
         return;
     }
+    use std::os::unix::fs::MetadataExt;
     for on in [false, true] {
         let i = sc::build(&Variant::network(on));
         assert!(i.agent().is_file());
         assert!(i.template().is_file(), "{}", i.template().display());
         assert!(i.lxc_config().is_file(), "{}", i.lxc_config().display());
         assert!(i.policy().is_file());
+        assert_eq!(
+            i.bindir().join("setup_softwarecontainer.sh").is_file(),
+            on,
+            "the network script comes with ENABLE_NETWORKGATEWAY=ON only"
+        );
+        let before = fs::metadata(i.agent()).unwrap();
+        let again = sc::build(&Variant::network(on));
+        assert_eq!(again.prefix, i.prefix);
+        let after = fs::metadata(again.agent()).unwrap();
+        assert_eq!(
+            (before.ino(), before.mtime(), before.mtime_nsec()),
+            (after.ino(), after.mtime(), after.mtime_nsec()),
+            "the second build() rebuilt the agent"
+        );
     }
 }
 
