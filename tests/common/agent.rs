@@ -12,7 +12,8 @@
 //! collide on `SC-0`. The bus is a `dbus-daemon` of its own (Debian's
 //! system-bus policy plus the agent's policy file) on a socket in the
 //! scratch dir, which `gdbus call --system` reaches through
-//! `DBUS_SYSTEM_BUS_ADDRESS`.
+//! `DBUS_SYSTEM_BUS_ADDRESS`. The shell side is `tests/agent/launch.sh`,
+//! the bus config `tests/agent/bus.conf`.
 //!
 //! The SoftwareContainer install is shared by every test (it is built once,
 //! `common::softwarecontainer`), so each test binds its own copies over
@@ -93,43 +94,13 @@ pub struct Agent {
     /// `shared-mounts-dir`), `root` (the per-test install copies),
     /// `agent.log`, `bus.sock`.
     pub dir: tempfile::TempDir,
-    pub prefix: PathBuf,
     child: Child,
     bus: String,
 }
 
 /// Runs in the new namespaces, then execs the agent (so the child's pid
 /// is the agent's).
-const LAUNCH: &str = r#"
-set -eu
-exec >"$S/setup.log" 2>&1
-mkdir -p /run/lxc /var/lib/lxc
-mount -t tmpfs scgen-agent-test /run/lxc
-mount --bind "$S/lxc" /var/lib/lxc
-mkdir "$S/sys"
-mount -t sysfs sysfs "$S/sys"
-mount --bind "$S/sys/class/net" /sys/class/net
-mount --bind "$S/sys/devices/virtual/net" /sys/devices/virtual/net
-ip link set lo up
-if [ -n "$BRIDGE" ]; then
-    ip link add "$BRIDGE" type bridge
-    ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
-    ip link set "$BRIDGE" up
-fi
-mount --bind "$S/root/bin" "$PREFIX/bin"
-mount --bind "$S/root/share" "$PREFIX/share/softwarecontainer"
-mount --bind "$S/root/etc" "$PREFIX/etc/softwarecontainer"
-dbus-daemon --config-file="$S/bus.conf" --address="unix:path=$S/bus.sock" --nofork --nopidfile &
-echo $! >"$S/dbus.pid"
-i=0
-while [ ! -S "$S/bus.sock" ]; do
-    i=$((i + 1))
-    [ $i -lt 1000 ] || { echo "dbus-daemon made no socket" >&2; exit 1; }
-    sleep 0.01
-done
-export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$S/bus.sock"
-exec "$PREFIX/bin/softwarecontainer-agent" -c "$PREFIX/etc/softwarecontainer/softwarecontainer-config" >"$S/agent.log" 2>&1
-"#;
+const LAUNCH: &str = include_str!("../agent/launch.sh");
 
 /// Hard links `from` to `to` (same file system: both under `target/`), or
 /// copies it.
@@ -152,9 +123,6 @@ impl Agent {
             .unwrap();
         let s = dir.path();
         let subst = |t: &str| t.replace("@S@", &s.display().to_string());
-        // The stage's checks want the parents of the store and gateway dir
-        // writable by no one else; the dbus-daemon drops to messagebus.
-        fs::set_permissions(s, fs::Permissions::from_mode(0o755)).unwrap();
         for d in ["lxc", "shared", "gen", "root/bin", "root/share", "root/etc"] {
             fs::create_dir_all(s.join(d)).unwrap();
         }
@@ -236,19 +204,10 @@ impl Agent {
         }
         fs::write(etc.join("softwarecontainer-config"), config).unwrap();
 
-        // The bus: Debian's system-bus config (its policy) plus the agent's
-        // policy file; the address is given on the command line.
-        fs::write(
-            s.join("bus.conf"),
-            format!(
-                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration 1.0//EN\"\n \
-                 \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
-                 <busconfig>\n  <include>/usr/share/dbus-1/system.conf</include>\n  \
-                 <include>{}</include>\n</busconfig>\n",
-                install.policy().display()
-            ),
-        )
-        .unwrap();
+        // The bus: Debian's system-bus config plus the agent's policy.
+        let bus = include_str!("../agent/bus.conf");
+        let policy = install.policy().display().to_string();
+        fs::write(s.join("bus.conf"), bus.replace("@POLICY@", &policy)).unwrap();
 
         let child = Command::new("unshare")
             .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
@@ -264,40 +223,42 @@ impl Agent {
             .stdin(Stdio::null())
             .spawn()
             .expect("unshare");
-        let agent = Agent {
+        let mut agent = Agent {
             bus: format!("unix:path={}", s.join("bus.sock").display()),
             dir,
-            prefix,
             child,
         };
         agent.wait_until_on_the_bus();
         agent
     }
 
-    fn wait_until_on_the_bus(&self) {
+    /// `gdbus introspect` until the agent's object lists its methods
+    /// (`02_introspect.sh`); a panic (the logs are printed by `Drop`) if
+    /// the agent exits first or [`CALL_DEADLINE`] passes.
+    fn wait_until_on_the_bus(&mut self) {
         let started = Instant::now();
         loop {
-            let o = self
-                .gdbus(&[
-                    "introspect",
-                    "--system",
-                    "--dest",
-                    DEST,
-                    "--object-path",
-                    OBJECT,
-                ])
-                .output()
-                .unwrap();
-            if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("Create") {
+            let introspect = [
+                "introspect",
+                "--system",
+                "--dest",
+                DEST,
+                "--object-path",
+                OBJECT,
+            ];
+            let o = super::guard::run_within(&self.gdbus(&introspect), "gdbus introspect");
+            if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("SetCapabilities")
+            {
                 return;
             }
-            if started.elapsed() > CALL_DEADLINE {
-                panic!(
-                    "the agent is not on the bus after {CALL_DEADLINE:?}: {}\n{}",
-                    String::from_utf8_lossy(&o.stderr),
-                    self.logs()
-                );
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the agent (or its launch script) exited with {status} before it was on the bus");
             }
+            assert!(
+                started.elapsed() < CALL_DEADLINE,
+                "the agent is not on the bus after {CALL_DEADLINE:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
