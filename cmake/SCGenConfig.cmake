@@ -12,7 +12,7 @@
 # PROFILE and TEMPLATES are relative to CMAKE_CURRENT_SOURCE_DIR, OUTPUT_DIR
 # to CMAKE_CURRENT_BINARY_DIR. TARGET (default: scgen-<profile stem>) is an
 # ALL target; it carries the properties SCGEN_OUTPUT_DIR and SCGEN_ARTIFACTS.
-# The custom command lists the six artifacts as OUTPUT and reads scgen's
+# The custom command lists the seven artifacts as OUTPUT and reads scgen's
 # depfile, so touching the profile, a profile it `extends`, its busybox.links
 # file or an override template reruns scgen, and nothing else does. scgen
 # leaves unchanged artifacts alone (same bytes, same mtime); Ninja's restat
@@ -26,7 +26,7 @@
 # DESTDIR honoured):
 #   ${CMAKE_INSTALL_DATADIR}/softwarecontainer/lxc-templates/lxc-softwarecontainer (0755)
 #   ${CMAKE_INSTALL_SYSCONFDIR}/softwarecontainer/softwarecontainer.conf
-#   ${CMAKE_INSTALL_DATADIR}/softwarecontainer/scgen/<all six artifacts>
+#   ${CMAKE_INSTALL_DATADIR}/softwarecontainer/scgen/<all seven artifacts>
 # and passes `--set install.prefix=${CMAKE_INSTALL_PREFIX}`, and likewise
 # install.bindir and install.datadir from GNUInstallDirs, before your SET
 # values, because the drop-in runs <bindir>/scgen with the artifacts in
@@ -113,6 +113,7 @@ function(scgen_generate)
     lxc-softwarecontainer
     rootfs.mtree
     rootfs.tar.gz
+    seccomp.policy
     softwarecontainer.conf
     stage.toml
     SHA256SUMS)

@@ -29,6 +29,7 @@ pub fn stage_spec(p: &Profile) -> StageSpec {
         gateways_dir: p.gateways.dir.clone(),
         gateways_mode: p.gateways.mode,
         gateways_slave: p.gateways.slave,
+        seccomp_builtin: p.security.seccomp_builtin,
         shared_bin: p.shared_bin.clone(),
         skeleton_store: p.skeleton_store.clone(),
         applets: match (&p.shared_bin, &p.applets) {
@@ -59,6 +60,7 @@ pub fn build(
         file(DROPIN, rendered.dropin.clone().into_bytes(), 0o755),
         file(MTREE, manifest::mtree(entries, mtime).into_bytes(), 0o644),
         file(TARBALL, pack::tar_gz(entries, mtime), 0o644),
+        file(SECCOMP, rendered.seccomp.clone().into_bytes(), 0o644),
         file(CONF, rendered.conf.clone().into_bytes(), 0o644),
         file(STAGE, stage_spec(profile).to_toml().into_bytes(), 0o644),
     ];

@@ -23,6 +23,7 @@ pub const MTREE: &str = "rootfs.mtree";
 pub const STAGE: &str = "stage.toml";
 pub const DROPIN: &str = "lxc-softwarecontainer";
 pub const SUMS: &str = "SHA256SUMS";
+pub const SECCOMP: &str = "seccomp.policy";
 
 /// Every artifact, in the order `gen` writes and reports them: sorted by
 /// name byte-wise, `SHA256SUMS` last (a run killed half-way leaves sums that no
@@ -30,7 +31,7 @@ pub const SUMS: &str = "SHA256SUMS";
 /// order, and Ninja insists that a depfile's first target is its rule's
 /// first output: cmake/SCGenConfig.cmake lists OUTPUT in the same order
 /// (tests/tidy.rs fails if any list of artifacts parts from this one).
-pub const ALL: [&str; 6] = [DROPIN, MTREE, TARBALL, CONF, STAGE, SUMS];
+pub const ALL: [&str; 7] = [DROPIN, MTREE, TARBALL, SECCOMP, CONF, STAGE, SUMS];
 
 /// Where the installed artifacts live below the data directory.
 pub const ARTIFACTS_DIR: &str = "softwarecontainer/scgen";
@@ -92,6 +93,9 @@ pub struct StageSpec {
     /// Bind the gateway directory as LXC's mount tunnel (`shmounts`), a
     /// slave mount in the container, not a plain bind.
     pub gateways_slave: bool,
+    /// Load the `seccomp.policy` artifact: the stage names it in the
+    /// container config by the path it verified it at.
+    pub seccomp_builtin: bool,
     /// Host directory holding the placeholders and applet links for every
     /// container, bound on `bin`.
     pub shared_bin: Option<AbsPath>,

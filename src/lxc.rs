@@ -30,6 +30,14 @@ pub struct Keys {
     pub net_link: &'static str,
     pub net_name: &'static str,
     pub rootfs: &'static str,
+    pub cap_keep: &'static str,
+    pub cap_drop: &'static str,
+    pub seccomp: &'static str,
+    pub no_new_privs: &'static str,
+    /// The prefix of a cgroup2 controller key (`memory.max` follows).
+    pub cgroup2: &'static str,
+    /// The prefix of a cgroup v1 controller key.
+    pub cgroup: &'static str,
 }
 
 /// LXC 3.0 renamed these keys (lxc-update-config's table).
@@ -45,6 +53,12 @@ const LXC3: Keys = Keys {
     net_link: "lxc.net.0.link",
     net_name: "lxc.net.0.name",
     rootfs: "lxc.rootfs.path",
+    cap_keep: "lxc.cap.keep",
+    cap_drop: "lxc.cap.drop",
+    seccomp: "lxc.seccomp.profile",
+    no_new_privs: "lxc.no_new_privs",
+    cgroup2: "lxc.cgroup2.",
+    cgroup: "lxc.cgroup.",
 };
 
 const LXC2: Keys = Keys {
@@ -59,6 +73,12 @@ const LXC2: Keys = Keys {
     net_link: "lxc.network.link",
     net_name: "lxc.network.name",
     rootfs: "lxc.rootfs",
+    cap_keep: "lxc.cap.keep",
+    cap_drop: "lxc.cap.drop",
+    seccomp: "lxc.seccomp",
+    no_new_privs: "lxc.no_new_privs",
+    cgroup2: "lxc.cgroup.",
+    cgroup: "lxc.cgroup.",
 };
 
 impl Dialect {

@@ -15,7 +15,7 @@ use crate::contract::ARTIFACTS_DIR;
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::lxc::{self, Keys};
-use crate::profile::{Container, Mount, Network, Profile};
+use crate::profile::{Container, Mount, Network, Profile, Security};
 use crate::values::AbsPath;
 
 /// Built-in templates, by the name an override must use.
@@ -28,9 +28,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         DROPIN_TEMPLATE,
         include_str!("../templates/lxc-softwarecontainer.j2"),
     ),
+    (
+        SECCOMP_TEMPLATE,
+        include_str!("../templates/seccomp.policy.j2"),
+    ),
 ];
 pub const CONF_TEMPLATE: &str = "softwarecontainer.conf.j2";
 pub const DROPIN_TEMPLATE: &str = "lxc-softwarecontainer.j2";
+pub const SECCOMP_TEMPLATE: &str = "seccomp.policy.j2";
 
 /// Everything a template sees. This struct is the documented contract for
 /// integrator templates (README, "Template variables").
@@ -49,6 +54,8 @@ pub struct Context<'a> {
     pub mounts: &'a [Mount],
     /// Present only with the network gateway on.
     pub network: Option<&'a Network>,
+    /// Capabilities, seccomp, devices, no_new_privs, limits.
+    pub security: &'a Security,
     /// Absolute path of the installed scgen binary.
     pub scgen_bin: String,
     /// Absolute path of the installed artifact directory.
@@ -65,6 +72,7 @@ impl<'a> Context<'a> {
             container: &p.container,
             mounts: &p.mounts,
             network: p.network.as_ref(),
+            security: &p.security,
             scgen_bin: format!("{}/scgen", p.bindir),
             artifacts_dir: format!("{}/{ARTIFACTS_DIR}", p.datadir),
         }
@@ -75,6 +83,7 @@ impl<'a> Context<'a> {
 pub struct Rendered {
     pub conf: String,
     pub dropin: String,
+    pub seccomp: String,
     /// Template files read from an override directory, for depfiles.
     pub inputs: Vec<PathBuf>,
 }
@@ -127,6 +136,7 @@ pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
     Ok(Rendered {
         conf,
         dropin: render(DROPIN_TEMPLATE)?,
+        seccomp: render(SECCOMP_TEMPLATE)?,
         inputs,
     })
 }

@@ -160,6 +160,13 @@ bad_profiles! {
     bridge_name_too_long,
     interface_name_dotdot,
     gateways_slave_lxc2,
+    security_cap_typo,
+    security_keep_misses_gateway_need,
+    security_keep_and_drop,
+    security_seccomp_relative,
+    security_device_injection,
+    security_memory_bad,
+    security_lxc2,
 }
 
 bad_sets! {

@@ -219,7 +219,12 @@ fn example_builds_installs_and_rebuilds_only_when_inputs_change() {
         })
         .collect();
     files.sort();
-    assert_eq!(files.len(), 8, "unexpected installed files: {files:#?}");
+    // The artifacts, and the drop-in and config again where upstream's are.
+    assert_eq!(
+        files.len(),
+        ARTIFACTS.len() + 2,
+        "unexpected installed files: {files:#?}"
+    );
 
     // Nothing changed: nothing to do.
     assert!(p.ninja(&[], None).contains(NO_WORK));

@@ -58,6 +58,10 @@ fn assert_contained(conf: &str, p: &profile::Profile) {
         keys.net_type,
         keys.net_link,
         keys.net_name,
+        keys.cap_keep,
+        keys.cap_drop,
+        keys.seccomp,
+        keys.no_new_privs,
     ];
     let mut mounts = 0;
     for line in conf.lines() {
@@ -71,7 +75,19 @@ fn assert_contained(conf: &str, p: &profile::Profile) {
         let (k, v) = line
             .split_once(" = ")
             .unwrap_or_else(|| panic!("not key = value: {line:?}"));
-        assert!(known.contains(&k), "unknown key in {line:?}");
+        let cgroup = [keys.cgroup2, keys.cgroup].iter().any(|p| {
+            k.strip_prefix(p).is_some_and(|c| {
+                [
+                    "devices.allow",
+                    "devices.deny",
+                    "memory.max",
+                    "memory.limit_in_bytes",
+                    "pids.max",
+                ]
+                .contains(&c)
+            })
+        });
+        assert!(known.contains(&k) || cgroup, "unknown key in {line:?}");
         assert_eq!(v.trim(), v, "value with outer white space: {line:?}");
         assert!(
             !v.starts_with('"') && !v.starts_with('\''),

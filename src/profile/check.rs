@@ -174,7 +174,9 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
             (Some(on), _) => on,
             (None, d) => d == Dialect::Lxc3,
         },
+        file: g.file.unwrap_or(true),
     };
+    let security = super::security::check(raw.security, dialect, gateways.file, network.is_some())?;
 
     let b = raw.busybox.unwrap_or_default();
     let mut inputs = layers.inputs.clone();
@@ -253,6 +255,7 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
         applets,
         shared_bin,
         skeleton_store,
+        security,
         inputs,
         layers: layers.clone(),
     })

@@ -22,6 +22,8 @@ mod busybox;
 mod check;
 mod layers;
 mod raw;
+pub mod security;
+pub use security::Security;
 
 use layers::{Layers, Problem};
 pub use raw::{schema, RawProfile, RootfsKind};
@@ -59,6 +61,8 @@ pub struct Profile {
     /// With `container.rootfs = "overlay"`: the host directory of the shared
     /// skeletons. `None`: a plain directory tree per container.
     pub skeleton_store: Option<AbsPath>,
+    /// What the container's processes may do.
+    pub security: Security,
     /// Every file read to build this profile, for depfiles.
     pub inputs: Vec<PathBuf>,
     /// The texts it came from, so later checks can point at a key's line.
@@ -125,6 +129,9 @@ pub struct Gateways {
     /// Bind it as LXC's mount tunnel, a slave mount in the container (see
     /// [`raw::RawGateways::slave`]).
     pub slave: bool,
+    /// The agent's BindMount and file gateway are to work (they keep
+    /// `sys_admin`; see [`raw::RawGateways::file`]).
+    pub file: bool,
 }
 
 /// Where the busybox applet list comes from.

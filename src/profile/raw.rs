@@ -34,6 +34,9 @@ pub struct RawProfile {
     pub gateways: Option<RawGateways>,
     /// Where the busybox applet list comes from.
     pub busybox: Option<RawBusybox>,
+    /// What a container's processes may do: capabilities, seccomp, devices,
+    /// no_new_privs and cgroup limits (`lxc3` only).
+    pub security: Option<RawSecurity>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -147,6 +150,60 @@ pub struct RawGateways {
     /// Default true with `lxc3` (needs LXC >= 3.1); LXC 2 has no shmounts
     /// and needs none.
     pub slave: Option<bool>,
+    /// The agent's BindMount and file gateway: it moves mounts out of
+    /// /gateways and remounts them read-only from inside the container,
+    /// which needs `sys_admin` there. The default (true) keeps it, with the
+    /// built-in seccomp policy allowing only those two mount calls; false
+    /// drops it, and those calls fail.
+    pub file: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RawSecurity {
+    /// The capabilities a container keeps (`lxc.cap.keep`), all others
+    /// dropped. Default: chown, dac_override, fowner, fsetid, kill, setgid,
+    /// setuid, plus what the enabled gateways need (sys_admin for
+    /// `gateways.file`; net_admin, net_raw, net_bind_service for
+    /// `network.gateway`). A list must hold what the enabled gateways need.
+    pub cap_keep: Option<Vec<String>>,
+    /// Instead of `cap-keep`: the capabilities to drop (`lxc.cap.drop`),
+    /// all others kept. `[]` keeps every capability, as the seed did.
+    pub cap_drop: Option<Vec<String>>,
+    /// `builtin` (default: scgen's policy, installed as the `seccomp.policy`
+    /// artifact), `off`, or the absolute path of an LXC seccomp policy on
+    /// the target.
+    pub seccomp: Option<String>,
+    /// Device cgroup allowlist (`TYPE MAJOR:MINOR ACCESS`); every other
+    /// device is denied. Default: null, zero, full, random, urandom, tty,
+    /// console, ptmx and the ptys. `[]`: no device rules, as the seed.
+    pub devices: Option<Vec<String>>,
+    /// Set PR_SET_NO_NEW_PRIVS on the container's processes (and attached
+    /// ones): no setuid or file-capability gain. Default true.
+    pub no_new_privs: Option<bool>,
+    /// cgroup2 memory.max of the container, e.g. "512M"; "max" for none.
+    /// Default "512M".
+    pub memory_max: Option<RawLimit>,
+    /// cgroup2 pids.max of the container: a number, or "max" for none.
+    /// Default 1024.
+    pub pids_max: Option<RawLimit>,
+}
+
+/// A limit as written: a number, or a string such as "512M" or "max".
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawLimit {
+    Number(u64),
+    Text(String),
+}
+
+impl RawLimit {
+    pub fn text(&self) -> String {
+        match self {
+            RawLimit::Number(n) => n.to_string(),
+            RawLimit::Text(t) => t.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]

@@ -56,6 +56,9 @@ pub(super) fn lines(
     if let Some(iptables) = &tools.iptables {
         lines.push(bind(iptables, IPTABLES, "ro,bind")?);
     }
+    if let Some(policy) = &tools.seccomp {
+        lines.push(format!("{} = {policy}", d.keys().seccomp));
+    }
     match gateway {
         Some(dir) if spec.gateways_slave => {
             let token = lxc::shmounts(dir, "/gateways").map_err(|c| {

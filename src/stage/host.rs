@@ -20,6 +20,9 @@ pub(super) struct Tools {
     pub(super) busybox: String,
     pub(super) init_lxc: Option<String>,
     pub(super) iptables: Option<String>,
+    /// The verified `seccomp.policy` artifact, by the absolute path the
+    /// container config names it with, when the profile wants it.
+    pub(super) seccomp: Option<String>,
 }
 
 impl Tools {
@@ -33,6 +36,14 @@ impl Tools {
             iptables: spec
                 .iptables
                 .then(|| tool("iptables", opts.iptables.as_deref(), "install iptables, or turn the network gateway off in the profile"))
+                .transpose()?,
+            seccomp: spec
+                .seccomp_builtin
+                .then(|| {
+                    let dir = std::path::absolute(&opts.artifacts)
+                        .map_err(|e| Error::io(&opts.artifacts, e))?;
+                    config_path("seccomp policy", &dir.join(crate::contract::SECCOMP))
+                })
                 .transpose()?,
         })
     }

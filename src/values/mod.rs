@@ -79,6 +79,8 @@ macro_rules! string_value {
 // After the macro: `names` uses it.
 mod names;
 pub use names::{Applet, FstabWord, IfName, MountAuto, Signal, UtsName, MOUNT_AUTO, SIGNALS};
+mod security;
+pub use security::{Capability, DeviceRule, Limit, CAPABILITIES};
 
 /// At most this much of a value is quoted in a message: a 20 MB value must
 /// not become 20 MB of error text.

@@ -9,6 +9,7 @@
 //! output and the `--test NAME` commands the README gives.
 #![allow(dead_code)]
 
+pub mod agent;
 pub mod guard;
 pub mod lxc;
 pub mod softwarecontainer;

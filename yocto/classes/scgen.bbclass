@@ -9,7 +9,7 @@
 # Installs (the same places as cmake/SCGenConfig.cmake's INSTALL):
 #   ${datadir}/softwarecontainer/lxc-templates/lxc-softwarecontainer  (0755)
 #   ${sysconfdir}/softwarecontainer/softwarecontainer.conf             (CONFFILES)
-#   ${datadir}/softwarecontainer/scgen/<all six artifacts>
+#   ${datadir}/softwarecontainer/scgen/<all seven artifacts>
 #
 # scgen runs with:
 #   --set install.prefix=${prefix}, install.bindir=${bindir}, install.datadir=${datadir}
@@ -51,7 +51,7 @@ SCGEN_BUSYBOX_LINKS ?= "busybox.links busybox.links.nosuid busybox.links.suid"
 
 # What scgen writes (contract::ALL in src/contract.rs; tests/tidy.rs checks
 # that this list agrees).
-SCGEN_ARTIFACTS = "SHA256SUMS lxc-softwarecontainer rootfs.mtree rootfs.tar.gz softwarecontainer.conf stage.toml"
+SCGEN_ARTIFACTS = "SHA256SUMS lxc-softwarecontainer rootfs.mtree rootfs.tar.gz seccomp.policy softwarecontainer.conf stage.toml"
 
 DEPENDS += "${SCGEN_DEPENDS} ${@'busybox' if d.getVar('SCGEN_BUSYBOX_LINKS') else ''}"
 RDEPENDS:${PN} += "${SCGEN_RDEPENDS}"

@@ -1,0 +1,206 @@
+//! Checked values of the `[security]` table: capability names, device
+//! allowlist rules and cgroup limits. Each lands in an LXC config line, so
+//! each is one word (or the fixed shape of a device rule) of known
+//! characters.
+
+use serde::{Deserialize, Serialize};
+
+use std::fmt;
+
+use super::{short, Invalid};
+
+/// The capabilities Linux knows (capability.h, as of 6.x), by the name LXC
+/// takes in `lxc.cap.keep` / `lxc.cap.drop`: lower case, no `CAP_`.
+pub const CAPABILITIES: &[&str] = &[
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
+    "checkpoint_restore",
+];
+
+/// One capability, as LXC names it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Capability(String);
+string_value!(Capability);
+
+impl Capability {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let name = value.to_ascii_lowercase();
+        let name = name.strip_prefix("cap_").unwrap_or(&name);
+        if CAPABILITIES.contains(&name) {
+            return Ok(Capability(name.to_string()));
+        }
+        let hint = crate::diag::did_you_mean(name, CAPABILITIES.iter().copied())
+            .map(|s| format!("did you mean `{s}`?"))
+            .unwrap_or_else(|| {
+                "a name from capabilities(7) without `CAP_`, e.g. `net_admin`".into()
+            });
+        Err(Invalid::new(
+            format!("`{}` is not a Linux capability", short(value)),
+            Some(&hint),
+        ))
+    }
+
+    /// Its bit in `/proc/<pid>/status`'s Cap* masks.
+    pub fn bit(&self) -> u32 {
+        CAPABILITIES
+            .iter()
+            .position(|c| *c == self.0)
+            .expect("parsed") as u32
+    }
+}
+
+/// One device cgroup rule, `TYPE MAJOR:MINOR ACCESS` as the kernel's
+/// devices.allow and LXC's `lxc.cgroup2.devices.allow` read it: type `a`,
+/// `b` or `c`; major and minor a number or `*`; access some of `rwm`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DeviceRule(String);
+string_value!(DeviceRule);
+
+impl DeviceRule {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let bad = || {
+            Invalid::new(
+                format!("{:?} is not a device rule", short(value)),
+                Some("write `TYPE MAJOR:MINOR ACCESS`, e.g. `c 1:3 rwm` (type a, b or c; `*` for any number; access of r, w, m)"),
+            )
+        };
+        let words: Vec<&str> = value.split(' ').collect();
+        let [kind, numbers, access] = words[..] else {
+            return Err(bad());
+        };
+        let number = |n: &str| {
+            n == "*" || (!n.is_empty() && n.len() <= 10 && n.bytes().all(|b| b.is_ascii_digit()))
+        };
+        let numbers_ok = numbers
+            .split_once(':')
+            .is_some_and(|(a, b)| number(a) && number(b));
+        let access_ok = !access.is_empty()
+            && access.len() <= 3
+            && access.bytes().all(|b| matches!(b, b'r' | b'w' | b'm'));
+        match matches!(kind, "a" | "b" | "c") && numbers_ok && access_ok {
+            true => Ok(DeviceRule(value.to_string())),
+            false => Err(bad()),
+        }
+    }
+}
+
+/// A cgroup2 limit value: a number with an optional K, M or G suffix (as
+/// memory.max reads it), or `max` for none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Limit(String);
+string_value!(Limit);
+
+impl Limit {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let digits = value.strip_suffix(['K', 'M', 'G']).unwrap_or(value);
+        let ok = value == "max"
+            || (!digits.is_empty()
+                && digits.len() <= 19
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && digits.bytes().any(|b| b != b'0'));
+        match ok {
+            true => Ok(Limit(value.to_string())),
+            false => Err(Invalid::new(
+                format!("{:?} is not a cgroup limit", short(value)),
+                Some(
+                    "a positive number, optionally with K, M or G (`512M`), or `max` for no limit",
+                ),
+            )),
+        }
+    }
+
+    /// `max`: no limit, so no config line.
+    pub fn is_max(&self) -> bool {
+        self.0 == "max"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capability_names_take_lxc_spelling() {
+        assert_eq!(
+            Capability::parse("CAP_NET_ADMIN").unwrap().as_str(),
+            "net_admin"
+        );
+        assert_eq!(Capability::parse("sys_admin").unwrap().bit(), 21);
+        assert_eq!(Capability::parse("checkpoint_restore").unwrap().bit(), 40);
+        assert!(Capability::parse("net_admin\nlxc.x = y").is_err());
+        assert!(Capability::parse("sysadmin")
+            .unwrap_err()
+            .hint
+            .unwrap()
+            .contains("sys_admin"));
+    }
+
+    #[test]
+    fn device_rules_have_the_kernel_shape() {
+        for ok in ["c 1:3 rwm", "c 136:* rw", "a *:* m", "b 8:0 r"] {
+            assert!(DeviceRule::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "c 1:3",
+            "x 1:3 r",
+            "c 1:3 rwx",
+            "c 1:3  r",
+            "c a:3 r",
+            "c 1:3 r\n",
+            "c 1:3 r # x",
+        ] {
+            assert!(DeviceRule::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn limits_are_numbers_or_max() {
+        for ok in ["512M", "1024", "max", "2G"] {
+            assert!(Limit::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "0", "-1", "1T", "12 M", "max\n"] {
+            assert!(Limit::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,34 @@
+#!/bin/sh
+# tests/common/agent.rs runs this after `unshare --mount --net
+# --propagation private`, with S (the scratch dir), PREFIX (the
+# SoftwareContainer install), BRIDGE (empty: none) and BRIDGE_IP. It makes
+# the namespaces the agent's own, starts its bus, then execs the agent, so
+# the test's child is the agent.
+set -eu
+exec >"$S/setup.log" 2>&1
+mkdir -p /run/lxc /var/lib/lxc
+mount -t tmpfs scgen-agent-test /run/lxc
+mount --bind "$S/lxc" /var/lib/lxc
+mkdir "$S/sys"
+mount -t sysfs sysfs "$S/sys"
+mount --bind "$S/sys/class/net" /sys/class/net
+mount --bind "$S/sys/devices/virtual/net" /sys/devices/virtual/net
+ip link set lo up
+if [ -n "$BRIDGE" ]; then
+    ip link add "$BRIDGE" type bridge
+    ip addr add "$BRIDGE_IP/24" dev "$BRIDGE"
+    ip link set "$BRIDGE" up
+fi
+mount --bind "$S/root/bin" "$PREFIX/bin"
+mount --bind "$S/root/share" "$PREFIX/share/softwarecontainer"
+mount --bind "$S/root/etc" "$PREFIX/etc/softwarecontainer"
+dbus-daemon --config-file="$S/bus.conf" --address="unix:path=$S/bus.sock" --nofork --nopidfile &
+echo $! >"$S/dbus.pid"
+i=0
+while [ ! -S "$S/bus.sock" ]; do
+    i=$((i + 1))
+    [ $i -lt 1000 ] || { echo "dbus-daemon made no socket" >&2; exit 1; }
+    sleep 0.01
+done
+export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$S/bus.sock"
+exec "$PREFIX/bin/softwarecontainer-agent" -c "$PREFIX/etc/softwarecontainer/softwarecontainer-config" >"$S/agent.log" 2>&1

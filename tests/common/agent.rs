@@ -1,0 +1,448 @@
+//! One real `softwarecontainer-agent` per test, isolated, with scgen's
+//! artifacts installed as the README says, driven with `gdbus call
+//! --system` the way SoftwareContainer's getting-started scripts do.
+//!
+//! Isolation: the agent runs after `unshare --mount --net --propagation
+//! private`. In that namespace a scratch directory is bound on
+//! `/var/lib/lxc` (the agent destroys every `SC-*` container of its
+//! lxcpath at start), `/run/lxc` is a tmpfs (LXC's locks), and the sysfs of
+//! the new network namespace is bound over `/sys/class/net` and
+//! `/sys/devices/virtual/net` (LXC looks bridges up there). LXC's command
+//! sockets are abstract, so per network namespace: two agents never
+//! collide on `SC-0`. The bus is a `dbus-daemon` of its own (Debian's
+//! system-bus policy plus the agent's policy file) on a socket in the
+//! scratch dir, which `gdbus call --system` reaches through
+//! `DBUS_SYSTEM_BUS_ADDRESS`. The shell side is `tests/agent/launch.sh`,
+//! the bus config `tests/agent/bus.conf`.
+//!
+//! The SoftwareContainer install is shared by every test (it is built once,
+//! `common::softwarecontainer`), so each test binds its own copies over
+//! `<prefix>/bin`, `<prefix>/share/softwarecontainer` and
+//! `<prefix>/etc/softwarecontainer` inside its namespace: the agent (hard
+//! linked), scgen at `<bindir>/scgen`, the drop-in at the compiled-in
+//! `LXCTEMPLATE`, the six artifacts in `<datadir>/softwarecontainer/scgen`,
+//! the config at `<sysconfdir>/softwarecontainer/softwarecontainer.conf`,
+//! the agent config and the service manifests. No `SCGEN` or
+//! `SCGEN_ARTIFACTS` override is set: the drop-in finds everything where
+//! the README puts it.
+//!
+//! The host side looks into the agent's mount namespace through
+//! `/proc/<agent>/root` and `/proc/<agent>/mountinfo`, so a write buffer on
+//! a tmpfs the agent mounted is seen too. Dropping the [`Agent`] stops any
+//! container left, then the agent and its bus; the namespaces go with them.
+
+use std::fs;
+use std::io::Read as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::softwarecontainer::Install;
+
+pub const DEST: &str = "com.pelagicore.SoftwareContainerAgent";
+pub const OBJECT: &str = "/com/pelagicore/SoftwareContainerAgent";
+
+/// How long one D-Bus call may take (gdbus's own `--timeout` is shorter,
+/// so it reports first).
+pub const CALL_DEADLINE: Duration = Duration::from_secs(30);
+const GDBUS_TIMEOUT: &str = "25";
+
+/// The bridge of the network profile (scgen's default `network.bridge`, the
+/// agent's default `bridge-device`), made in the agent's own network
+/// namespace with the agent's default address.
+pub const BRIDGE: &str = "lxcbr0";
+pub const BRIDGE_IP: &str = "10.0.3.1";
+
+/// Whether an agent test can run: root and the tools (a `SKIPPED` notice
+/// locally, a failure under CI).
+pub fn ready() -> bool {
+    super::is_root()
+        && [
+            "unshare",
+            "nsenter",
+            "ip",
+            "dbus-daemon",
+            "gdbus",
+            "lxc-create",
+            "lxc-ls",
+            "brctl",
+        ]
+        .iter()
+        .all(|t| super::have(t))
+        && super::softwarecontainer::tools_ready()
+}
+
+/// What the test's agent is set up with.
+pub struct Setup<'a> {
+    /// The SoftwareContainer build; its `network` must match the profile's
+    /// `network.gateway`.
+    pub install: &'a Install,
+    /// A shipped profile, `profiles/<name>.toml`.
+    pub profile: &'a str,
+    /// `--set KEY=VALUE`s for `scgen gen` after the install dirs; `@S@`
+    /// stands for the scratch dir.
+    pub sets: &'a [&'a str],
+    /// Service manifests (`tests/agent/<name>`), with `@S@` replaced by
+    /// the scratch dir, put in `service-manifest.d`.
+    pub manifests: &'a [&'a str],
+}
+
+/// A running agent and what belongs to it.
+pub struct Agent {
+    /// The scratch dir: `lxc` (the lxcpath), `shared` (the agent's
+    /// `shared-mounts-dir`), `root` (the per-test install copies),
+    /// `agent.log`, `bus.sock`.
+    pub dir: tempfile::TempDir,
+    child: Child,
+    bus: String,
+}
+
+/// Runs in the new namespaces, then execs the agent (so the child's pid
+/// is the agent's).
+const LAUNCH: &str = include_str!("../agent/launch.sh");
+
+/// Hard links `from` to `to` (same file system: both under `target/`), or
+/// copies it.
+fn link_or_copy(from: &Path, to: &Path) {
+    if fs::hard_link(from, to).is_err() {
+        fs::copy(from, to)
+            .unwrap_or_else(|e| panic!("{} -> {}: {e}", from.display(), to.display()));
+    }
+}
+
+impl Agent {
+    /// Generates the profile, installs everything in the scratch dir,
+    /// starts the bus and the agent, and waits (bounded) until the agent
+    /// answers `Introspect` on the bus, as `02_introspect.sh` does.
+    pub fn start(setup: &Setup) -> Agent {
+        let install = setup.install;
+        let dir = tempfile::Builder::new()
+            .prefix("agent.")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .unwrap();
+        let s = dir.path();
+        let subst = |t: &str| t.replace("@S@", &s.display().to_string());
+        for d in ["lxc", "shared", "gen", "root/bin", "root/share", "root/etc"] {
+            fs::create_dir_all(s.join(d)).unwrap();
+        }
+        let prefix = install.prefix.clone();
+
+        // scgen gen with the agent's install dirs, as the README says.
+        let mut gen = super::Gen::new()
+            .profile(super::root().join(format!("profiles/{}.toml", setup.profile)))
+            .out(s.join("gen"))
+            .set(&format!("install.prefix={}", prefix.display()))
+            .set("install.bindir=bin")
+            .set("install.datadir=share");
+        for kv in setup.sets {
+            gen = gen.set(&subst(kv));
+        }
+        gen.ok();
+
+        // <bindir>: the agent (and its network script), and scgen.
+        let bin = s.join("root/bin");
+        for e in fs::read_dir(install.bindir()).unwrap() {
+            let e = e.unwrap();
+            link_or_copy(&e.path(), &bin.join(e.file_name()));
+        }
+        link_or_copy(Path::new(env!("CARGO_BIN_EXE_scgen")), &bin.join("scgen"));
+
+        // <datadir>/softwarecontainer: the drop-in and the six artifacts.
+        let share = s.join("root/share");
+        fs::create_dir_all(share.join("lxc-templates")).unwrap();
+        fs::create_dir_all(share.join("scgen")).unwrap();
+        for e in fs::read_dir(s.join("gen")).unwrap() {
+            let e = e.unwrap();
+            fs::copy(e.path(), share.join("scgen").join(e.file_name())).unwrap();
+        }
+        let dropin = share.join("lxc-templates/lxc-softwarecontainer");
+        fs::copy(s.join("gen/lxc-softwarecontainer"), &dropin).unwrap();
+        fs::set_permissions(&dropin, fs::Permissions::from_mode(0o755)).unwrap();
+
+        // <sysconfdir>/softwarecontainer: the LXC config, the agent config
+        // and the manifests.
+        let etc = s.join("root/etc");
+        let sc_etc = install.sysconfdir().join("softwarecontainer");
+        // scgen's config, plus an LXC log in the scratch dir: the agent logs
+        // only "Error starting container", LXC says why.
+        let mut conf = fs::read_to_string(s.join("gen/softwarecontainer.conf")).unwrap();
+        conf.push_str(&format!(
+            "\n# tests/common/agent.rs: LXC's own log, printed when a test fails\n\
+             lxc.log.file = {}\nlxc.log.level = WARN\n",
+            s.join("lxc.log").display()
+        ));
+        fs::write(etc.join("softwarecontainer.conf"), conf).unwrap();
+        fs::create_dir_all(etc.join("service-manifest.d")).unwrap();
+        fs::create_dir_all(etc.join("service-manifest.default.d")).unwrap();
+        for m in setup.manifests {
+            let text = fs::read_to_string(super::root().join("tests/agent").join(m)).unwrap();
+            fs::write(etc.join("service-manifest.d").join(m), subst(&text)).unwrap();
+        }
+        let mut config = format!(
+            "[SoftwareContainer]\n\
+             use-session-bus = false\n\
+             shutdown-timeout = 1\n\
+             shared-mounts-dir = {shared}\n\
+             deprecated-lxc-config-path = {etc}/softwarecontainer.conf\n\
+             service-manifest-dir = {etc}/service-manifest.d/\n\
+             default-service-manifest-dir = {etc}/service-manifest.default.d/\n",
+            shared = s.join("shared").display(),
+            etc = sc_etc.display(),
+        );
+        if install.network {
+            // The test makes the bridge itself; the agent's check script
+            // (setup_softwarecontainer.sh) then only looks for it.
+            config.push_str(&format!(
+                "create-bridge = false\n\
+                 bridge-device = {BRIDGE}\n\
+                 bridge-ip = {BRIDGE_IP}\n\
+                 bridge-netmask = 255.255.255.0\n\
+                 bridge-netmask-bitlength = 24\n\
+                 bridge-netaddr = 10.0.3.0\n"
+            ));
+        }
+        fs::write(etc.join("softwarecontainer-config"), config).unwrap();
+
+        // The bus: Debian's system-bus config plus the agent's policy.
+        let bus = include_str!("../agent/bus.conf");
+        let policy = install.policy().display().to_string();
+        fs::write(s.join("bus.conf"), bus.replace("@POLICY@", &policy)).unwrap();
+
+        let child = Command::new("unshare")
+            .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
+            .arg(LAUNCH)
+            .env("S", s)
+            .env("PREFIX", &prefix)
+            .env("BRIDGE", if install.network { BRIDGE } else { "" })
+            .env("BRIDGE_IP", BRIDGE_IP)
+            .env_remove("SCGEN")
+            .env_remove("SCGEN_ARTIFACTS")
+            .env_remove("GATEWAY_DIR")
+            .env_remove("DBUS_SYSTEM_BUS_ADDRESS")
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("unshare");
+        let mut agent = Agent {
+            bus: format!("unix:path={}", s.join("bus.sock").display()),
+            dir,
+            child,
+        };
+        agent.wait_until_on_the_bus();
+        agent
+    }
+
+    /// `gdbus introspect` until the agent's object lists its methods
+    /// (`02_introspect.sh`); a panic (the logs are printed by `Drop`) if
+    /// the agent exits first or [`CALL_DEADLINE`] passes.
+    fn wait_until_on_the_bus(&mut self) {
+        let started = Instant::now();
+        loop {
+            let introspect = [
+                "introspect",
+                "--system",
+                "--dest",
+                DEST,
+                "--object-path",
+                OBJECT,
+            ];
+            let o = super::guard::run_within(&self.gdbus(&introspect), "gdbus introspect");
+            if o.status.success() && String::from_utf8_lossy(&o.stdout).contains("SetCapabilities")
+            {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the agent (or its launch script) exited with {status} before it was on the bus");
+            }
+            assert!(
+                started.elapsed() < CALL_DEADLINE,
+                "the agent is not on the bus after {CALL_DEADLINE:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The agent's pid (the namespaces' first process).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn scratch(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `p` as the agent sees it (through its mount namespace).
+    pub fn seen(&self, p: &Path) -> PathBuf {
+        Path::new(&format!("/proc/{}/root", self.pid())).join(p.strip_prefix("/").unwrap_or(p))
+    }
+
+    /// The agent's mount table.
+    pub fn mountinfo(&self) -> String {
+        fs::read_to_string(format!("/proc/{}/mountinfo", self.pid())).unwrap_or_default()
+    }
+
+    /// `<shared-mounts-dir>/SC-<id>`: the agent's container root, whose
+    /// `gateways` is the container's `/gateways`.
+    pub fn container_root(&self, id: i32) -> PathBuf {
+        self.scratch().join(format!("shared/SC-{id}"))
+    }
+
+    /// `<lxcpath>/SC-<id>`.
+    pub fn lxc_dir(&self, id: i32) -> PathBuf {
+        self.scratch().join(format!("lxc/SC-{id}"))
+    }
+
+    fn gdbus(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("gdbus");
+        c.args(args)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &self.bus)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// `gdbus call --system --dest ... --object-path ... --method
+    /// com.pelagicore.SoftwareContainerAgent.<method> <args>`, as the doc's
+    /// scripts run it, within [`CALL_DEADLINE`]. Ok: gdbus's stdout; Err:
+    /// its stderr.
+    pub fn call(&self, method: &str, args: &[&str]) -> Result<String, String> {
+        let m = format!("{DEST}.{method}");
+        let mut all = vec![
+            "call",
+            "--system",
+            "--timeout",
+            GDBUS_TIMEOUT,
+            "--dest",
+            DEST,
+            "--object-path",
+            OBJECT,
+            "--method",
+            &m,
+        ];
+        all.extend_from_slice(args);
+        let o = super::guard::run_within(&self.gdbus(&all), &format!("gdbus {method}"));
+        if o.status.success() {
+            Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+        }
+    }
+
+    /// `call`, or a panic with the agent's log.
+    #[track_caller]
+    pub fn ok(&self, method: &str, args: &[&str]) -> String {
+        // The logs are printed when the Agent is dropped.
+        self.call(method, args)
+            .unwrap_or_else(|e| panic!("{method} {args:?} failed: {e}"))
+    }
+
+    /// `Create '<config>'`; the container id.
+    #[track_caller]
+    pub fn create(&self, config: &str) -> i32 {
+        let out = self.ok("Create", &[config]);
+        // gdbus prints "(0,)".
+        out.trim_start_matches('(')
+            .trim_end_matches(",)")
+            .parse()
+            .unwrap_or_else(|_| panic!("Create answered {out:?}"))
+    }
+
+    /// `Execute <id> <command> <workdir> "" {}`: the pid on the host.
+    #[track_caller]
+    pub fn execute(&self, id: i32, command: &str) -> String {
+        self.ok("Execute", &[&id.to_string(), command, "/", "", "{}"])
+    }
+
+    /// Waits (bounded) until `p`, as the agent sees it, exists, and returns
+    /// its contents; `None` after `deadline`.
+    pub fn wait_for_file(&self, p: &Path, deadline: Duration) -> Option<String> {
+        let seen = self.seen(p);
+        let started = Instant::now();
+        loop {
+            if let Ok(mut f) = fs::File::open(&seen) {
+                let mut s = String::new();
+                if f.read_to_string(&mut s).is_ok() && s.ends_with('\n') {
+                    return Some(s);
+                }
+            }
+            if started.elapsed() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The agent's log, the launch log and the bus's, for failure messages.
+    pub fn logs(&self) -> String {
+        let read = |n: &str| fs::read_to_string(self.scratch().join(n)).unwrap_or_default();
+        format!(
+            "--- agent log ({}) ---\n{}\n--- LXC log ---\n{}\n--- setup log ---\n{}",
+            self.scratch().join("agent.log").display(),
+            read("agent.log"),
+            read("lxc.log"),
+            read("setup.log")
+        )
+    }
+
+    /// The agent's log lines that say error.
+    pub fn errors(&self) -> Vec<String> {
+        fs::read_to_string(self.scratch().join("agent.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("[ Error ]"))
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Stops and destroys any container left in the lxcpath, from inside
+    /// the agent's namespaces.
+    fn stop_containers(&self, pid: u32) {
+        let pid = pid.to_string();
+        let _ = Command::new("nsenter")
+            .args(["--target", &pid, "--mount", "--net", "--", "sh", "-c"])
+            .arg(
+                r#"for c in $(lxc-ls -P /var/lib/lxc 2>/dev/null); do
+                    lxc-stop -P /var/lib/lxc -n "$c" -k >/dev/null 2>&1 || true
+                    lxc-destroy -P /var/lib/lxc -n "$c" -f >/dev/null 2>&1 || true
+                done"#,
+            )
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let dbus = fs::read_to_string(self.scratch().join("dbus.pid"))
+            .ok()
+            .and_then(|p| p.trim().parse::<i32>().ok());
+        let agent_alive = self.child.try_wait().ok().flatten().is_none();
+        // nsenter needs a live process of the namespaces: the agent, or
+        // else its bus.
+        if let Some(target) = agent_alive.then(|| self.pid()).or(dbus.map(|p| p as u32)) {
+            self.stop_containers(target);
+        }
+        if agent_alive {
+            // SIGTERM: the agent quits its main loop; then SIGKILL.
+            let pid = rustix::process::Pid::from_raw(self.pid() as i32).unwrap();
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            let started = Instant::now();
+            while self.child.try_wait().ok().flatten().is_none() {
+                if started.elapsed() > Duration::from_secs(10) {
+                    let _ = self.child.kill();
+                    let _ = self.child.wait();
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        if let Some(pid) = dbus.and_then(rustix::process::Pid::from_raw) {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        if std::thread::panicking() {
+            eprintln!("{}", self.logs());
+        }
+    }
+}
