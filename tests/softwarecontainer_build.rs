@@ -4,7 +4,7 @@
 //! (ENABLE_NETWORKGATEWAY=ON, through `common::softwarecontainer`, cached
 //! under `target/softwarecontainer/`) installs scgen's drop-in at the
 //! template path compiled into the agent, scgen's config with the network
-//! block the option asks for, and the six artifacts where the drop-in
+//! block the option asks for, and the artifacts where the drop-in
 //! finds them. The OFF mapping is tested without SoftwareContainer in
 //! `tests/cmake.rs`.
 //!
@@ -101,7 +101,7 @@ fn patched_build_installs_scgens_template_and_config() {
     );
     assert!(!log.contains("CMake Warning"), "{log}");
 
-    // The six artifacts, byte for byte what `scgen gen` makes of the
+    // The artifacts, byte for byte what `scgen gen` makes of the
     // shipped network profile under the patch profile's name, with the
     // install dirs of the build: the patch's profile is scgen's default
     // and ENABLE_NETWORKGATEWAY=ON, SC_BRIDGE_DEVICE and the install dirs
