@@ -427,3 +427,52 @@ fn agent_overlay_profile() {
 fn agent_overlay_profile_write_buffer() {
     cycle("overlay", true);
 }
+
+/// Least privilege where it meets a gateway: `sys_admin` is kept only for
+/// `gateways.file`, because the agent's BindMount (and the file gateway,
+/// which uses it) moves the mount out of `/gateways` inside the container.
+/// Without it, the default profile's container still runs and executes,
+/// and BindMount fails exactly there: the test that names the need.
+#[test]
+fn agent_bindmount_needs_sys_admin_from_gateways_file() {
+    if !agent::ready() {
+        return;
+    }
+    let install = sc::build(&Variant::network(false));
+    let a = Agent::start(&Setup {
+        install: &install,
+        profile: "default",
+        sets: &["gateways.file=false"],
+        manifests: &["gateways.json"],
+    });
+    let app = a.scratch().join("host/app");
+    fs::create_dir_all(&app).unwrap();
+    let id = a.create("[{\"writeBufferEnabled\": false}]");
+    let config = fs::read_to_string(a.seen(&a.lxc_dir(id).join("config"))).unwrap();
+    assert!(
+        config.contains("lxc.cap.keep = chown dac_override fowner fsetid kill setgid setuid\n"),
+        "{config}"
+    );
+    a.execute(id, "/bin/sh -c 'echo runs > /gateways/runs'");
+    expect_file(
+        &a,
+        &a.container_root(id).join("gateways/runs"),
+        "runs\n",
+        "Execute without sys_admin",
+    );
+    let err = a
+        .call(
+            "BindMount",
+            &[&id.to_string(), app.to_str().unwrap(), "/app", "false"],
+        )
+        .expect_err("BindMount worked without sys_admin");
+    assert!(err.contains("Unable to bind mount"), "{err}");
+    assert!(
+        a.errors()
+            .iter()
+            .any(|e| e.contains("Could not move the mount inside the container")),
+        "{:#?}",
+        a.errors()
+    );
+    a.ok("Destroy", &[&id.to_string()]);
+}
