@@ -99,7 +99,8 @@ pub(super) fn open(path: &Path, owner: Option<u32>, create: bool) -> Result<Opti
         Some(uid) => uid,
         None => match rustix::fs::lstat(path) {
             Ok(st) => st.st_uid,
-            Err(Errno::NOENT) => return Ok(None),
+            // Checked below all the same: a missing store's parent must be safe.
+            Err(Errno::NOENT) => rustix::process::geteuid().as_raw(),
             Err(e) => return Err(Error::io(path, e.into())),
         },
     };
@@ -120,7 +121,15 @@ pub(super) fn open(path: &Path, owner: Option<u32>, create: bool) -> Result<Opti
         let flags = if last { DIR } else { PATH };
         let child = match rustix::fs::openat(&parent, *name, flags, Mode::empty()) {
             Ok(fd) => fd,
-            Err(Errno::NOENT) if !create => return Ok(None),
+            Err(Errno::NOENT) if !create => {
+                // Not there yet: where it will be made must be safe too.
+                let writable = parent_st.st_mode & 0o022 != 0;
+                let sticky = parent_st.st_mode & 0o1000 != 0;
+                if trusted(parent_st.st_uid, owner) && (!writable || sticky) {
+                    return Ok(None);
+                }
+                return Err(replaceable(&here, &parent_st, &child_path, path));
+            }
             Err(Errno::NOENT) => {
                 let mode = if last { 0o711 } else { 0o755 };
                 make(&parent, name, &child_path, flags, mode)?
@@ -191,10 +200,14 @@ fn ancestor(dir: &Path, d: &Stat, child: &Path, c: &Stat, owner: u32, store: &Pa
     let writable = d.st_mode & 0o022 != 0;
     let sticky = d.st_mode & 0o1000 != 0;
     let safe = trusted(d.st_uid, owner) && (!writable || (sticky && trusted(c.st_uid, owner)));
-    if safe {
-        return Ok(());
+    match safe {
+        true => Ok(()),
+        false => Err(replaceable(dir, d, child, store)),
     }
-    Err(Error::unsafe_target(format!(
+}
+
+fn replaceable(dir: &Path, d: &Stat, child: &Path, store: &Path) -> Error {
+    Error::unsafe_target(format!(
         "skeleton store {}: {} (uid {}, mode {:04o}) lets another user replace {}; a store is trusted only when no one but root or its owner can replace any part of its path",
         store.display(),
         dir.display(),
@@ -205,7 +218,7 @@ fn ancestor(dir: &Path, d: &Stat, child: &Path, c: &Stat, owner: u32, store: &Pa
     .with_help(format!(
         "make {} root's and writable by root only (chown root; chmod go-w), or put the store below such a directory",
         dir.display()
-    )))
+    ))
 }
 
 impl Store {
