@@ -402,6 +402,9 @@ fn the_tree_digest_streams_and_never_blocks() {
     assert!(out.contains("FAILS CHECK: the tree changed"), "{out}");
 }
 
+/// How a test turns a container's config into one prune must doubt.
+type Change = fn(&Path);
+
 /// Class 7. Pins: prune keeps a skeleton that a snapshot's config names,
 /// and keeps every skeleton (saying why, exit 65) when a container's
 /// config is a symlink or over 1 MiB.
@@ -410,7 +413,7 @@ fn prune_keeps_skeletons_it_cannot_prove_unused() {
     if !common::stage::root_tests_can_run() {
         return;
     }
-    let cases: [(&str, fn(&Path)); 3] = [
+    let cases: [(&str, Change); 3] = [
         ("snapshot", |c| {
             fs::create_dir_all(c.join("snaps/snap0")).unwrap();
             fs::rename(c.join("config"), c.join("snaps/snap0/config")).unwrap();
