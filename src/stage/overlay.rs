@@ -16,9 +16,13 @@
 //! it). `scgen skeletons` lists, checks and prunes them.
 //!
 //! The stage holds a shared `flock` on the store from the moment it looks a
-//! skeleton up until it has written the container config; `skeletons
-//! prune` takes it exclusively, so it never removes a skeleton between a
-//! stage finding it and the config that names it.
+//! skeleton up until it has written the container's marker and config;
+//! `skeletons prune` takes it exclusively, so it never removes a skeleton
+//! between a stage finding it and the record of its use. The marker
+//! (`skeletons::MARKER`) keeps that record whatever LXC does to the config
+//! afterwards. A directory the tarball makes writable by others is
+//! clamped in the shared skeleton and made with its real mode in each
+//! upper dir ([`open_dirs`]), so no other user can write in a skeleton.
 
 use std::fs;
 use std::path::{Path, PathBuf};
