@@ -402,6 +402,38 @@ fn the_tree_digest_streams_and_never_blocks() {
     assert!(out.contains("FAILS CHECK: the tree changed"), "{out}");
 }
 
+/// Class 6, the race. Pins: a FIFO renamed in and out where the digest
+/// expects a regular file never blocks `list` (it opens without blocking
+/// and checks the type on the descriptor): every run ends, reporting the
+/// change.
+#[test]
+fn a_fifo_swapped_in_during_the_digest_never_blocks_list() {
+    if !(common::stage::root_tests_can_run() && have("python3")) {
+        return;
+    }
+    let env = Env::new();
+    ok(&env.stage("c1"), "stage");
+    let etc = env.skeleton().join("rootfs/etc");
+    fs::write(etc.join("swap"), "a file\n").unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(etc.join("fifo"))
+        .status()
+        .unwrap()
+        .success());
+    // RENAME_EXCHANGE in a tight loop: `swap` is the file or the FIFO.
+    let script = format!(
+        "import ctypes, os\nos.chdir({:?})\nlibc = ctypes.CDLL(None, use_errno=True)\nwhile True:\n    libc.renameat2(-100, b'swap', -100, b'fifo', 2)\n",
+        etc.display().to_string()
+    );
+    let mut swapper = Command::new("python3");
+    swapper.args(["-c", &script]);
+    let _swapper = hold(swapper);
+    for i in 0..100 {
+        let o = env.skeletons(&env.store(), &["list", "--lxcpath", &lxcpath(&env)]);
+        common::stage::expect(&o, DATA, &format!("list {i}"));
+    }
+}
+
 /// How a test turns a container's config into one prune must doubt.
 type Change = fn(&Path);
 
