@@ -166,7 +166,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("{}", e.diagnostic().to_string().trim_end());
+            warn(e.diagnostic().to_string().trim_end());
             ExitCode::from(e.exit_code())
         }
     }
@@ -202,11 +202,32 @@ pub fn man() -> String {
     String::from_utf8(out).expect("roff is UTF-8")
 }
 
+/// Writes a report on stdout. A reader that went away (EPIPE, as `| head`
+/// does) is not an error: the work is done either way.
 fn print(text: &str) -> Result<()> {
-    std::io::stdout()
-        .lock()
-        .write_all(text.as_bytes())
-        .map_err(|e| Error::io("<stdout>", e))
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("<stdout>", e)),
+        _ => Ok(()),
+    }
+}
+
+/// One line on stderr. Never panics (as `eprintln!` does on EPIPE, which
+/// with `panic = "abort"` killed the process): a closed stderr loses the
+/// line, never the exit code.
+fn warn(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+/// `SCGEN_LOCK_WAIT`: seconds to wait for a lock before giving up.
+fn lock_wait() -> Result<Option<std::time::Duration>> {
+    let Some(v) = std::env::var_os("SCGEN_LOCK_WAIT") else {
+        return Ok(None);
+    };
+    v.to_str()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(|s| Some(std::time::Duration::from_secs(s)))
+        .ok_or_else(|| Error::usage(format!("SCGEN_LOCK_WAIT={v:?} is not a number of seconds")))
 }
 
 fn stage(args: StageArgs) -> Result<()> {
@@ -222,8 +243,12 @@ fn stage(args: StageArgs) -> Result<()> {
         resolv_conf: args.resolv_conf,
         mapped_uid: args.mapped_uid,
         mapped_gid: args.mapped_gid,
+        lock_wait: lock_wait()?,
     };
     let r = crate::stage::stage(&opts)?;
+    if let Some(note) = &r.note {
+        warn(&format!("scgen stage: {note}"));
+    }
     print(&format!(
         "staged {}{}: {} entries created, {} kept, config {}\n",
         args.name.map(|n| format!("{n} in ")).unwrap_or_default(),
@@ -239,43 +264,74 @@ fn stage(args: StageArgs) -> Result<()> {
 }
 
 fn skeletons(args: SkeletonsArgs) -> Result<()> {
-    use crate::stage::skeletons::{self, Item, State};
-    let line = |item: &Item, verb: &str| {
+    use crate::stage::skeletons::{self, Outcome, State};
+    let wait = lock_wait()?.unwrap_or(crate::stage::LOCK_WAIT);
+    let (report, pruning) = match &args.action {
+        SkeletonsAction::List { lxcpath } => (skeletons::list(&args.store, lxcpath, wait)?, false),
+        SkeletonsAction::Prune { lxcpath } => (skeletons::prune(&args.store, lxcpath, wait)?, true),
+    };
+    let doubt = report.doubts.first().cloned();
+    let mut text = String::new();
+    for (item, outcome) in &report.items {
         let state = match &item.state {
             State::Ok => "ok".to_string(),
             State::Bad(why) => format!("FAILS CHECK: {why}"),
             State::Temp { live: true } => "filling".to_string(),
             State::Temp { live: false } => "left by a killed fill".to_string(),
+            State::Foreign => "not a skeleton of scgen's; left alone".to_string(),
         };
         let users: Vec<String> = item.users.iter().map(|u| u.display().to_string()).collect();
-        let users = match users.is_empty() {
-            true => "unused".to_string(),
-            false => format!("used by {}", users.join(" ")),
+        let users = match (users.is_empty(), &doubt, &item.state) {
+            (false, _, _) => format!("used by {}", users.join(" ")),
+            (true, Some(d), State::Ok | State::Bad(_)) => format!("use unknown: {d}"),
+            (true, _, _) => "unused".to_string(),
         };
-        format!("{verb}{} {state}; {users}\n", item.name)
-    };
-    match args.action {
-        SkeletonsAction::List { lxcpath } => {
-            let items = skeletons::list(&args.store, &lxcpath)?;
-            print(&items.iter().map(|i| line(i, "")).collect::<String>())?;
-            match items.iter().find(|i| matches!(i.state, State::Bad(_))) {
-                Some(bad) => Err(Error::data(format!(
-                    "skeleton {} in {} fails its check",
-                    bad.name,
-                    args.store.display()
-                ))),
-                None => Ok(()),
-            }
+        let verb = match (pruning, outcome) {
+            (false, _) => String::new(),
+            (true, Outcome::Removed) => "removed ".into(),
+            (true, Outcome::Kept) => "kept ".into(),
+            (true, Outcome::Failed(why)) => format!("FAILED TO REMOVE ({why}) "),
+        };
+        text.push_str(&format!("{verb}{} {state}; {users}\n", item.name));
+    }
+    print(&text)?;
+    for d in &report.doubts {
+        warn(&format!("scgen skeletons: {d}"));
+    }
+    let failed: Vec<&str> = report
+        .items
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
+        .map(|(i, _)| i.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Err(Error::io(
+            &args.store,
+            std::io::Error::other(format!(
+                "could not remove {}; the rest was pruned",
+                failed.join(", ")
+            )),
+        ));
+    }
+    if let Some(bad) = report
+        .items
+        .iter()
+        .find(|(i, _)| matches!(i.state, State::Bad(_)))
+    {
+        if !pruning {
+            return Err(Error::data(format!(
+                "skeleton {} in {} fails its check",
+                bad.0.name,
+                args.store.display()
+            )));
         }
-        SkeletonsAction::Prune { lxcpath } => {
-            let items = skeletons::prune(&args.store, &lxcpath)?;
-            print(
-                &items
-                    .iter()
-                    .map(|(i, removed)| line(i, if *removed { "removed " } else { "kept " }))
-                    .collect::<String>(),
-            )
-        }
+    }
+    match (pruning, doubt) {
+        (true, Some(d)) => Err(Error::data(format!(
+            "prune kept every skeleton: {d}"
+        ))
+        .with_help("fix or remove that container, or leave its lxcpath out if it holds no overlay containers")),
+        _ => Ok(()),
     }
 }
 

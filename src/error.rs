@@ -21,10 +21,16 @@ pub mod exit {
     pub const DATA: u8 = 65;
     /// EX_UNAVAILABLE: a host tool or the gateway dir is missing.
     pub const UNAVAILABLE: u8 = 69;
+    /// EX_OSERR: overlay: the container's rootfs is on a filesystem that
+    /// cannot be an overlayfs upper dir (overlayfs, NFS, FAT, ...).
+    pub const UPPER_FS: u8 = 71;
     /// EX_CANTCREAT.
     pub const CANT_CREATE: u8 = 73;
     /// EX_IOERR.
     pub const IO: u8 = 74;
+    /// EX_TEMPFAIL: a lock of the skeleton store, the shared bin or the
+    /// container was held for longer than the wait allows; try again.
+    pub const BUSY: u8 = 75;
     /// EX_NOPERM: a target scgen refuses to write into.
     pub const UNSAFE: u8 = 77;
     /// EX_CONFIG: bad profile, `--set`, links file, template or epoch.
@@ -56,6 +62,12 @@ pub enum Error {
     /// A host program the stage needs (busybox, init.lxc, iptables) is missing.
     #[error("{0}")]
     Unavailable(Box<Diagnostic>),
+    /// The rootfs cannot be an overlayfs upper dir.
+    #[error("{0}")]
+    UpperFs(Box<Diagnostic>),
+    /// A lock was held for longer than the wait allows.
+    #[error("{0}")]
+    Busy(Box<Diagnostic>),
     /// A file or directory could not be created.
     #[error("cannot create {}: {source}", path.display())]
     Create {
@@ -81,6 +93,8 @@ impl Error {
             Error::Create { .. } => exit::CANT_CREATE,
             Error::Io { .. } => exit::IO,
             Error::Unsafe(_) => exit::UNSAFE,
+            Error::UpperFs(_) => exit::UPPER_FS,
+            Error::Busy(_) => exit::BUSY,
             Error::Config(_) => exit::CONFIG,
         }
     }
@@ -93,7 +107,9 @@ impl Error {
             | Error::Usage(d)
             | Error::Data(d)
             | Error::Unsafe(d)
-            | Error::Unavailable(d) => (**d).clone(),
+            | Error::Unavailable(d)
+            | Error::UpperFs(d)
+            | Error::Busy(d) => (**d).clone(),
             Error::Create { .. } | Error::Io { .. } => Diagnostic::new(self.to_string()),
         }
     }
@@ -120,6 +136,14 @@ impl Error {
         Error::Unavailable(Box::new(Diagnostic::new(message)))
     }
 
+    pub fn upper_fs(message: impl Into<String>) -> Self {
+        Error::UpperFs(Box::new(Diagnostic::new(message)))
+    }
+
+    pub fn busy(message: impl Into<String>) -> Self {
+        Error::Busy(Box::new(Diagnostic::new(message)))
+    }
+
     /// Adds a hint to an error that carries a diagnostic.
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         if let Error::Config(d)
@@ -127,7 +151,9 @@ impl Error {
         | Error::Usage(d)
         | Error::Data(d)
         | Error::Unsafe(d)
-        | Error::Unavailable(d) = &mut self
+        | Error::Unavailable(d)
+        | Error::UpperFs(d)
+        | Error::Busy(d) = &mut self
         {
             d.help = Some(help.into());
         }

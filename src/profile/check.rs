@@ -261,52 +261,9 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
     })
 }
 
-/// Directories of the FHS (and their usual binary directories) that must
-/// never become a shared bin: the stage fills it with links and
-/// placeholders, and binds it over every container's `/bin`.
-const SYSTEM_DIRS: &[&str] = &[
-    "/bin",
-    "/boot",
-    "/dev",
-    "/etc",
-    "/home",
-    "/lib",
-    "/lib32",
-    "/lib64",
-    "/libx32",
-    "/media",
-    "/mnt",
-    "/opt",
-    "/proc",
-    "/root",
-    "/run",
-    "/sbin",
-    "/srv",
-    "/sys",
-    "/tmp",
-    "/usr",
-    "/usr/bin",
-    "/usr/games",
-    "/usr/include",
-    "/usr/lib",
-    "/usr/lib64",
-    "/usr/libexec",
-    "/usr/local",
-    "/usr/local/bin",
-    "/usr/local/lib",
-    "/usr/local/sbin",
-    "/usr/local/share",
-    "/usr/sbin",
-    "/usr/share",
-    "/usr/src",
-    "/var",
-    "/var/lib",
-    "/var/local",
-    "/var/tmp",
-];
-
+/// The list lives in `values`: `skeletons prune` refuses the same stores.
 fn is_system_dir(dir: &AbsPath) -> bool {
-    SYSTEM_DIRS.contains(&dir.as_str())
+    crate::values::is_system_dir(dir.as_str())
 }
 
 /// The most ttys LXC is asked to allocate: each is a pty pair made at start.

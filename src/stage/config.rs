@@ -13,6 +13,7 @@ use crate::lxc;
 
 use super::beneath::{plain, read_plain, replace};
 use super::host::{config_path, Tools};
+use super::skeletons::MARKER;
 
 /// Markers around the lines the stage owns in the container config, so a
 /// second run replaces them instead of appending again.
@@ -150,6 +151,22 @@ pub(super) fn write(
     replace(dir, "config", text.as_bytes(), 0o644, owner)
         .map_err(|e| Error::io(shown.join("config"), e.into()))?;
     Ok(true)
+}
+
+/// Writes the container's marker naming its skeleton's `lower` dir (see
+/// [`MARKER`]), unless it already says so.
+pub(super) fn mark(
+    dir: &OwnedFd,
+    shown: &Path,
+    lower: &str,
+    owner: Option<(u32, u32)>,
+) -> Result<()> {
+    let text = format!("{lower}\n");
+    if read_plain(dir, MARKER, &plain, 4096).as_deref() == Some(text.as_bytes()) {
+        return Ok(());
+    }
+    replace(dir, MARKER, text.as_bytes(), 0o644, owner)
+        .map_err(|e| Error::io(shown.join(MARKER), e.into()))
 }
 
 #[cfg(test)]

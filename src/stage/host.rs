@@ -83,19 +83,40 @@ fn tool(name: &str, given: Option<&Path>, hint: &str) -> Result<String> {
         }
         None => {
             // lxc-create may run templates with a short PATH; look in the
-            // sbin directories too, where init.lxc and iptables live.
-            let mut paths = std::env::var_os("PATH").unwrap_or_default();
-            paths.push(":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-            let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/"));
-            which::which_in(name, Some(paths), cwd).map_err(|_| {
-                Error::unavailable(format!(
-                    "{name} not found on PATH or in the sbin directories"
-                ))
-                .with_help(hint)
-            })?
+            // sbin directories too, where init.lxc and iptables live. Only
+            // absolute entries: an empty or relative one names the current
+            // directory, and the stage runs as root from wherever
+            // lxc-create was called (a user's busybox would run as root and
+            // be bound into the container).
+            let path = std::env::var_os("PATH").unwrap_or_default();
+            let fixed = [
+                "/usr/local/sbin",
+                "/usr/local/bin",
+                "/usr/sbin",
+                "/usr/bin",
+                "/sbin",
+                "/bin",
+            ];
+            std::env::split_paths(&path)
+                .chain(fixed.iter().map(PathBuf::from))
+                .filter(|d| d.is_absolute())
+                .map(|d| d.join(name))
+                .find(|p| executable(p))
+                .ok_or_else(|| {
+                    Error::unavailable(format!(
+                        "{name} not found in the absolute PATH entries or the sbin directories"
+                    ))
+                    .with_help(hint)
+                })?
         }
     };
     config_path(name, &found)
+}
+
+/// A regular file someone may execute (following links, as exec does).
+fn executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 /// A host path as it may appear in an LXC config value: UTF-8, absolute,

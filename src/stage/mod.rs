@@ -25,7 +25,11 @@ mod host;
 mod overlay;
 mod shared_bin;
 pub mod skeletons;
+mod stamp;
+mod store;
 mod tarball;
+mod tree;
+mod upperfs;
 
 use beneath::Root;
 use host::{BusyboxList, Tools};
@@ -60,7 +64,14 @@ pub struct Options {
     /// `config` is given to the caller, as LXC's own templates do.
     pub mapped_uid: Option<u32>,
     pub mapped_gid: Option<u32>,
+    /// How long to wait for a lock (the store's, the shared bin's, the
+    /// container's) [default: [`LOCK_WAIT`]].
+    pub lock_wait: Option<std::time::Duration>,
 }
+
+/// How long the stage and `skeletons` wait for a lock by default: far more
+/// than any fill or prune takes; past it, exit 75.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// What the stage did, for its one-line summary and the benchmark.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -72,6 +83,8 @@ pub struct Report {
     pub kept: usize,
     /// Whether the container config was written.
     pub config_written: bool,
+    /// A change of plan the caller should hear of (one line, for stderr).
+    pub note: Option<String>,
 }
 
 /// Runs the stage.
@@ -82,17 +95,33 @@ pub fn stage(opts: &Options) -> Result<Report> {
     let gateway_dir = host::gateway_dir(spec, opts)?;
     let gateway_mode = spec.gateways_mode.bits();
     let (container, rootfs) = host::targets(opts)?;
+    let wait = opts.lock_wait.unwrap_or(LOCK_WAIT);
+    // Overlay: a rootfs that is a mount point of its own gets a plain tree
+    // in that mount; one on a filesystem that cannot be an upper dir is
+    // refused here, before any write.
+    let mut note = None;
+    let store = match &spec.skeleton_store {
+        Some(store) => match upperfs::decide(&container, &rootfs)? {
+            upperfs::Upper::Overlay => Some(store),
+            upperfs::Upper::Mounted(fs) => {
+                note = Some(format!(
+                    "rootfs {} is a mount point ({fs}), which cannot be an overlay upper dir; the container gets a plain dir: rootfs in it",
+                    rootfs.display()
+                ));
+                None
+            }
+        },
+        None => None,
+    };
     let shared = spec
         .shared_bin
         .as_ref()
-        .map(|dir| SharedBin::plan(dir, spec, &tools))
+        .map(|dir| SharedBin::plan(dir, spec, &tools, wait))
         .transpose()?;
     // Overlay: look the skeleton up (and share-lock the store) now; with it
     // in place, neither the tarball nor `busybox --list` is needed.
-    let mut overlay = spec
-        .skeleton_store
-        .as_ref()
-        .map(|store| Overlay::plan(store, &verified.digest, spec, &tools, &rootfs))
+    let mut overlay = store
+        .map(|store| Overlay::plan(store, &verified.digest, spec, &tools, &rootfs, wait))
         .transpose()?;
     let skeleton_ready = overlay.as_ref().is_some_and(|o| o.present);
     let links_wanted = shared.as_ref().is_none_or(|s| !s.current) && !skeleton_ready;
@@ -105,6 +134,9 @@ pub fn stage(opts: &Options) -> Result<Report> {
         true => Vec::new(),
         false => tarball::read(&verified.tarball)?,
     };
+    if overlay.is_some() {
+        overlay::open_dirs(&entries)?;
+    }
     let lower = overlay.as_ref().map(Overlay::lower);
     let lines = config::lines(
         spec,
@@ -121,8 +153,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
     let container_fd = host::make_dir(&container)?;
     // Stages of one container take turns: the second finds the first's
     // work done instead of racing it (or deleting its temp files).
-    rustix::fs::flock(&container_fd, rustix::fs::FlockOperation::LockExclusive)
-        .map_err(|e| Error::io(&container, e.into()))?;
+    store::flock_within(&container_fd, true, wait, &container)?;
     host::make_dir(&rootfs)?;
     let mut root = Root::open(&rootfs, host::owner(), 0o755)?;
     let mut skeleton_created = 0;
@@ -137,7 +168,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
         Some(o) => {
             let links = applets.take().unwrap_or_default();
             skeleton_created = o.ensure(&entries, &links)?;
-            overlay::upper(&mut root)?;
+            o.upper(&mut root)?;
         }
     }
     machine_id(&mut root)?;
@@ -155,7 +186,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
             }
             (0, 0)
         }
-        Some(shared) => shared.fill(spec, applets.as_deref(), host::owner())?,
+        Some(shared) => shared.fill(spec, applets.as_deref(), host::owner(), wait)?,
     };
     let config_owner = match (opts.mapped_uid, opts.mapped_gid) {
         (None, None) => None,
@@ -164,6 +195,11 @@ pub fn stage(opts: &Options) -> Result<Report> {
             g.unwrap_or_else(|| rustix::process::getegid().as_raw()),
         )),
     };
+    // The container's use of its skeleton, recorded while the store is
+    // still share-locked, for prune to see whatever LXC does to the config.
+    if let Some(lower) = &lower {
+        config::mark(&container_fd, &container, lower, config_owner)?;
+    }
     let config_written = config::write(
         &container_fd,
         &container,
@@ -179,6 +215,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
         created: root.created + shared_created + skeleton_created,
         kept: root.kept + shared_kept,
         config_written,
+        note,
     })
 }
 

@@ -1,36 +1,37 @@
-//! The skeleton store of overlay containers: how a store and a published
-//! skeleton are trusted, the tree digest in a skeleton's stamp, and the
-//! housekeeping behind `scgen skeletons list|prune`.
+//! `scgen skeletons list|prune`: the housekeeping of the skeleton store of
+//! overlay containers.
 //!
 //! Layout: `<store>/<name>/{stamp,rootfs/}`, where `<name>` is 32 hex
 //! digits of the SHA-256 of the stamp's key lines (see `overlay.rs`), and
-//! `<store>/.<name>.*` are fills in progress (each holds an exclusive
-//! `flock` while its stage lives) or left by a killed one.
+//! `<store>/.<name>.XXXXXX` are fills in progress (each holds an exclusive
+//! `flock` while its stage lives) or left by a killed one, and
+//! `.<name>.pruned` a removal cut short. Nothing else in a store is
+//! scgen's, and prune leaves it alone. Both commands check the store with
+//! the stage's rules ([`super::store`]) and judge each skeleton with the
+//! stage's code ([`super::stamp::judge`]); everything after the check goes
+//! through the store's descriptor.
 
 use std::collections::BTreeMap;
-use std::fs;
-use std::io::Read as _;
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::MetadataExt as _;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use rustix::fs::{FlockOperation, Mode, OFlags};
+use rustix::fs::{AtFlags, FlockOperation, Mode, RenameFlags};
 use rustix::io::Errno;
 
-use crate::contract::sha256_hex;
+use super::beneath::{plain, read_plain};
+use super::stamp::{is_name, judge, ROOTFS};
+use super::store::{self, Store, DIR};
+use super::tree;
 use crate::error::{Error, Result};
 
-/// The tree the containers see, below a skeleton's directory.
-pub(super) const ROOTFS: &str = "rootfs";
-/// What a skeleton was made from, and the digest of its tree.
-pub(super) const STAMP: &str = "stamp";
-/// A stamp is a few short lines; anything longer is not one.
-const STAMP_MAX: u64 = 4096;
+/// A file in each overlay container's directory naming its lower dir, so
+/// prune sees the container use its skeleton whatever LXC does to the
+/// config after the stage (lxc-create rewrites it with O_TRUNC).
+pub(super) const MARKER: &str = "scgen-skeleton";
 
-const DIR: OFlags = OFlags::DIRECTORY
-    .union(OFlags::RDONLY)
-    .union(OFlags::CLOEXEC)
-    .union(OFlags::NOFOLLOW);
+/// The largest container config prune reads; a bigger one is a doubt.
+const CONFIG_MAX: i64 = 1 << 20;
 
 /// Who owns skeletons made by this process: its effective ids, which in a
 /// user namespace are the container's root (the mapped root on the host).
@@ -41,358 +42,327 @@ pub(super) fn effective_owner() -> (u32, u32) {
     )
 }
 
-/// Opens the store if it exists. It must be a real directory (not a
-/// symlink), owned by root or by `owner`, and writable by nobody else:
-/// whoever can write it can put a tree under any container.
-pub(super) fn open_store(path: &Path, owner: (u32, u32)) -> Result<Option<OwnedFd>> {
-    let fd = match rustix::fs::open(path, DIR, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(None),
-        Err(e @ (Errno::LOOP | Errno::NOTDIR)) => {
-            return Err(Error::unsafe_target(format!(
-                "skeleton store {} is not a directory ({e}); a symlink is never followed",
-                path.display()
-            )))
-        }
-        Err(e) => return Err(Error::io(path, e.into())),
-    };
-    let st = rustix::fs::fstat(&fd).map_err(|e| Error::io(path, e.into()))?;
-    if (st.st_uid != 0 && st.st_uid != owner.0) || st.st_mode & 0o022 != 0 {
-        return Err(Error::unsafe_target(format!(
-            "skeleton store {} is owned by uid {} with mode {:04o}; it must belong to root (or to uid {}) and be writable by no one else",
-            path.display(),
-            st.st_uid,
-            st.st_mode & 0o7777,
-            owner.0
-        ))
-        .with_help("for user-namespaced containers, give them a store of their own owned by the mapped root"));
-    }
-    Ok(Some(fd))
-}
-
-/// Creates the store (mode 0755 whatever the umask) and opens it.
-pub(super) fn create_store(path: &Path, owner: (u32, u32)) -> Result<OwnedFd> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| Error::create(parent, e))?;
-    }
-    let made = match rustix::fs::mkdir(path, Mode::from_raw_mode(0o755)) {
-        Ok(()) => true,
-        Err(Errno::EXIST) => false,
-        Err(e) => return Err(Error::create(path, e.into())),
-    };
-    if made {
-        let fd = rustix::fs::open(path, DIR, Mode::empty())
-            .map_err(|e| Error::create(path, e.into()))?;
-        rustix::fs::fchmod(&fd, Mode::from_raw_mode(0o755))
-            .map_err(|e| Error::create(path, e.into()))?;
-    }
-    open_store(path, owner)?.ok_or_else(|| Error::create(path, std::io::ErrorKind::NotFound.into()))
-}
-
-/// Checks the skeleton `name` in the store: `Ok(false)` if there is none;
-/// an error if it is there but not to be trusted (a symlink, the wrong
-/// owner, writable by others, or a stamp that does not match its name).
-pub(super) fn open_checked(
-    store: &OwnedFd,
-    store_path: &Path,
-    name: &str,
-    key: &str,
-    owner: (u32, u32),
-) -> Result<bool> {
-    let path = store_path.join(name);
-    let dir = match rustix::fs::openat(store, name, DIR, Mode::empty()) {
-        Ok(fd) => fd,
-        Err(Errno::NOENT) => return Ok(false),
-        Err(e) => return Err(refused(&path, e)),
-    };
-    owned(&dir, &path, owner)?;
-    let stamp = read_stamp(&dir, &path, owner)?;
-    let well_formed = stamp
-        .strip_prefix(key)
-        .and_then(|rest| rest.strip_prefix("tree "))
-        .and_then(|rest| rest.strip_suffix('\n'))
-        .is_some_and(is_hex64);
-    if !well_formed {
-        return Err(Error::data(format!(
-            "skeleton {} fails its stamp check: its stamp is not the one its name stands for; it is never used",
-            path.display()
-        ))
-        .with_help("check it with `scgen skeletons list`; remove it by hand once no container uses it"));
-    }
-    let rootfs = rustix::fs::openat(&dir, ROOTFS, DIR, Mode::empty())
-        .map_err(|e| refused(&path.join(ROOTFS), e))?;
-    owned(&rootfs, &path.join(ROOTFS), owner)?;
-    Ok(true)
-}
-
-fn refused(path: &Path, e: Errno) -> Error {
-    match e {
-        Errno::LOOP | Errno::NOTDIR | Errno::NOENT => Error::unsafe_target(format!(
-            "skeleton {} is not a directory ({e}); a symlink is never followed",
-            path.display()
-        )),
-        e => Error::io(path, e.into()),
-    }
-}
-
-/// The skeleton's directories must be its owner's and writable by no one
-/// else, or another user could change what every container sees.
-fn owned(fd: impl AsFd, path: &Path, owner: (u32, u32)) -> Result<()> {
-    let st = rustix::fs::fstat(fd).map_err(|e| Error::io(path, e.into()))?;
-    if (st.st_uid, st.st_gid) != owner || st.st_mode & 0o022 != 0 {
-        return Err(Error::unsafe_target(format!(
-            "skeleton {} is owned by {}:{} with mode {:04o}; expected {}:{} and writable by no one else",
-            path.display(),
-            st.st_uid,
-            st.st_gid,
-            st.st_mode & 0o7777,
-            owner.0,
-            owner.1
-        )));
-    }
-    Ok(())
-}
-
-/// Reads the stamp: a regular, singly-linked file of the owner's, small.
-fn read_stamp(dir: &OwnedFd, path: &Path, owner: (u32, u32)) -> Result<String> {
-    let stamp_path = path.join(STAMP);
-    let bad = |why: &str| {
-        Error::data(format!(
-            "skeleton {} fails its stamp check: {why}; it is never used",
-            path.display()
-        ))
-    };
-    let fd = rustix::fs::openat(
-        dir,
-        STAMP,
-        OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK,
-        Mode::empty(),
-    )
-    .map_err(|e| bad(&format!("cannot open its stamp ({e})")))?;
-    let st = rustix::fs::fstat(&fd).map_err(|e| Error::io(&stamp_path, e.into()))?;
-    let regular = st.st_mode & 0o170000 == 0o100000;
-    if !regular || st.st_nlink != 1 || st.st_uid != owner.0 || st.st_size as u64 > STAMP_MAX {
-        return Err(bad("the stamp is not a small regular file of its owner's"));
-    }
-    let mut text = String::new();
-    fs::File::from(fd)
-        .take(STAMP_MAX)
-        .read_to_string(&mut text)
-        .map_err(|e| Error::io(&stamp_path, e))?;
-    Ok(text)
-}
-
-fn is_hex64(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// SHA-256 over a canonical listing of the tree below `dir`, without
-/// following links: each entry's path, type, mode, owner, and its content's
-/// SHA-256 or its link target. What the stamp records and `list` rechecks.
-pub(super) fn tree_digest(dir: &Path) -> std::io::Result<String> {
-    let mut listing = String::new();
-    walk(dir, "", &mut listing)?;
-    Ok(sha256_hex(listing.as_bytes()))
-}
-
-fn walk(dir: &Path, rel: &str, out: &mut String) -> std::io::Result<()> {
-    let mut names: Vec<_> = fs::read_dir(dir.join(rel))?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<std::io::Result<_>>()?;
-    names.sort();
-    for name in names {
-        let name = name.to_string_lossy();
-        let path = if rel.is_empty() {
-            name.to_string()
-        } else {
-            format!("{rel}/{name}")
-        };
-        let full = dir.join(&path);
-        let m = fs::symlink_metadata(&full)?;
-        let t = m.file_type();
-        let what = if t.is_dir() {
-            "dir".to_string()
-        } else if t.is_symlink() {
-            format!("link {}", fs::read_link(&full)?.display())
-        } else if t.is_file() {
-            format!("file {}", sha256_hex(&fs::read(&full)?))
-        } else {
-            "special".to_string()
-        };
-        out.push_str(&format!(
-            "{path:?} {:o} {}:{} {what}\n",
-            m.mode(),
-            m.uid(),
-            m.gid()
-        ));
-        if t.is_dir() {
-            walk(dir, &path, out)?;
-        }
-    }
-    Ok(())
-}
-
 /// One entry of the store, as `scgen skeletons` reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub name: String,
     pub state: State,
-    /// Containers (`<lxcpath>/<name>`) whose config names this skeleton.
+    /// Containers (`<lxcpath>/<name>`) that use this skeleton.
     pub users: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum State {
-    /// Stamp and tree digest match.
+    /// Passes the stage's checks (and, for `list`, its tree digest).
     Ok,
     /// Fails a check; never used by a stage. The reason.
     Bad(String),
-    /// A fill in progress (`live`) or left by a killed stage.
+    /// A fill in progress (`live`), or left by a killed stage or prune.
     Temp { live: bool },
+    /// Not something a stage made; left alone.
+    Foreign,
 }
 
-/// Lists the store, checking each skeleton's stamp and tree digest, with
-/// the containers under `lxcpaths` that use it.
-pub fn list(store: &Path, lxcpaths: &[PathBuf]) -> Result<Vec<Item>> {
-    let Some(fd) = open_store(store, effective_owner())? else {
-        return Ok(Vec::new());
+/// What prune did with one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Removed,
+    Kept,
+    /// Its removal failed; the others went on.
+    Failed(String),
+}
+
+/// The store after a `list` or `prune`, and the containers whose use of
+/// a skeleton could not be told (then prune removes no skeleton).
+#[derive(Debug, Default)]
+pub struct Report {
+    pub items: Vec<(Item, Outcome)>,
+    pub doubts: Vec<String>,
+}
+
+/// Lists the store, judging each skeleton as the stage does and
+/// recomputing its tree digest, with the containers under `lxcpaths`
+/// that use it.
+pub fn list(store: &Path, lxcpaths: &[PathBuf], wait: Duration) -> Result<Report> {
+    let Some(s) = store::open(store, None, false)? else {
+        return Ok(Report::default());
     };
-    rustix::fs::flock(&fd, FlockOperation::LockShared).map_err(|e| Error::io(store, e.into()))?;
-    scan(store, lxcpaths)
+    s.lock(false, wait)?;
+    scan(&s, lxcpaths, true, |_, _| Ok(Outcome::Kept))
 }
 
-fn scan(store: &Path, lxcpaths: &[PathBuf]) -> Result<Vec<Item>> {
-    let users = users(lxcpaths)?;
-    let mut out = Vec::new();
-    let mut names: Vec<String> = fs::read_dir(store)
-        .map_err(|e| Error::io(store, e))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .collect();
-    names.sort();
-    for name in names {
-        let path = store.join(&name);
-        let state = if name.starts_with('.') {
-            State::Temp {
-                live: is_locked(&path),
-            }
-        } else {
-            check(&path, &name)
-        };
-        let id = fs::metadata(path.join(ROOTFS)).map(|m| (m.dev(), m.ino()));
-        let used_by = match (&state, id) {
-            (State::Temp { .. }, _) | (_, Err(_)) => Vec::new(),
-            (_, Ok(id)) => users.get(&id).cloned().unwrap_or_default(),
-        };
-        out.push(Item {
-            name,
-            state,
-            users: used_by,
-        });
-    }
-    Ok(out)
-}
-
-/// Whether a live stage holds the lock of the temp dir at `path`.
-fn is_locked(path: &Path) -> bool {
-    match rustix::fs::open(path, DIR, Mode::empty()) {
-        Ok(fd) => rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_err(),
-        Err(_) => false,
-    }
-}
-
-/// The full check of one published skeleton: trust rules, stamp, name and
-/// the tree digest recomputed.
-fn check(path: &Path, name: &str) -> State {
-    let owner = match fs::symlink_metadata(path) {
-        Ok(m) if m.is_dir() => (m.uid(), m.gid()),
-        Ok(_) => return State::Bad("not a directory (a symlink?)".into()),
-        Err(e) => return State::Bad(e.to_string()),
+/// Removes every skeleton of scgen's that no container under `lxcpaths`
+/// uses, and the temp dirs of killed fills; keeps everything when a
+/// container's use cannot be told. Holds the store's lock exclusively, so
+/// no stage is between finding a skeleton and recording its use.
+pub fn prune(store: &Path, lxcpaths: &[PathBuf], wait: Duration) -> Result<Report> {
+    let Some(s) = store::open(store, None, false)? else {
+        return Ok(Report::default());
     };
-    let result = (|| -> Result<State> {
-        let dir = rustix::fs::open(path, DIR, Mode::empty()).map_err(|e| refused(path, e))?;
-        owned(&dir, path, owner)?;
-        let stamp = read_stamp(&dir, path, owner)?;
-        let Some((key, tree)) = stamp
-            .strip_suffix('\n')
-            .and_then(|s| s.rsplit_once('\n'))
-            .map(|(k, t)| (format!("{k}\n"), t))
-        else {
-            return Ok(State::Bad("the stamp has no tree line".into()));
-        };
-        if sha256_hex(key.as_bytes())[..32] != *name {
-            return Ok(State::Bad(
-                "the stamp does not match the skeleton's name".into(),
-            ));
-        }
-        let actual = tree_digest(&path.join(ROOTFS)).map_err(|e| Error::io(path, e))?;
-        if tree.strip_prefix("tree ") != Some(actual.as_str()) {
-            return Ok(State::Bad(format!(
-                "the tree changed since it was published (digest {actual})"
-            )));
-        }
-        Ok(State::Ok)
-    })();
-    result.unwrap_or_else(|e| State::Bad(e.diagnostic().message))
-}
-
-/// Removes every skeleton no container under `lxcpaths` uses, and the temp
-/// dirs of killed fills. Holds the store's lock exclusively, so no stage
-/// is between finding a skeleton and writing the config that names it.
-/// Returns the store as it was, each item marked removed or not.
-pub fn prune(store: &Path, lxcpaths: &[PathBuf]) -> Result<Vec<(Item, bool)>> {
-    let Some(fd) = open_store(store, effective_owner())? else {
-        return Ok(Vec::new());
-    };
-    rustix::fs::flock(&fd, FlockOperation::LockExclusive)
-        .map_err(|e| Error::io(store, e.into()))?;
-    let mut out = Vec::new();
-    for item in scan(store, lxcpaths)? {
+    s.lock(true, wait)?;
+    scan(&s, lxcpaths, false, |item, doubt| {
         let remove = match item.state {
             State::Temp { live } => !live,
-            _ => item.users.is_empty(),
+            State::Ok => item.users.is_empty() && !doubt,
+            State::Bad(_) | State::Foreign => false,
         };
-        if remove {
-            // Out of sight first (one rename), then deleted; a delete cut
-            // short leaves a dead temp dir for the next prune.
-            let gone = store.join(format!(".{}.pruned", item.name.trim_start_matches('.')));
-            let _ = fs::remove_dir_all(&gone);
-            fs::rename(store.join(&item.name), &gone)
-                .map_err(|e| Error::io(store.join(&item.name), e))?;
-            fs::remove_dir_all(&gone).map_err(|e| Error::io(&gone, e))?;
+        if !remove {
+            return Ok(Outcome::Kept);
         }
-        out.push((item, remove));
-    }
-    Ok(out)
+        Ok(match out_of_sight(&s, &item.name) {
+            Ok(()) => Outcome::Removed,
+            Err(why) => Outcome::Failed(why),
+        })
+    })
 }
 
-/// Containers under `lxcpaths` by the (device, inode) of the overlay lower
-/// dir their config names: compared by inode, so another spelling of the
-/// store's path still counts as a use. An lxcpath or a config that cannot
-/// be read is an error: prune must never guess that nothing uses a
-/// skeleton.
-fn users(lxcpaths: &[PathBuf]) -> Result<BTreeMap<(u64, u64), Vec<PathBuf>>> {
-    let mut out: BTreeMap<(u64, u64), Vec<PathBuf>> = BTreeMap::new();
+/// Renames a skeleton to `.<name>.pruned` (one step, so no stage can find
+/// it half removed), then removes that. A removal cut short leaves the
+/// `.pruned` dir for the next prune.
+fn out_of_sight(s: &Store, name: &str) -> std::result::Result<(), String> {
+    let gone = match name.strip_suffix(".pruned") {
+        Some(_) => name.to_string(),
+        None => format!(
+            ".{}.pruned",
+            name.trim_start_matches('.')
+                .split('.')
+                .next()
+                .unwrap_or(name)
+        ),
+    };
+    if gone != name {
+        match rustix::fs::renameat_with(&s.fd, name, &s.fd, gone.as_str(), RenameFlags::NOREPLACE) {
+            Ok(()) => {}
+            Err(Errno::EXIST | Errno::NOTEMPTY) => {
+                tree::remove(&s.fd, &gone).map_err(|e| format!("{gone}: {e}"))?;
+                rustix::fs::renameat_with(
+                    &s.fd,
+                    name,
+                    &s.fd,
+                    gone.as_str(),
+                    RenameFlags::NOREPLACE,
+                )
+                .map_err(|e| format!("{name}: {e}"))?;
+            }
+            Err(e) => return Err(format!("{name}: {e}")),
+        }
+    }
+    tree::remove(&s.fd, &gone).map_err(|e| format!("{gone}: {e}"))
+}
+
+/// What kind of entry `name` is by its name alone.
+fn temp_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.') else {
+        return false;
+    };
+    let Some((hex, tail)) = rest.split_once('.') else {
+        return false;
+    };
+    let hex_ok = !hex.is_empty()
+        && hex.len() <= 32
+        && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let tail_ok =
+        tail == "pruned" || (tail.len() == 6 && tail.bytes().all(|b| b.is_ascii_alphanumeric()));
+    hex_ok && tail_ok
+}
+
+fn scan(
+    s: &Store,
+    lxcpaths: &[PathBuf],
+    digest: bool,
+    mut act: impl FnMut(&Item, bool) -> Result<Outcome>,
+) -> Result<Report> {
+    let (users, doubts) = users(lxcpaths)?;
+    let mut names = Vec::new();
+    for e in rustix::fs::Dir::read_from(&s.fd).map_err(|e| Error::io(&s.path, e.into()))? {
+        let e = e.map_err(|e| Error::io(&s.path, e.into()))?;
+        let n = e.file_name().to_string_lossy().into_owned();
+        if n != "." && n != ".." {
+            names.push(n);
+        }
+    }
+    names.sort();
+    let mut report = Report {
+        items: Vec::new(),
+        doubts,
+    };
+    for name in names {
+        let state = if is_name(&name) {
+            judged(s, &name, digest)
+        } else if temp_name(&name) {
+            State::Temp {
+                live: is_live(s, &name),
+            }
+        } else {
+            State::Foreign
+        };
+        let id = match state {
+            State::Ok | State::Bad(_) => rustix::fs::statat(
+                &s.fd,
+                format!("{name}/{ROOTFS}").as_str(),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .ok()
+            .map(|st| (st.st_dev, st.st_ino)),
+            _ => None,
+        };
+        let item = Item {
+            users: id
+                .and_then(|id| users.get(&id).cloned())
+                .unwrap_or_default(),
+            name,
+            state,
+        };
+        let outcome = act(&item, !report.doubts.is_empty())?;
+        report.items.push((item, outcome));
+    }
+    Ok(report)
+}
+
+/// The stage's judgement of a skeleton, plus the tree digest for `list`.
+fn judged(s: &Store, name: &str, digest: bool) -> State {
+    match judge(s, name, None) {
+        Ok(Some(j)) if digest => match tree::digest(&j.rootfs) {
+            Ok(actual) if actual == j.tree => State::Ok,
+            Ok(actual) => State::Bad(format!(
+                "the tree changed since it was published (digest {actual})"
+            )),
+            Err(why) => State::Bad(format!("its tree fails: {why}")),
+        },
+        Ok(Some(_)) => State::Ok,
+        Ok(None) => State::Bad("vanished".into()),
+        Err(e) => State::Bad(e.diagnostic().message),
+    }
+}
+
+/// Whether a live stage holds the lock of the temp dir `name`: a lock
+/// held by a process of another user (who could only have opened a temp
+/// dir an older scgen left readable) does not count.
+fn is_live(s: &Store, name: &str) -> bool {
+    let Ok(fd) = rustix::fs::openat(&s.fd, name, DIR, Mode::empty()) else {
+        return false;
+    };
+    if rustix::fs::flock(&fd, FlockOperation::NonBlockingLockExclusive).is_ok() {
+        return false;
+    }
+    let Ok(st) = rustix::fs::fstat(&fd) else {
+        return true;
+    };
+    let dev = format!(
+        "{:02x}:{:02x}:{}",
+        rustix::fs::major(st.st_dev),
+        rustix::fs::minor(st.st_dev),
+        st.st_ino
+    );
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let holders: Vec<&str> = locks
+        .lines()
+        .filter(|l| !l.contains("->"))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 5 && f[5] == dev).then(|| f[4])
+        })
+        .collect();
+    // Unknown holders (another pid namespace shows pid 0) count as live.
+    holders.is_empty()
+        || holders.iter().any(
+            |pid| match rustix::fs::stat(format!("/proc/{pid}").as_str()) {
+                Ok(p) => p.st_uid == 0 || p.st_uid == s.owner.0,
+                Err(_) => true,
+            },
+        )
+}
+
+/// Lower dirs in use, by (device, inode), with the containers using each;
+/// and the doubts: containers whose use cannot be told. A container uses
+/// the lower dir its `config`, a snapshot's config (`snaps/*/config`) or
+/// its [`MARKER`] names. An lxcpath that cannot be read is an error.
+type Users = BTreeMap<(u64, u64), Vec<PathBuf>>;
+
+fn users(lxcpaths: &[PathBuf]) -> Result<(Users, Vec<String>)> {
+    let mut out = Users::new();
+    let mut doubts = Vec::new();
     for lxcpath in lxcpaths {
-        let entries = fs::read_dir(lxcpath).map_err(|e| Error::io(lxcpath, e))?;
+        let entries = std::fs::read_dir(lxcpath).map_err(|e| Error::io(lxcpath, e))?;
         let mut containers: Vec<PathBuf> =
             entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
         containers.sort();
         for c in containers {
-            let config = c.join("config");
-            match fs::symlink_metadata(&config) {
-                Ok(m) if m.is_file() && m.len() <= 1 << 20 => {}
-                _ => continue,
-            }
-            let text = fs::read_to_string(&config).map_err(|e| Error::io(&config, e))?;
-            let Some(lower) = overlay_lower(&text) else {
-                continue;
+            let cfd = match rustix::fs::open(&c, DIR, Mode::empty()) {
+                Ok(fd) => fd,
+                Err(Errno::LOOP) if c.join("config").exists() => {
+                    doubts.push(format!(
+                        "{} is a symlink to a container; prune cannot tell which skeleton it uses",
+                        c.display()
+                    ));
+                    continue;
+                }
+                Err(_) => continue,
             };
-            if let Ok(m) = fs::metadata(lower) {
-                out.entry((m.dev(), m.ino())).or_default().push(c);
+            let mut files = vec![("config".to_string(), false), (MARKER.to_string(), true)];
+            if let Ok(snaps) = rustix::fs::openat(&cfd, "snaps", DIR, Mode::empty()) {
+                if let Ok(d) = rustix::fs::Dir::read_from(&snaps) {
+                    for e in d.flatten() {
+                        let n = e.file_name().to_string_lossy().into_owned();
+                        if n != "." && n != ".." {
+                            files.push((format!("snaps/{n}/config"), false));
+                        }
+                    }
+                }
+            }
+            for (rel, marker) in files {
+                let lower = match read_config(&cfd, &rel) {
+                    Ok(None) => continue,
+                    Ok(Some(text)) if marker => Some(text.trim_end().to_string()),
+                    Ok(Some(text)) => overlay_lower(&text).map(str::to_string),
+                    Err(why) => {
+                        doubts.push(format!("{}/{rel} {why}", c.display()));
+                        continue;
+                    }
+                };
+                if let Some(m) = lower.and_then(|l| std::fs::metadata(l).ok()) {
+                    use std::os::unix::fs::MetadataExt as _;
+                    let v = out.entry((m.dev(), m.ino())).or_default();
+                    if !v.contains(&c) {
+                        v.push(c.clone());
+                    }
+                }
             }
         }
     }
-    Ok(out)
+    Ok((out, doubts))
+}
+
+/// A container's config (or marker) below its directory: `None` if there
+/// is none; `Err(why)` if it is there but cannot be judged (a symlink, not
+/// a plain file, over 1 MiB, unreadable).
+fn read_config(dir: &OwnedFd, rel: &str) -> std::result::Result<Option<String>, String> {
+    let (parent, name) = match rel.rsplit_once('/') {
+        Some((p, n)) => match rustix::fs::openat(dir, p, DIR, Mode::empty()) {
+            Ok(fd) => (fd, n),
+            Err(e) => return Err(format!("cannot be opened ({e})")),
+        },
+        None => (dir.try_clone().map_err(|e| e.to_string())?, rel),
+    };
+    let st = match rustix::fs::statat(&parent, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(None),
+        Err(e) => return Err(format!("cannot be read ({e})")),
+    };
+    if !plain(&st) {
+        return Err(
+            "is not a plain file (a symlink?); prune cannot tell which skeleton it uses".into(),
+        );
+    }
+    if st.st_size > CONFIG_MAX {
+        return Err(format!(
+            "is over {CONFIG_MAX} bytes; prune cannot tell which skeleton it uses"
+        ));
+    }
+    let bytes = read_plain(&parent, name, &plain, CONFIG_MAX).ok_or("changed while it was read")?;
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| "is not UTF-8".into())
 }
 
 /// The lower dir of the last `lxc.rootfs.path` (the one LXC uses) when it
@@ -424,5 +394,26 @@ mod tests {
             overlay_lower("lxc.rootfs.path = overlay:/a:/b\nlxc.rootfs.path = dir:/r\n"),
             None
         );
+    }
+
+    #[test]
+    fn only_scgen_names_are_temp_dirs() {
+        for ok in [
+            ".deadbeef.abc123",
+            ".cafe.live01",
+            ".0123456789abcdef0123456789abcdef.pruned",
+        ] {
+            assert!(temp_name(ok), "{ok}");
+        }
+        for no in [
+            "store",
+            ".lock",
+            ".x.abc123",
+            ".cafe.toolong7",
+            "..",
+            ".cafe.",
+        ] {
+            assert!(!temp_name(no), "{no}");
+        }
     }
 }

@@ -117,6 +117,56 @@ pub fn no_control(value: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
+/// Directories of the FHS (and their usual binary directories) that must
+/// never become a shared bin: the stage fills it with links and
+/// placeholders, and binds it over every container's `/bin`; nor a
+/// skeleton store, which the stage fills and `skeletons prune` empties.
+const SYSTEM_DIRS: &[&str] = &[
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/games",
+    "/usr/include",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/libexec",
+    "/usr/local",
+    "/usr/local/bin",
+    "/usr/local/lib",
+    "/usr/local/sbin",
+    "/usr/local/share",
+    "/usr/sbin",
+    "/usr/share",
+    "/usr/src",
+    "/var",
+    "/var/lib",
+    "/var/local",
+    "/var/tmp",
+];
+
+/// Whether `dir` is `/` or one of [`SYSTEM_DIRS`].
+pub fn is_system_dir(dir: &str) -> bool {
+    dir == "/" || SYSTEM_DIRS.contains(&dir)
+}
+
 /// A normalised absolute path: no `.`, `..`, empty or trailing components.
 /// `/` itself is a valid `AbsPath`; the keys that must not be `/` say so.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -29,6 +29,8 @@ pub mod code {
     pub const CANT_CREATE: i32 = exit::CANT_CREATE as i32;
     pub const IO: i32 = exit::IO as i32;
     pub const UNSAFE: i32 = exit::UNSAFE as i32;
+    pub const UPPER_FS: i32 = exit::UPPER_FS as i32;
+    pub const BUSY: i32 = exit::BUSY as i32;
     pub const CONFIG: i32 = exit::CONFIG as i32;
 }
 
