@@ -240,6 +240,20 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool) {
          cat /proc/self/uid_map > /gateways/uid_map'",
     );
     let gw = a.container_root(id).join("gateways");
+    if idmap {
+        // The agent made the gateway dir (mkdir 0777 under its umask),
+        // owned by the host's root; the stage, as the container's root,
+        // still gave it gateways.mode: lxc-create maps the caller into the
+        // template's namespace, so root there may chmod it.
+        use std::os::unix::fs::MetadataExt;
+        let status = fs::read_to_string(format!("/proc/{}/status", a.pid())).unwrap();
+        assert!(
+            status.contains("Umask:\t0022"),
+            "the agent's umask:\n{status}"
+        );
+        let m = fs::metadata(a.seen(&gw)).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o777), "the gateway dir");
+    }
     let uid_map = a
         .wait_for_file(&gw.join("uid_map"), MARK)
         .expect("no uid_map from the container");

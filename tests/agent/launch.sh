@@ -8,6 +8,9 @@
 # the test's child is the agent.
 set -eu
 exec >"$S/setup.log" 2>&1
+# A service's usual umask, whatever the test runner's: the agent makes its
+# dirs with mkdir 0777 under it.
+umask 022
 mkdir -p /run/lxc /var/lib/lxc
 mount -t tmpfs scgen-agent-test /run/lxc
 mount --bind "$S/lxc" /var/lib/lxc
