@@ -91,7 +91,10 @@ pub struct Setup<'a> {
     /// `/etc/subuid` and `/etc/subgid` that give root that range (LXC
     /// insists on it where `newuidmap` is installed), and the scratch dir
     /// is opened to the mapped root, which must reach the lxcpath and the
-    /// agent's shared-mounts dir.
+    /// agent's shared-mounts dir. The SoftwareContainer prefix is then one
+    /// flat copy instead of three binds (`tests/agent/launch.sh`): the
+    /// container's non-recursive bind of the prefix would otherwise be
+    /// refused (EINVAL) for the mounts below it.
     pub idmap: bool,
 }
 
