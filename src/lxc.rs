@@ -34,6 +34,8 @@ pub struct Keys {
     pub cap_drop: &'static str,
     pub seccomp: &'static str,
     pub no_new_privs: &'static str,
+    /// One user-namespace id range (`u|g NSID HOSTID RANGE`).
+    pub idmap: &'static str,
     /// The prefix of a cgroup2 controller key (`memory.max` follows).
     pub cgroup2: &'static str,
     /// The prefix of a cgroup v1 controller key.
@@ -57,6 +59,7 @@ const LXC3: Keys = Keys {
     cap_drop: "lxc.cap.drop",
     seccomp: "lxc.seccomp.profile",
     no_new_privs: "lxc.no_new_privs",
+    idmap: "lxc.idmap",
     cgroup2: "lxc.cgroup2.",
     cgroup: "lxc.cgroup.",
 };
@@ -77,6 +80,7 @@ const LXC2: Keys = Keys {
     cap_drop: "lxc.cap.drop",
     seccomp: "lxc.seccomp",
     no_new_privs: "lxc.no_new_privs",
+    idmap: "lxc.id_map",
     cgroup2: "lxc.cgroup.",
     cgroup: "lxc.cgroup.",
 };

@@ -19,6 +19,18 @@
 //! built with `ENABLE_NETWORKGATEWAY=OFF`, network with one built `ON` (a
 //! network-enabled agent needs a profile with the gateway on). With `CI`
 //! set, a missing tool or root fails them.
+//!
+//! The same flow runs id-mapped (`agent_idmap_*`: `container.idmap = ["u 0
+//! 100000 65536", "g 0 100000 65536"]`, the container's root is host uid
+//! 100000): every step and gateway works, the container's `uid_map` says
+//! so and its writes on the host belong to uid 100000. Two things do not,
+//! and their tests assert the exact failure so that a fix flips them: a
+//! write through BindMount with the write buffer on (EACCES: the agent's
+//! buffer dir is root's, mode 0700), and the file gateway's read-only
+//! remount of a file that lives on a `nodev`/`nosuid` mount (EPERM: the
+//! kernel locks those flags on mounts propagated into the container's user
+//! namespace, and the agent's remount would clear them). README,
+//! "Privileges", has the table.
 
 mod common;
 
@@ -128,6 +140,10 @@ fn lxc_state(a: &Agent, id: i32) -> String {
 /// The whole documented flow for one profile, with the write buffer on or
 /// off.
 fn cycle(profile: &str, write_buffer: bool) {
+    cycle_with(profile, write_buffer, false)
+}
+
+fn cycle_with(profile: &str, write_buffer: bool, idmap: bool) {
     if !agent::ready() {
         return;
     }
@@ -148,10 +164,25 @@ fn cycle(profile: &str, write_buffer: bool) {
         profile,
         sets,
         manifests,
+        idmap,
     });
     let s = a.scratch().to_path_buf();
+    if idmap && profile == "overlay" {
+        // The stage fills the skeleton as the container's root: its store
+        // belongs to the mapped root (README, "Overlay containers").
+        let store = s.join("store");
+        fs::create_dir(&store).unwrap();
+        let root = Some(agent::MAPPED_ROOT);
+        std::os::unix::fs::chown(&store, root, root).unwrap();
+    }
     let app = s.join("host/app");
     fs::create_dir_all(&app).unwrap();
+    if idmap {
+        // The container's root is host uid 100000: it writes where that
+        // uid may, as any other unprivileged user of the host.
+        let root = Some(agent::MAPPED_ROOT);
+        std::os::unix::fs::chown(&app, root, root).unwrap();
+    }
     fs::write(
         s.join("host/for-the-file-gateway"),
         "from-the-file-gateway\n",
@@ -203,11 +234,63 @@ fn cycle(profile: &str, write_buffer: bool) {
     );
     a.execute(
         id,
-        "/bin/sh -c 'echo through-the-bind-mount > /app/hello; \
+        "/bin/sh -c '(echo through-the-bind-mount > /app/hello) 2> /gateways/app-error; \
          echo into-gateways > /gateways/hello; \
-         echo into-the-rootfs > /written-by-the-container'",
+         echo into-the-rootfs > /written-by-the-container; \
+         cat /proc/self/uid_map > /gateways/uid_map'",
     );
-    if write_buffer {
+    let gw = a.container_root(id).join("gateways");
+    if idmap {
+        // The agent made the gateway dir (mkdir 0777 under its umask),
+        // owned by the host's root; the stage, as the container's root,
+        // still gave it gateways.mode: lxc-create maps the caller into the
+        // template's namespace, so root there may chmod it.
+        use std::os::unix::fs::MetadataExt;
+        let status = fs::read_to_string(format!("/proc/{}/status", a.pid())).unwrap();
+        assert!(
+            status.contains("Umask:\t0022"),
+            "the agent's umask:\n{status}"
+        );
+        let m = fs::metadata(a.seen(&gw)).unwrap();
+        assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o777), "the gateway dir");
+    }
+    let uid_map = a
+        .wait_for_file(&gw.join("uid_map"), MARK)
+        .expect("no uid_map from the container");
+    assert_eq!(
+        uid_map.split_whitespace().collect::<Vec<_>>().join(" "),
+        if idmap {
+            "0 100000 65536"
+        } else {
+            "0 0 4294967295"
+        },
+        "the container's /proc/self/uid_map"
+    );
+    let app_error = fs::read_to_string(a.seen(&gw.join("app-error"))).unwrap();
+    if idmap && write_buffer {
+        // Upstream's write buffer makes its upper dir with mkdtemp: 0700,
+        // owned by the host's root. Overlayfs gives the merged dir the
+        // upper dir's owner and mode, and the container's root (host uid
+        // 100000, the host's root unmapped) may not write there.
+        assert!(
+            app_error.contains("can't create /app/hello: Permission denied"),
+            "a write through BindMount with the write buffer in an id-mapped container: {app_error:?}"
+        );
+        let upper = wait_for_buffer(&a, id);
+        let meta = fs::metadata(a.seen(&upper)).unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            (meta.uid(), meta.mode() & 0o7777),
+            (0, 0o700),
+            "the write buffer's upper dir"
+        );
+        assert!(!a.seen(&upper.join("hello")).exists());
+    } else {
+        assert_eq!(app_error, "", "a write through the bind mount failed");
+    }
+    if idmap && write_buffer {
+        // Asserted above.
+    } else if write_buffer {
         // With the write buffer the agent mounts an overlay, not a bind:
         // the host dir is its lower dir, and the write stays in the
         // buffer's upper dir (`<container root>/bindmount-upper-XXXXXX`).
@@ -236,6 +319,12 @@ fn cycle(profile: &str, write_buffer: bool) {
             fs::read_to_string(app.join("hello")).unwrap(),
             "through-the-bind-mount\n",
             "seen in the test's own mount namespace too"
+        );
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(
+            fs::metadata(app.join("hello")).unwrap().uid(),
+            if idmap { agent::MAPPED_ROOT } else { 0 },
+            "the owner on the host of a file the container's root wrote"
         );
     }
     expect_file(
@@ -428,6 +517,141 @@ fn agent_overlay_profile_write_buffer() {
     cycle("overlay", true);
 }
 
+#[test]
+fn agent_idmap_default_profile() {
+    cycle_with("default", false, true);
+}
+
+/// Everything but a write through BindMount works; the cycle asserts that
+/// write's EACCES and the buffer dir's owner and mode that cause it.
+#[test]
+fn agent_idmap_default_profile_write_buffer() {
+    cycle_with("default", true, true);
+}
+
+#[test]
+fn agent_idmap_network_profile() {
+    cycle_with("network", false, true);
+}
+
+#[test]
+fn agent_idmap_network_profile_write_buffer() {
+    cycle_with("network", true, true);
+}
+
+/// The skeleton store belongs to the mapped root, as the README says.
+#[test]
+fn agent_idmap_overlay_profile() {
+    cycle_with("overlay", false, true);
+}
+
+/// The file gateway's read-only file on a `nosuid,nodev` host mount (as
+/// `/run` and `/tmp` usually are). The agent remounts it with
+/// `MS_REMOUNT | MS_BIND | MS_RDONLY` and nothing else, which asks the
+/// kernel to clear `nosuid` and `nodev` as well. The container's root may
+/// in a plain container; in an id-mapped one the kernel has locked those
+/// flags (`MNT_LOCK_NOSUID`, `MNT_LOCK_NODEV`) on the mount it propagated
+/// into the container's user namespace, and refuses (EPERM). Only the
+/// agent can fix that, by passing the flags the mount has.
+fn file_gateway_on_a_nodev_mount(idmap: bool) {
+    if !agent::ready() {
+        return;
+    }
+    let install = sc::build(&Variant::network(false));
+    let a = Agent::start(&Setup {
+        install: &install,
+        profile: "default",
+        sets: &[],
+        manifests: &["file-nodev.json"],
+        idmap,
+    });
+    let nodev = a.scratch().join("nodev");
+    fs::create_dir(&nodev).unwrap();
+    let o = common::run(
+        std::process::Command::new("nsenter")
+            .args(["--target", &a.pid().to_string(), "--mount", "--"])
+            .args([
+                "mount",
+                "-t",
+                "tmpfs",
+                "-o",
+                "nosuid,nodev,size=64k,mode=0755",
+            ])
+            .arg("scgen-nodev")
+            .arg(&nodev),
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    fs::write(a.seen(&nodev.join("file")), "on-a-nodev-mount\n").unwrap();
+
+    let id = a.create("[{\"writeBufferEnabled\": false}]");
+    let set = a.call(
+        "SetCapabilities",
+        &[&id.to_string(), "['scgen.test.file-nodev']"],
+    );
+    let remount_failed =
+        |e: &String| e.contains("Could not remount /from-a-nodev-mount read-only in container");
+    if idmap {
+        assert!(set.is_err(), "SetCapabilities succeeded: {set:?}");
+        let errors = a.errors();
+        assert!(
+            errors.iter().any(remount_failed),
+            "not the read-only remount that failed: {errors:#?}"
+        );
+        // Why: the agent's own call, `mount(path, path, "", MS_REMOUNT |
+        // MS_BIND | MS_RDONLY)` (4129), made in the container, is refused
+        // with EPERM; the same with MS_NOSUID | MS_NODEV (4135) kept
+        // passes. Both pass the seccomp policy, so the refusal is the
+        // kernel's locked flags. (After a failed gateway the agent refuses
+        // every Execute: lxc-attach, as the agent attaches; the host's
+        // python3 is in the container through the /usr bind.)
+        let o = common::run(
+            std::process::Command::new("nsenter")
+                .args(["--target", &a.pid().to_string(), "--mount", "--net", "--"])
+                .args(["lxc-attach", "-P", "/var/lib/lxc", "-n"])
+                .arg(format!("SC-{id}"))
+                .args(["--", "/bin/sh", "-c"])
+                .arg(
+                    "python3 -c 'import ctypes,errno
+libc=ctypes.CDLL(None,use_errno=True)
+for f in (4096|32|1, 4096|32|1|2|4):
+  r=libc.mount(b\"/from-a-nodev-mount\",b\"/from-a-nodev-mount\",b\"\",f,None)
+  print(f, \"ok\" if r == 0 else errno.errorcode[ctypes.get_errno()])
+'",
+                ),
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&o.stdout),
+            "4129 EPERM\n4135 ok\n",
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    } else {
+        set.unwrap_or_else(|e| panic!("SetCapabilities failed: {e}"));
+        a.execute(
+            id,
+            "/bin/sh -c 'cat /from-a-nodev-mount > /gateways/seen; \
+             (echo x > /from-a-nodev-mount) 2>/dev/null && echo writable > /gateways/ro \
+             || echo read-only > /gateways/ro'",
+        );
+        let gw = a.container_root(id).join("gateways");
+        expect_file(&a, &gw.join("ro"), "read-only\n", "the file's read-only");
+        expect_file(&a, &gw.join("seen"), "on-a-nodev-mount\n", "the file");
+        assert!(!a.errors().iter().any(remount_failed));
+    }
+    a.ok("Destroy", &[&id.to_string()]);
+}
+
+#[test]
+fn agent_file_gateway_on_a_nodev_mount() {
+    file_gateway_on_a_nodev_mount(false);
+}
+
+/// Fails (EPERM, asserted) in an id-mapped container: see above.
+#[test]
+fn agent_idmap_file_gateway_on_a_nodev_mount_is_refused() {
+    file_gateway_on_a_nodev_mount(true);
+}
+
 /// Least privilege where it meets a gateway: `sys_admin` is kept only for
 /// `gateways.file`, because the agent's BindMount (and the file gateway,
 /// which uses it) moves the mount out of `/gateways` inside the container.
@@ -444,6 +668,7 @@ fn agent_bindmount_needs_sys_admin_from_gateways_file() {
         profile: "default",
         sets: &["gateways.file=false"],
         manifests: &["gateways.json"],
+        idmap: false,
     });
     let app = a.scratch().join("host/app");
     fs::create_dir_all(&app).unwrap();

@@ -167,6 +167,11 @@ bad_profiles! {
     security_device_injection,
     security_memory_bad,
     security_lxc2,
+    idmap_host_root,
+    idmap_no_group_root,
+    idmap_overlap,
+    idmap_bad_kind,
+    idmap_injection,
 }
 
 bad_sets! {

@@ -351,3 +351,38 @@ fn exit_codes_tell_failures_apart() {
     let o = run(scgen().args(["frobnicate"]));
     assert_eq!(o.status.code(), Some(code::USAGE));
 }
+
+/// `container.idmap` is written in the profile's dialect: `lxc.idmap` for
+/// LXC >= 3, `lxc.id_map` for LXC 2 (lxc-update-config's rename), one line
+/// per entry in the profile's order; without the key there is none.
+#[test]
+fn idmap_is_written_in_the_dialects_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let map = "container.idmap=[\"u 0 100000 65536\", \"g 0 200000 65536\"]";
+    for (dialect, key, other) in [
+        ("lxc3", "lxc.idmap", "lxc.id_map"),
+        ("lxc2", "lxc.id_map", "lxc.idmap"),
+    ] {
+        let out = tmp.path().join(dialect);
+        Gen::new()
+            .set(&format!("lxc.dialect={dialect}"))
+            .set(map)
+            .out(&out)
+            .ok();
+        let conf = std::fs::read_to_string(out.join("softwarecontainer.conf")).unwrap();
+        let lines: Vec<&str> = conf.lines().filter(|l| l.contains("map = ")).collect();
+        assert_eq!(
+            lines,
+            [
+                format!("{key} = u 0 100000 65536"),
+                format!("{key} = g 0 200000 65536")
+            ],
+            "{dialect}:\n{conf}"
+        );
+        assert!(!conf.contains(&format!("{other} =")), "{dialect}:\n{conf}");
+    }
+    let out = tmp.path().join("none");
+    Gen::new().out(&out).ok();
+    let conf = std::fs::read_to_string(out.join("softwarecontainer.conf")).unwrap();
+    assert!(!conf.contains("map = "), "{conf}");
+}

@@ -161,16 +161,17 @@ echo "id2=$(run s2 cat /etc/machine-id)"
 /// runs the drop-in as the container's root inside the namespace and adds
 /// `--mapped-uid/--mapped-gid`. The rootfs must belong to the container's
 /// root (host uid 100000), the config to the caller, and the container
-/// must run as root in its namespace. The subordinate id ranges come from
-/// files bound over /etc/subuid and /etc/subgid in the test's own mount
-/// namespace.
+/// must run as root in its namespace. The map is the shipped `idmap`
+/// profile's `container.idmap`, in the generated config as is. The
+/// subordinate id ranges come from files bound over /etc/subuid and
+/// /etc/subgid in the test's own mount namespace.
 #[test]
 fn user_namespaced_container_boots_with_the_right_owners() {
     if !(lxc_ready() && have("newuidmap")) {
         return;
     }
     let out = scenario(
-        "default",
+        "idmap",
         r#"
 printf 'root:100000:65536\n' > "$P/subid"
 if [ -e /etc/subuid ] && [ -e /etc/subgid ]; then
@@ -181,9 +182,8 @@ else
     mount --bind "$P/etc" /etc
 fi
 chmod 755 "$P" && chmod 0777 "$P/gw"
-cp "$ART/softwarecontainer.conf" "$P/idmap.conf"
-printf 'lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n' >> "$P/idmap.conf"
-GATEWAY_DIR="$P/gw" lxc-create -P "$P" -n u1 -t "$ART/lxc-softwarecontainer" -f "$P/idmap.conf" >&2
+grep -q '^lxc.idmap = u 0 100000 65536$' "$ART/softwarecontainer.conf"
+create u1
 echo "rootfs_owner=$(stat -c %u:%g "$P/u1/rootfs/etc/passwd")"
 echo "config_owner=$(stat -c %u "$P/u1/config")"
 echo "uid_map=$(run u1 'cat /proc/self/uid_map' | tr -s ' ' | sed 's/^ //')"

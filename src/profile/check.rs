@@ -10,7 +10,7 @@ use super::raw::{RawMount, RawProfile, RootfsKind};
 use super::{Applets, Container, Gateways, Mount, Network, Profile, DEFAULT_SKELETON_STORE};
 use crate::lxc::Dialect;
 use crate::values::{
-    AbsPath, FstabWord, IfName, Invalid, Mode, MountAuto, RelPath, Signal, UtsName,
+    AbsPath, FstabWord, IdMap, IfName, Invalid, Mode, MountAuto, RelPath, Signal, UtsName,
 };
 
 /// Parses `value` at `key` with its type's parser.
@@ -20,6 +20,24 @@ pub(super) fn parse<T>(
     parser: fn(&str) -> Result<T, Invalid>,
 ) -> Result<T, Problem> {
     parser(value).map_err(|i| Problem::at_key(key, i))
+}
+
+/// `container.idmap`: each entry parsed, then the map checked as a whole
+/// (the container's root mapped in both kinds, no overlap).
+fn idmap(entries: &[String]) -> Result<Vec<IdMap>, Problem> {
+    let key = |i: usize| format!("container.idmap[{i}]");
+    let maps: Vec<IdMap> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| parse(&key(i), e, IdMap::parse))
+        .collect::<Result<_, _>>()?;
+    if maps.is_empty() {
+        return Ok(maps);
+    }
+    crate::values::check_map(&maps).map_err(|(at, invalid)| {
+        Problem::at_key(&at.map_or("container.idmap".to_string(), key), invalid)
+    })?;
+    Ok(maps)
 }
 
 /// An absolute path that must not be `/`; `hint` says what to use instead.
@@ -96,6 +114,7 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
         },
         lib64: c.lib64.unwrap_or(true),
         init_lxc: c.init_lxc.unwrap_or(true),
+        idmap: idmap(c.idmap.as_deref().unwrap_or_default())?,
     };
 
     let mut mounts = match raw.mounts {

@@ -15,7 +15,7 @@ use crate::diag::{Diagnostic, Source};
 use crate::error::{Error, Result};
 pub use crate::lxc::Dialect;
 use crate::values::{
-    AbsPath, Applet, FstabWord, IfName, Mode, MountAuto, RelPath, Signal, UtsName,
+    AbsPath, Applet, FstabWord, IdMap, IfName, Mode, MountAuto, RelPath, Signal, UtsName,
 };
 
 mod busybox;
@@ -89,6 +89,9 @@ pub struct Container {
     /// Whether the stage binds the host's init.lxc onto `bin/init.lxc`.
     /// LXC >= 4.0.10 runs its init from liblxc and never looks there.
     pub init_lxc: bool,
+    /// The user-namespace id map; empty: none, the container's root is the
+    /// host's.
+    pub idmap: Vec<IdMap>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -83,6 +83,14 @@ pub struct RawContainer {
     /// Bind the host's init.lxc onto /bin/init.lxc. LXC >= 4.0.10 does not
     /// use it; set false where no init.lxc is installed. Default true.
     pub init_lxc: Option<bool>,
+    /// The user-namespace id map: LXC `lxc.idmap` entries `u|g NSID HOSTID
+    /// RANGE`, e.g. `["u 0 100000 65536", "g 0 100000 65536"]`. The
+    /// container's root is then host id HOSTID, not the host's root. Both
+    /// kinds must map id 0; ranges may not overlap; host id 0 is refused.
+    /// The host ids must be root's in /etc/subuid and /etc/subgid where
+    /// newuidmap is installed. Default: none (the container's root is the
+    /// host's).
+    pub idmap: Option<Vec<String>>,
     /// How each container's root filesystem is made. `dir` (default): the
     /// stage unpacks the whole skeleton into every container, as the seed
     /// did. `overlay`: the stage fills the skeleton once per host (in

@@ -79,6 +79,8 @@ macro_rules! string_value {
 // After the macro: `names` uses it.
 mod names;
 pub use names::{Applet, FstabWord, IfName, MountAuto, Signal, UtsName, MOUNT_AUTO, SIGNALS};
+mod idmap;
+pub use idmap::{check_map, IdMap, MAX_EXTENTS};
 mod security;
 pub use security::{Capability, DeviceRule, Limit, CAPABILITIES};
 

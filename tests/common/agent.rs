@@ -86,7 +86,23 @@ pub struct Setup<'a> {
     /// Service manifests (`tests/agent/<name>`), with `@S@` replaced by
     /// the scratch dir, put in `service-manifest.d`.
     pub manifests: &'a [&'a str],
+    /// An id-mapped container: the profile gets [`IDMAP`] (the container's
+    /// root is host uid and gid [`MAPPED_ROOT`]), the agent's namespace a
+    /// `/etc/subuid` and `/etc/subgid` that give root that range (LXC
+    /// insists on it where `newuidmap` is installed), and the scratch dir
+    /// is opened to the mapped root, which must reach the lxcpath and the
+    /// agent's shared-mounts dir. The SoftwareContainer prefix is then one
+    /// flat copy instead of three binds (`tests/agent/launch.sh`): the
+    /// container's non-recursive bind of the prefix would otherwise be
+    /// refused (EINVAL) for the mounts below it.
+    pub idmap: bool,
 }
+
+/// Host uid and gid of an id-mapped container's root.
+pub const MAPPED_ROOT: u32 = 100_000;
+
+/// `container.idmap` of the id-mapped tests: 65536 ids from [`MAPPED_ROOT`].
+pub const IDMAP: &str = "container.idmap=[\"u 0 100000 65536\", \"g 0 100000 65536\"]";
 
 /// A running agent and what belongs to it.
 pub struct Agent {
@@ -137,6 +153,12 @@ impl Agent {
             .set("install.datadir=share");
         for kv in setup.sets {
             gen = gen.set(&subst(kv));
+        }
+        if setup.idmap {
+            gen = gen.set(IDMAP);
+            // The mapped root walks through the scratch dir (a 0700 temp
+            // dir) to the lxcpath, the rootfs and the shared-mounts dir.
+            fs::set_permissions(s, fs::Permissions::from_mode(0o755)).unwrap();
         }
         gen.ok();
 
@@ -216,6 +238,14 @@ impl Agent {
             .env("PREFIX", &prefix)
             .env("BRIDGE", if install.network { BRIDGE } else { "" })
             .env("BRIDGE_IP", BRIDGE_IP)
+            .env(
+                "SUBID",
+                if setup.idmap {
+                    format!("root:{MAPPED_ROOT}:65536")
+                } else {
+                    String::new()
+                },
+            )
             .env_remove("SCGEN")
             .env_remove("SCGEN_ARTIFACTS")
             .env_remove("GATEWAY_DIR")
