@@ -292,16 +292,6 @@ fn liblxc_accepts_every_signal_and_mount_auto_scgen_accepts() {
 
 // --------------------------------------- b. lxc-update-config as dialect oracle
 
-/// What turns `[security]` off: the lxc3 config as an lxc2 profile gives it.
-const SECURITY_OFF: [&str; 6] = [
-    "security.cap-drop=[]",
-    "security.seccomp=off",
-    "security.devices=[]",
-    "security.no-new-privs=false",
-    "security.memory-max=max",
-    "security.pids-max=max",
-];
-
 /// The artifacts of shipped `profile` with [`SECURITY_OFF`] and `sets`,
 /// generated into `out`.
 fn gen_without_security(profile: &str, sets: &[&str], out: &Path) {

@@ -182,17 +182,7 @@ fn control_with_security_off_every_attempt_succeeds() {
     if !(lxc::ready() && have("cc")) {
         return;
     }
-    let out = attempts(
-        "default",
-        &[
-            "security.cap-drop=[]",
-            "security.seccomp=off",
-            "security.devices=[]",
-            "security.no-new-privs=false",
-            "security.memory-max=max",
-            "security.pids-max=max",
-        ],
-    );
+    let out = attempts("default", &SECURITY_OFF);
     for k in [
         "mount_tmpfs",
         "mknod_block",

@@ -34,6 +34,17 @@ pub mod code {
     pub const CONFIG: i32 = exit::CONFIG as i32;
 }
 
+/// The `--set`s that turn every `[security]` key off: the seed's container,
+/// which is also what an lxc2 profile gives.
+pub const SECURITY_OFF: [&str; 6] = [
+    "security.cap-drop=[]",
+    "security.seccomp=off",
+    "security.devices=[]",
+    "security.no-new-privs=false",
+    "security.memory-max=max",
+    "security.pids-max=max",
+];
+
 /// Whether golden files are to be rewritten rather than checked: the one
 /// switch for all of them, `BLESS=1 cargo test`.
 pub fn bless() -> bool {
