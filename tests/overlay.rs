@@ -9,78 +9,14 @@ mod common;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::code::{CONFIG, DATA, UNSAFE};
 use common::*;
 use tempfile::TempDir;
 
-/// A scratch dir with stand-in host tools (`common::stage::Env`), overlay
-/// artifacts whose store is `<scratch>/store`, and containers below.
-struct Env {
-    tools: common::stage::Env,
-}
-
-impl Env {
-    fn new() -> Self {
-        let env = Env {
-            tools: common::stage::Env::with_applets("printf '%s\\n' busybox cat ls sh mount"),
-        };
-        Gen::new()
-            .profile(root().join("profiles/overlay.toml"))
-            .out(env.art())
-            .set(&format!(
-                "container.skeleton-store={}",
-                env.store().display()
-            ))
-            .ok();
-        env
-    }
-
-    fn path(&self) -> &Path {
-        self.tools.path()
-    }
-
-    fn art(&self) -> PathBuf {
-        self.path().join("art")
-    }
-
-    fn store(&self) -> PathBuf {
-        self.path().join("store")
-    }
-
-    fn stage_cmd(&self, name: &str) -> Command {
-        let mut c = self.tools.stage(&self.art());
-        c.arg("--path").arg(self.path().join(name));
-        c
-    }
-
-    fn stage(&self, name: &str) -> Output {
-        run(&mut self.stage_cmd(name))
-    }
-
-    fn skeletons(&self, args: &[&str]) -> Output {
-        run(scgen()
-            .arg("skeletons")
-            .arg("--store")
-            .arg(self.store())
-            .args(args))
-    }
-
-    /// The published skeletons (temp dirs excluded), sorted.
-    fn published(&self) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(self.store())
-            .map(|d| {
-                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .filter(|n| !n.starts_with('.'))
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-}
+use common::overlay::OverlayEnv as Env;
 
 fn ok(o: &Output) -> String {
     assert!(

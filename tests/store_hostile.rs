@@ -23,87 +23,7 @@ use common::*;
 /// The unprivileged account the hostile commands run as.
 const USER: &str = "scgen-hostile";
 
-/// A scratch dir others may traverse (not write), with stand-in tools,
-/// overlay artifacts whose store is `<scratch>/store`, containers below.
-struct Env {
-    tools: common::stage::Env,
-}
-
-impl Env {
-    fn new() -> Self {
-        Self::with_store("store")
-    }
-
-    fn with_store(rel: &str) -> Self {
-        let env = Env {
-            tools: common::stage::Env::with_applets("printf '%s\\n' busybox cat ls sh mount"),
-        };
-        fs::set_permissions(env.path(), fs::Permissions::from_mode(0o755)).unwrap();
-        Gen::new()
-            .profile(root().join("profiles/overlay.toml"))
-            .out(env.art())
-            .set(&format!(
-                "container.skeleton-store={}",
-                env.path().join(rel).display()
-            ))
-            .ok();
-        env
-    }
-
-    fn path(&self) -> &Path {
-        self.tools.path()
-    }
-
-    fn art(&self) -> PathBuf {
-        self.path().join("art")
-    }
-
-    fn store(&self) -> PathBuf {
-        self.path().join("store")
-    }
-
-    fn stage_cmd(&self, name: &str) -> Command {
-        let mut c = self.tools.stage(&self.art());
-        c.arg("--path").arg(self.path().join(name));
-        c
-    }
-
-    fn stage(&self, name: &str) -> Output {
-        run_within(&self.stage_cmd(name), name)
-    }
-
-    fn skeletons(&self, store: &Path, args: &[&str]) -> Output {
-        let mut c = scgen();
-        c.arg("skeletons").arg("--store").arg(store).args(args);
-        run_within(&c, "skeletons")
-    }
-
-    fn prune(&self, lxcpath: &Path) -> Output {
-        self.skeletons(
-            &self.store(),
-            &["prune", "--lxcpath", lxcpath.to_str().unwrap()],
-        )
-    }
-
-    /// The published skeletons of `store`, sorted.
-    fn published_in(&self, store: &Path) -> Vec<String> {
-        let mut v: Vec<String> = fs::read_dir(store)
-            .map(|d| {
-                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .filter(|n| !n.starts_with('.'))
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    }
-
-    fn skeleton(&self) -> PathBuf {
-        let names = self.published_in(&self.store());
-        assert_eq!(names.len(), 1, "{names:?}");
-        self.store().join(&names[0])
-    }
-}
+use common::overlay::OverlayEnv as Env;
 
 fn ok(o: &Output, what: &str) -> String {
     common::stage::expect_ok(o, what);
@@ -275,7 +195,7 @@ fn prune_never_follows_a_swapped_store_path() {
     );
     let _swapper = hold(as_user(uid, &script));
     for _ in 0..20 {
-        let o = env.skeletons(
+        let o = env.skeletons_in(
             &store,
             &[
                 "prune",
@@ -429,7 +349,7 @@ fn a_fifo_swapped_in_during_the_digest_never_blocks_list() {
     swapper.args(["-c", &script]);
     let _swapper = hold(swapper);
     for i in 0..100 {
-        let o = env.skeletons(&env.store(), &["list", "--lxcpath", &lxcpath(&env)]);
+        let o = env.skeletons_in(&env.store(), &["list", "--lxcpath", &lxcpath(&env)]);
         common::stage::expect(&o, DATA, &format!("list {i}"));
     }
 }
@@ -499,7 +419,7 @@ fn prune_touches_only_what_a_stage_made() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    let o = env.skeletons(env.path(), &["prune", "--lxcpath", lxc.to_str().unwrap()]);
+    let o = env.skeletons_in(env.path(), &["prune", "--lxcpath", lxc.to_str().unwrap()]);
     let out = ok(&o, "prune of the parent");
     let after: Vec<_> = fs::read_dir(env.path())
         .unwrap()
@@ -511,7 +431,7 @@ fn prune_touches_only_what_a_stage_made() {
         "{out}"
     );
     for bad in ["/", "/var/lib", "/usr"] {
-        let o = env.skeletons(
+        let o = env.skeletons_in(
             Path::new(bad),
             &["prune", "--lxcpath", lxc.to_str().unwrap()],
         );
@@ -639,7 +559,7 @@ fn list_judges_skeletons_as_the_stage_does() {
     ok(&env.stage("c1"), "stage");
     let skel = env.skeleton();
     fs::set_permissions(skel.join("rootfs"), fs::Permissions::from_mode(0o777)).unwrap();
-    let list = env.skeletons(&env.store(), &["list", "--lxcpath", &lxcpath(&env)]);
+    let list = env.skeletons_in(&env.store(), &["list", "--lxcpath", &lxcpath(&env)]);
     common::stage::expect(&list, DATA, "list 0777");
     assert!(String::from_utf8_lossy(&list.stdout).contains("FAILS CHECK"));
     fails(&env.stage("c2"), UNSAFE, "writable by no one else");
@@ -654,7 +574,7 @@ fn list_judges_skeletons_as_the_stage_does() {
         .success());
     fs::remove_dir_all(&skel).unwrap();
     std::os::unix::fs::symlink(&copy, &skel).unwrap();
-    let list = env.skeletons(&env.store(), &["list", "--lxcpath", &lxcpath(&env)]);
+    let list = env.skeletons_in(&env.store(), &["list", "--lxcpath", &lxcpath(&env)]);
     common::stage::expect(&list, DATA, "list symlink");
     assert!(String::from_utf8_lossy(&list.stdout).contains("FAILS CHECK"));
     fails(&env.stage("c3"), UNSAFE, "symlink is never followed");

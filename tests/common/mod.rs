@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod guard;
 pub mod lxc;
+pub mod overlay;
 pub mod softwarecontainer;
 pub mod stage;
 
