@@ -184,16 +184,19 @@ pub struct RawSecurity {
     pub seccomp: Option<String>,
     /// Device cgroup allowlist (`TYPE MAJOR:MINOR ACCESS`); every other
     /// device is denied. Default: null, zero, full, random, urandom, tty,
-    /// console, ptmx and the ptys. `[]`: no device rules, as the seed.
+    /// console, ptmx and the ptys, what autodev makes and a shell uses; the
+    /// host's disks and memory are not among them. `[]`: no device rules,
+    /// as the seed.
     pub devices: Option<Vec<String>>,
     /// Set PR_SET_NO_NEW_PRIVS on the container's processes (and attached
-    /// ones): no setuid or file-capability gain. Default true.
+    /// ones): no setuid or file-capability gain. Default true: the agent
+    /// runs every job as root already, so nothing legitimate gains by exec.
     pub no_new_privs: Option<bool>,
     /// cgroup2 memory.max of the container, e.g. "512M"; "max" for none.
-    /// Default "512M".
+    /// Default "512M", so one runaway app cannot take the device's memory.
     pub memory_max: Option<RawLimit>,
     /// cgroup2 pids.max of the container: a number, or "max" for none.
-    /// Default 1024.
+    /// Default 1024, so a fork bomb stops there.
     pub pids_max: Option<RawLimit>,
 }
 
