@@ -743,6 +743,30 @@ fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
     }
     assert!(entries > 10, "the tarball has the skeleton");
     assert_packaged_as_gen(&work, true, "networkgateway on");
+
+    // do_package_qa waits for the packagedata of every RDEPENDS, and the
+    // target scgen cannot be built here: assume it (as iptables is), and
+    // drop the one check that needs their packagedata (build-deps: "rdepends
+    // on scgen, but it isn't a build dependency").
+    let o = y.bitbake(
+        &b,
+        Some((
+            "qa.conf",
+            "ASSUME_PROVIDED += \"scgen\"\nERROR_QA:remove = \"build-deps\"\n",
+        )),
+        &["softwarecontainer-rootfs", "-c", "package_qa"],
+    );
+    assert!(
+        o.status.success(),
+        "bitbake softwarecontainer-rootfs -c package_qa: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "do_package_qa");
+    assert!(
+        work.join("temp/log.do_package_qa").is_file(),
+        "do_package_qa ran"
+    );
 }
 
 #[test]
