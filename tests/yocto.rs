@@ -44,6 +44,7 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use common::*;
+use sha2::Digest;
 
 const LAYER: &str = "meta-scgen";
 const PROFILE: &str =
@@ -988,7 +989,7 @@ fn git_mirror(dir: &Path) -> (PathBuf, String, String) {
 }
 
 #[test]
-fn scgen_src_uri_builds_from_a_release_tag_through_a_git_mirror() {
+fn scgen_src_uri_builds_from_a_release_tag_or_tarball_through_a_mirror() {
     let Some(y) = yocto() else { return };
     let (mirror, tagged, before) = git_mirror(&y.dir.join("release-git"));
     let d = y.build_dir("release", &[root().join(LAYER)]);
@@ -1070,6 +1071,61 @@ fn scgen_src_uri_builds_from_a_release_tag_through_a_git_mirror() {
     assert!(
         log.contains("didn't match the SRCREV"),
         "the git fetcher names the mismatch:\n{log}"
+    );
+
+    // A tarball, made as a release would be (`git archive` of the tag),
+    // behind a mirror too, with its sha256 in the URL.
+    let tarballs = y.dir.join("release-git/tarballs");
+    fs::create_dir_all(&tarballs).unwrap();
+    let v = env!("CARGO_PKG_VERSION");
+    let tarball = tarballs.join(format!("scgen-{v}.tar.gz"));
+    let o = run(Command::new("git")
+        .args(["archive", "--format=tar.gz"])
+        .arg(format!("--prefix=scgen-{v}/"))
+        .arg("-o")
+        .arg(&tarball)
+        .arg(format!("v{v}"))
+        .current_dir(y.dir.join("release-git/work")));
+    assert!(o.status.success(), "git archive: {}", text(&o.stderr));
+    let sum = hex::encode(sha2::Sha256::digest(fs::read(&tarball).unwrap()));
+    let from_tarball = |sum: &str| {
+        format!(
+            "SCGEN_SRC_URI = \"https://scgen.example.invalid/releases/scgen-${{PV}}.tar.gz;sha256sum={sum}\"\n\
+             PREMIRRORS:prepend = \"https://scgen.example.invalid/.* file://{}/ \"\n{own}",
+            tarballs.display()
+        )
+    };
+    let o = y.bitbake(
+        &d,
+        Some(("release.conf", &from_tarball(&sum))),
+        &["scgen-native", "-c", "populate_lic"],
+    );
+    assert!(
+        o.status.success(),
+        "bitbake scgen-native -c populate_lic from the tarball: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "the tarball fetch");
+    assert_eq!(
+        fs::read_to_string(s.join("RELEASE")).unwrap(),
+        v,
+        "S is the tarball's scgen-{v}/"
+    );
+    assert!(
+        fs::read(s.join("Cargo.lock")).unwrap() == fs::read(root().join("Cargo.lock")).unwrap(),
+        "the tarball's Cargo.lock is the checkout's"
+    );
+    let o = y.bitbake(
+        &d,
+        Some(("release.conf", &from_tarball(&"0".repeat(64)))),
+        &["scgen-native", "-c", "fetch", "-f"],
+    );
+    assert!(!o.status.success(), "a wrong sha256 fails");
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr)).to_lowercase();
+    assert!(
+        log.contains("checksum mismatch"),
+        "the fetcher names the checksum mismatch:\n{log}"
     );
 }
 
