@@ -26,7 +26,7 @@ fn every_list_of_artifacts_agrees_with_the_contract() {
         "cmake/SCGenConfig.cmake `_names` is not contract::ALL in order"
     );
 
-    let class = fs::read_to_string(root().join("yocto/classes/scgen.bbclass")).unwrap();
+    let class = fs::read_to_string(root().join("meta-scgen/classes-recipe/scgen.bbclass")).unwrap();
     let line = class
         .lines()
         .find_map(|l| l.strip_prefix("SCGEN_ARTIFACTS = \""))
@@ -35,7 +35,10 @@ fn every_list_of_artifacts_agrees_with_the_contract() {
     let mut want = ALL.to_vec();
     listed.sort_unstable();
     want.sort_unstable();
-    assert_eq!(listed, want, "yocto/classes/scgen.bbclass SCGEN_ARTIFACTS");
+    assert_eq!(
+        listed, want,
+        "meta-scgen/classes-recipe/scgen.bbclass SCGEN_ARTIFACTS"
+    );
 }
 
 /// Which modules each part of the pipeline may use: data flows one way,

@@ -1,36 +1,37 @@
-//! The Yocto layer (`yocto/`) under the real BitBake 2.19 and OE-Core of
+//! The Yocto layer (`meta-scgen/`) built as a layer user builds it, with the
+//! real BitBake 2.19 and OE-Core of
 //! `../shared/fixtures/yocto/bitbake-oe-core.tar.xz` (override the path with
-//! `SCGEN_YOCTO_FIXTURE`). Emulating BitBake hid a layer that the current
-//! release refused, a recipe that no longer parsed and a missing recipe, so
-//! everything here goes through BitBake itself, offline:
+//! `SCGEN_YOCTO_FIXTURE`), offline:
 //!
-//! * `bitbake -e -b` parses each recipe (target, `virtual:native:`,
-//!   `virtual:nativesdk:`) and the class the example recipe inherits;
-//! * tinfoil (`tests/yocto_tinfoil.py`) parses the layer with its bbappends,
-//!   runs busybox's `do_populate_sysroot` with the append in place, and
-//!   unpacks scgen's `file://` sources to check LIC_FILES_CHKSUM;
-//! * `bitbake -b softwarecontainer-rootfs -c package_qa` runs the example
-//!   recipe's own tasks through packaging and its QA, with the binary under
-//!   test as the host `scgen` (`HOSTTOOLS += "scgen"`), Debian's pseudo as
-//!   pseudo-native, Debian's `rpmdeps` as rpm-native's, and the busybox
-//!   applet lists where the sysroot would hold them.
+//! * BitBake builds `scgen-native` with OE-Core's cargo class: rust and cargo
+//!   from the host (assumed provided, the toolchain's real binaries first on
+//!   PATH), the crates from cargo's download cache (after `cargo fetch`) as
+//!   a `file://` PREMIRROR, `BB_NO_NETWORK = "1"`;
+//! * in a second build directory sharing that sstate, BitBake builds the
+//!   example recipe to `do_package` on the real dependency graph: scgen-native
+//!   comes from sstate, busybox's applet lists through the bbappend, and no
+//!   `scgen` is in HOSTTOOLS;
+//! * `bitbake -c update_crates scgen` must reproduce the committed
+//!   `scgen-crates.inc`; the release source (`SCGEN_SRC_URI`) is fetched from
+//!   a local git mirror standing in for the server;
+//! * `yocto-check-layer` runs on the layer, and all its tests must pass;
+//! * tinfoil (`tests/yocto_tinfoil.py`) runs OE-Core's own busybox recipe's
+//!   `do_populate_sysroot` with the bbappend.
 //!
-//! Not covered: building scgen itself with the cargo class (the fixture has
-//! no Rust toolchain and the crates need the network), dependency
-//! resolution (`-b` resolves none), and the `build-deps` QA check, which
-//! needs the dependency graph `-b` does not build. Running as root (as CI
-//! does), BitBake's `host-user-contaminated` check cannot tell pseudo's root
-//! from the real one, so it is off then; `HOME` points into the build dir so
-//! the `buildpaths` check does not mistake the skeleton's `./root` for root's
-//! home directory.
+//! What the fixture lacks is stood in for in the tests' configuration only:
+//! `tests/yocto/meta-host-tools` (the host's pseudo and rpmdeps as
+//! pseudo-native and rpm-native), `tests/yocto/meta-busybox-stub` (a busybox
+//! that installs only what OE-Core's installs in /etc), and ASSUME_PROVIDED
+//! for the cross toolchain, the C library and a few native tools. A target
+//! (cross) scgen cannot be built here: the Rust std for the target and the
+//! cross toolchain would have to be built from source.
 //!
-//! The tests share one unpacked fixture and one build directory under
-//! `CARGO_TARGET_TMPDIR`; BitBake locks a build directory, so they take
-//! turns through a mutex. Missing tools: `SKIPPED` locally, a failure with
-//! `CI` set.
-//!
-//! `scgen-crates.inc` is generated from Cargo.lock here too:
-//! `BLESS=1 cargo test --test yocto` rewrites it.
+//! Downloads, the crate mirror and the sstate cache live in
+//! `target/tmp/yocto-cache`, kept between runs, so a second run restores
+//! scgen-native from sstate instead of compiling it. The fixture and the
+//! build directories are made afresh in `target/tmp/yocto` by each run.
+//! BitBake locks a build directory, so the tests take turns through a mutex.
+//! Missing tools: `SKIPPED` locally, a failure with `CI` set.
 
 mod common;
 
@@ -43,20 +44,28 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use common::*;
+use sha2::Digest;
 
-const RECIPE: &str = "yocto/recipes-core/softwarecontainer-rootfs/softwarecontainer-rootfs_1.0.bb";
-const PROFILE: &str = "yocto/recipes-core/softwarecontainer-rootfs/files/softwarecontainer.toml";
-const SCGEN_RECIPE: &str = "yocto/recipes-devtools/scgen/scgen_0.1.0.bb";
-const CRATES_INC: &str = "yocto/recipes-devtools/scgen/scgen-crates.inc";
+const LAYER: &str = "meta-scgen";
+const PROFILE: &str =
+    "meta-scgen/recipes-core/softwarecontainer-rootfs/files/softwarecontainer.toml";
+const SCGEN_RECIPE: &str = "meta-scgen/recipes-devtools/scgen/scgen_0.1.0.bb";
+const CRATES_INC: &str = "meta-scgen/recipes-devtools/scgen/scgen-crates.inc";
 /// Where the example recipe's WORKDIR lands for MACHINE = qemux86-64.
 const WORK: &str = "tmp/work/x86-64-v3-oe-linux/softwarecontainer-rootfs/1.0";
-/// SOURCE_DATE_EPOCH_FALLBACK for the test build: what OE-Core gives a
+const BUSYBOX_WORK: &str = "tmp/work/x86-64-v3-oe-linux/busybox/1.38.0";
+/// SOURCE_DATE_EPOCH_FALLBACK for the test builds: what OE-Core gives a
 /// recipe whose S is UNPACKDIR, so it must reach the tarball.
 const EPOCH: &str = "1712345678";
-/// The applet lists put where the busybox bbappend stages them, in the order
-/// scgen.bbclass concatenates them (SCGEN_BUSYBOX_LINKS).
-const LINKS_NOSUID: &str = "/bin/sh\n/bin/ls\n/bin/env\n/bin/sleep\n/usr/bin/env\n";
-const LINKS_SUID: &str = "/bin/ping\n/bin/su\n";
+/// What the fixture has no recipe for, for every build here: the cross
+/// toolchain and C library, native tools OE-Core's classes depend on, and
+/// what busybox and the target scgen depend on (only parsed here).
+const ASSUME_PROVIDED: &str = "rust-native cargo-native quilt-native python3-native \
+    virtual/cross-cc virtual/compilerlibs virtual/libc binutils-cross-x86_64 gcc-cross-x86_64 \
+    patch-replacement-native dwarfsrcfiles-native opkg-utils-native zstd-native \
+    update-rc.d-native virtual/update-alternatives-native ncurses-native kern-tools-native \
+    virtual/update-alternatives virtual/crypt ttyrun zip ptest-runner \
+    iptables libstd-rs bash-completion";
 
 fn ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
@@ -77,22 +86,23 @@ fn fixture_tarball() -> PathBuf {
         .unwrap_or_else(|| root().join("../shared/fixtures/yocto/bitbake-oe-core.tar.xz"))
 }
 
-/// Debian's libpseudo.so (multiarch path), which pseudo preloads.
-fn libpseudo() -> Option<PathBuf> {
-    let mut candidates = vec![PathBuf::from("/usr/lib/pseudo/libpseudo.so")];
-    if let Ok(dirs) = fs::read_dir("/usr/lib") {
-        for d in dirs.flatten() {
-            candidates.push(d.path().join("pseudo/libpseudo.so"));
-        }
-    }
-    candidates.into_iter().find(|p| p.is_file())
+/// The directory of the real `rustc` and `cargo` (not rustup's proxies,
+/// which BitBake's HOSTTOOLS links would not find their toolchain through).
+fn toolchain_bin() -> Option<PathBuf> {
+    let o = Command::new("rustc")
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()?;
+    let bin = PathBuf::from(text(&o.stdout).trim()).join("bin");
+    (o.status.success() && bin.join("cargo").is_file() && bin.join("rustc").is_file())
+        .then_some(bin)
 }
 
 /// Everything BitBake needs on the host, checked before the fixture is used.
 fn prerequisites() -> bool {
     for tool in [
         "python3", "chrpath", "cpio", "diffstat", "gawk", "lz4", "zstd", "file", "tar", "xz",
-        "pseudo", "locale",
+        "pseudo", "locale", "git",
     ] {
         if !have(tool) {
             return false;
@@ -106,11 +116,11 @@ fn prerequisites() -> bool {
     {
         return missing("the en_US.UTF-8 locale is not generated (locale-gen)");
     }
-    if libpseudo().is_none() {
-        return missing("libpseudo.so is not installed (apt-get install libpseudo)");
-    }
     if !Path::new("/usr/lib/rpm/rpmdeps").is_file() {
         return missing("/usr/lib/rpm/rpmdeps is not installed (apt-get install rpm)");
+    }
+    if toolchain_bin().is_none() {
+        return missing("`rustc --print sysroot` names no toolchain with cargo and rustc");
     }
     if !fixture_tarball().is_file() {
         return missing(&format!(
@@ -121,37 +131,52 @@ fn prerequisites() -> bool {
     true
 }
 
-/// The unpacked fixture and the build directory the tests share.
-struct Bitbake {
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn is_uid0() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// One build directory: its layers, and the common local.conf.
+struct BuildDir {
+    path: PathBuf,
+}
+
+/// The unpacked fixture, the kept caches and the build directories.
+struct Yocto {
+    /// `target/tmp/yocto`: fixture and build dirs, made afresh each run.
     dir: PathBuf,
-    build: PathBuf,
-    /// What `tests/yocto_tinfoil.py` found, run once for the tests that ask.
+    /// `target/tmp/yocto-cache`: downloads, crates, sstate; kept.
+    cache: PathBuf,
+    toolchain: PathBuf,
+    /// Build dir A: scgen-native, once per run.
+    native: Option<BuildDir>,
+    /// What `tests/yocto_tinfoil.py` found, run once.
     tinfoil: Option<serde_json::Value>,
 }
 
-static BITBAKE: OnceLock<Option<Mutex<Bitbake>>> = OnceLock::new();
+static YOCTO: OnceLock<Option<Mutex<Yocto>>> = OnceLock::new();
 
-/// The shared BitBake setup, locked for the caller; `None` when skipping.
-fn bitbake() -> Option<MutexGuard<'static, Bitbake>> {
-    BITBAKE
-        .get_or_init(|| prerequisites().then(|| Mutex::new(Bitbake::setup())))
+/// The shared setup, locked for the caller; `None` when skipping.
+fn yocto() -> Option<MutexGuard<'static, Yocto>> {
+    YOCTO
+        .get_or_init(|| prerequisites().then(|| Mutex::new(Yocto::setup())))
         .as_ref()
         // A test that failed while holding the lock leaves nothing half done
         // that the next one relies on: each run names its own tasks.
         .map(|m| m.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
-impl Bitbake {
-    /// Unpacks the fixture and makes a fresh build dir, once per test binary.
-    fn setup() -> Bitbake {
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("yocto");
+impl Yocto {
+    fn setup() -> Yocto {
+        let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let dir = tmp.join("yocto");
         if dir.exists() {
             fs::remove_dir_all(&dir).unwrap();
         }
-        let build = dir.join("build");
-        for d in ["conf", "bin", "home"] {
-            fs::create_dir_all(build.join(d)).unwrap();
-        }
+        fs::create_dir_all(dir.join("hostbin")).unwrap();
         let o = run(Command::new("tar")
             .arg("-xJf")
             .arg(fixture_tarball())
@@ -162,89 +187,144 @@ impl Bitbake {
             "unpack the fixture: {}",
             text(&o.stderr)
         );
+        // do_update_crates runs `nativepython3`, which python3-native
+        // would provide.
+        // The interpreter itself: a pyenv shim would look for a python
+        // named nativepython3.
+        let o = run(Command::new("python3").args(["-c", "import sys; print(sys.executable)"]));
+        symlink(text(&o.stdout).trim(), dir.join("hostbin/nativepython3")).unwrap();
+        let cache = tmp.join("yocto-cache");
+        let yocto = Yocto {
+            dir,
+            cache,
+            toolchain: toolchain_bin().unwrap(),
+            native: None,
+            tinfoil: None,
+        };
+        yocto.crate_mirror();
+        yocto
+    }
 
-        // The binary under test is the host scgen the tasks see.
-        symlink(env!("CARGO_BIN_EXE_scgen"), build.join("bin/scgen")).unwrap();
+    /// `cargo fetch`, then every registry crate of Cargo.lock, from cargo's
+    /// download cache, in the directory the PREMIRROR names.
+    fn crate_mirror(&self) {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let o = run(Command::new(cargo)
+            .args(["fetch", "--locked"])
+            .current_dir(root()));
+        assert!(o.status.success(), "cargo fetch: {}", text(&o.stderr));
+        let home = std::env::var_os("CARGO_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
+        let caches: Vec<PathBuf> = fs::read_dir(home.join("registry/cache"))
+            .expect("cargo's registry/cache after cargo fetch")
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        let mirror = self.cache.join("crates");
+        fs::create_dir_all(&mirror).unwrap();
+        let lock: toml::Table =
+            toml::from_str(&fs::read_to_string(root().join("Cargo.lock")).unwrap()).unwrap();
+        for p in lock["package"].as_array().unwrap() {
+            if !p
+                .get("source")
+                .and_then(|s| s.as_str())
+                .is_some_and(|s| s.contains("crates.io"))
+            {
+                continue;
+            }
+            let name = format!(
+                "{}-{}.crate",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            );
+            if mirror.join(&name).is_file() {
+                continue;
+            }
+            let from = caches
+                .iter()
+                .map(|c| c.join(&name))
+                .find(|c| c.is_file())
+                .unwrap_or_else(|| panic!("{name} is not in cargo's cache after cargo fetch"));
+            if fs::hard_link(&from, mirror.join(&name)).is_err() {
+                fs::copy(&from, mirror.join(&name)).unwrap();
+            }
+        }
+    }
 
-        let layers = format!(
-            "BBPATH = \"${{TOPDIR}}\"\nBBFILES ?= \"\"\nBBLAYERS = \"{} {}\"\n",
-            dir.join("openembedded-core/meta").display(),
-            root().join("yocto").display()
-        );
-        fs::write(build.join("conf/bblayers.conf"), layers).unwrap();
-        let mut local = String::from(
+    /// local.conf for every build here: the same, so that the sstate of one
+    /// build directory serves the others.
+    fn local_conf(&self, distro_feature: bool) -> String {
+        let mut c = format!(
             "MACHINE = \"qemux86-64\"\n\
              BB_NO_NETWORK = \"1\"\n\
              # No host sanity checks (they refuse root) and no uninative download.\n\
              INHERIT:remove = \"sanity uninative\"\n\
-             HOSTTOOLS += \"scgen\"\n\
-             # -b builds no dependency graph, which this check reads.\n\
-             ERROR_QA:remove = \"build-deps\"\n",
+             BB_NUMBER_THREADS = \"2\"\n\
+             PARALLEL_MAKE = \"-j 2\"\n\
+             DL_DIR = \"{dl}\"\n\
+             SSTATE_DIR = \"{sstate}\"\n\
+             PREMIRRORS:prepend = \"https://static.crates.io/crates/.* file://{crates}/ \"\n\
+             HOSTTOOLS += \"cargo rustc nativepython3\"\n\
+             ASSUME_PROVIDED += \"{ASSUME_PROVIDED}\"\n\
+             SOURCE_DATE_EPOCH_FALLBACK = \"{EPOCH}\"\n\
+             # The kept sstate must not hold what the tests look at being\n\
+             # built: the example and busybox run their tasks every time.\n\
+             SSTATE_SKIP_CREATION:pn-softwarecontainer-rootfs = \"1\"\n\
+             SSTATE_SKIP_CREATION:pn-busybox = \"1\"\n",
+            dl = self.cache.join("downloads").display(),
+            sstate = self.cache.join("sstate").display(),
+            crates = self.cache.join("crates").display(),
         );
-        local.push_str(&format!("SOURCE_DATE_EPOCH_FALLBACK = \"{EPOCH}\"\n"));
+        if distro_feature {
+            c.push_str("DISTRO_FEATURES:append = \" scgen\"\n");
+        }
         if is_uid0() {
-            local.push_str(
+            c.push_str(
                 "# As root, pseudo's root and the real one are the same uid.\n\
                  ERROR_QA:remove = \"host-user-contaminated\"\n\
                  WARN_QA:remove = \"host-user-contaminated\"\n",
             );
         }
-        fs::write(build.join("conf/local.conf"), local).unwrap();
-
-        // pseudo-native: Debian's pseudo where PSEUDO_SYSROOT points.
-        let pseudo = build.join(format!(
-            "tmp/sysroots-components/{}/pseudo-native/usr",
-            std::env::consts::ARCH
-        ));
-        fs::create_dir_all(pseudo.join("bin")).unwrap();
-        symlink("/usr/bin/pseudo", pseudo.join("bin/pseudo")).unwrap();
-        for lib in ["lib", "lib64"] {
-            let d = pseudo.join("lib/pseudo").join(lib);
-            fs::create_dir_all(&d).unwrap();
-            symlink(libpseudo().unwrap(), d.join("libpseudo.so")).unwrap();
-        }
-
-        // What busybox (through the bbappend) and rpm-native would put in
-        // the example recipe's sysroots.
-        let work = build.join(WORK);
-        fs::create_dir_all(work.join("recipe-sysroot/etc")).unwrap();
-        fs::write(
-            work.join("recipe-sysroot/etc/busybox.links.nosuid"),
-            LINKS_NOSUID,
-        )
-        .unwrap();
-        fs::write(
-            work.join("recipe-sysroot/etc/busybox.links.suid"),
-            LINKS_SUID,
-        )
-        .unwrap();
-        fs::create_dir_all(work.join("recipe-sysroot-native/usr/lib/rpm")).unwrap();
-        symlink(
-            "/usr/lib/rpm/rpmdeps",
-            work.join("recipe-sysroot-native/usr/lib/rpm/rpmdeps"),
-        )
-        .unwrap();
-        Bitbake {
-            dir,
-            build,
-            tinfoil: None,
-        }
+        c
     }
 
-    /// A command in the build dir with the environment BitBake needs.
-    fn command(&self, program: &Path) -> Command {
+    /// A fresh build directory with these layers (OE-Core's meta first).
+    fn build_dir(&self, name: &str, layers: &[PathBuf]) -> BuildDir {
+        let path = self.dir.join(name);
+        fs::create_dir_all(path.join("conf")).unwrap();
+        fs::create_dir_all(path.join("home")).unwrap();
+        let mut all = vec![self.dir.join("openembedded-core/meta")];
+        all.extend(layers.iter().cloned());
+        let all: Vec<String> = all.iter().map(|l| l.display().to_string()).collect();
+        fs::write(
+            path.join("conf/bblayers.conf"),
+            format!(
+                "BBPATH = \"${{TOPDIR}}\"\nBBFILES ?= \"\"\nBBLAYERS = \"{}\"\n",
+                all.join(" ")
+            ),
+        )
+        .unwrap();
+        fs::write(path.join("conf/local.conf"), self.local_conf(true)).unwrap();
+        BuildDir { path }
+    }
+
+    /// A command in `cwd` with the environment BitBake needs: the real
+    /// toolchain first on PATH, then BitBake and `nativepython3`.
+    fn command(&self, program: &Path, cwd: &Path) -> Command {
         let mut c = Command::new(program);
         let path = format!(
-            "{}:{}:{}",
+            "{}:{}:{}:{}",
+            self.toolchain.display(),
             self.dir.join("bitbake/bin").display(),
-            self.build.join("bin").display(),
+            self.dir.join("hostbin").display(),
             std::env::var("PATH").unwrap_or_default()
         );
-        c.current_dir(&self.build)
+        c.current_dir(cwd)
             .env("PATH", path)
             .env("LANG", "en_US.UTF-8")
             .env("LC_ALL", "en_US.UTF-8")
-            .env("HOME", self.build.join("home"))
+            .env("HOME", cwd.join("home"))
             .env("PYTHONPATH", self.dir.join("bitbake/lib"))
             .env_remove("BBPATH")
             .env_remove("BUILDDIR")
@@ -252,44 +332,55 @@ impl Bitbake {
         c
     }
 
-    /// `bitbake ARGS`, with `extra` as a `-R` post-read conf when given.
-    fn run(&self, extra: Option<(&str, &str)>, args: &[&str]) -> Output {
-        let mut c = self.command(&self.dir.join("bitbake/bin/bitbake"));
+    /// `bitbake ARGS` in `build`, with `extra` as a `-R` post-read conf.
+    fn bitbake(&self, build: &BuildDir, extra: Option<(&str, &str)>, args: &[&str]) -> Output {
+        let mut c = self.command(&self.dir.join("bitbake/bin/bitbake"), &build.path);
         if let Some((name, conf)) = extra {
-            let path = self.build.join("conf").join(name);
+            let path = build.path.join("conf").join(name);
             fs::write(&path, conf).unwrap();
             c.arg("-R").arg(path);
         }
         run(c.args(args))
     }
 
-    /// `bitbake -e -b TARGET`, which must succeed without warnings other than
-    /// the one `-b` always prints; returns the environment.
-    fn env(&self, target: &str) -> String {
-        let o = self.run(None, &["-e", "-b", target]);
-        assert!(
-            o.status.success(),
-            "bitbake -e -b {target}: {}",
-            text(&o.stderr)
-        );
-        warnings_are_only_the_b_notice(&o, &format!("bitbake -e -b {target}"));
-        text(&o.stdout)
+    /// Build dir A: `bitbake scgen-native`, once per run (from sstate when
+    /// the cache holds it).
+    fn native(&mut self) -> &BuildDir {
+        if self.native.is_none() {
+            let a = self.build_dir("native", &[root().join(LAYER)]);
+            let o = self.bitbake(&a, None, &["scgen-native"]);
+            assert!(
+                o.status.success(),
+                "bitbake scgen-native: {}{}",
+                text(&o.stdout),
+                text(&o.stderr)
+            );
+            no_warnings(&o, "bitbake scgen-native");
+            self.native = Some(a);
+        }
+        self.native.as_ref().unwrap()
     }
 
-    fn work(&self) -> PathBuf {
-        self.build.join(WORK)
+    /// Build dir B, for the example on the dependency graph: meta-scgen and
+    /// the stand-ins, sharing A's sstate.
+    fn example_dir(&mut self) -> BuildDir {
+        self.native();
+        let b = self.dir.join("example");
+        if b.exists() {
+            return BuildDir { path: b };
+        }
+        self.build_dir(
+            "example",
+            &[
+                root().join(LAYER),
+                root().join("tests/yocto/meta-host-tools"),
+                root().join("tests/yocto/meta-busybox-stub"),
+            ],
+        )
     }
 }
 
-fn is_uid0() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn warnings_are_only_the_b_notice(o: &Output, what: &str) {
+fn no_warnings(o: &Output, what: &str) {
     let all = format!("{}{}", text(&o.stdout), text(&o.stderr));
     let bad: Vec<&str> = all
         .lines()
@@ -321,22 +412,35 @@ fn mode(p: &Path) -> u32 {
     fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
 }
 
-/// Every file and directory below `dir`, as `/`-rooted paths.
-fn tree(dir: &Path) -> BTreeSet<String> {
+/// Every file below `dir`, as `/`-rooted paths.
+fn files(dir: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for e in walkdir::WalkDir::new(dir).min_depth(1) {
         let e = e.unwrap();
-        out.insert(format!(
-            "/{}",
-            e.path().strip_prefix(dir).unwrap().to_str().unwrap()
-        ));
+        if e.file_type().is_file() {
+            out.insert(format!(
+                "/{}",
+                e.path().strip_prefix(dir).unwrap().to_str().unwrap()
+            ));
+        }
     }
     out
 }
 
+fn log_names(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("log."))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// One `NAME: value` line of a pkgdata runtime file.
-fn pkgdata(build: &Path, pkg: &str, key: &str) -> String {
-    let path = build.join("tmp/pkgdata/qemux86-64/runtime").join(pkg);
+fn pkgdata(work: &Path, pkg: &str, key: &str) -> String {
+    let path = work.join("pkgdata/runtime").join(pkg);
     let data = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     data.lines()
         .find_map(|l| l.strip_prefix(&format!("{key}: ")).map(str::to_string))
@@ -344,163 +448,804 @@ fn pkgdata(build: &Path, pkg: &str, key: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------
-// scgen-crates.inc
+// scgen-native
 
-/// The .inc `cargo-update-recipe-crates` would write for Cargo.lock: every
-/// crates.io package, with the checksum Cargo.lock records.
-fn crates_inc(lock: &str) -> String {
-    let lock: toml::Table = toml::from_str(lock).expect("Cargo.lock is TOML");
-    let packages = lock["package"].as_array().expect("[[package]]");
-    let mut uris = String::new();
-    let mut sums = String::new();
-    for p in packages {
-        let source = p.get("source").and_then(|s| s.as_str()).unwrap_or("");
-        if !source.starts_with("registry+") || !source.contains("crates.io") {
-            continue;
-        }
-        let name = p["name"].as_str().unwrap();
-        let version = p["version"].as_str().unwrap();
-        let sum = p["checksum"]
-            .as_str()
-            .expect("a registry crate has a checksum");
-        uris.push_str(&format!("    crate://crates.io/{name}/{version} \\\n"));
-        sums.push_str(&format!(
-            "SRC_URI[{name}-{version}.sha256sum] = \"{sum}\"\n"
+#[test]
+fn bitbake_builds_scgen_native_offline() {
+    let Some(mut y) = yocto() else { return };
+    let a = y.native().path.clone();
+    let native = a.join(format!(
+        "tmp/sysroots-components/{}/scgen-native/usr/bin/scgen",
+        std::env::consts::ARCH
+    ));
+    assert!(native.is_file(), "scgen-native's sysroot holds scgen");
+    let o = run(Command::new(&native).arg("--version"));
+    assert_eq!(
+        text(&o.stdout).trim(),
+        format!("scgen {}", env!("CARGO_PKG_VERSION")),
+        "the BitBake-built scgen runs"
+    );
+    // Cold, it was compiled here (and installed its man page and bash
+    // completion, printed by itself); warm, it came from the kept sstate.
+    let work = a.join(format!(
+        "tmp/work/{}-linux/scgen-native/{}",
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    ));
+    let logs = log_names(&work.join("temp"));
+    let compiled = logs.contains("log.do_compile");
+    let restored = logs.contains("log.do_populate_sysroot_setscene");
+    assert!(
+        compiled != restored,
+        "scgen-native was either compiled or restored from sstate: {logs:?}"
+    );
+    if compiled {
+        // A native recipe installs below its sysroot's path inside ${D}.
+        let image = work.join(format!(
+            "image{}/usr/share",
+            work.join("recipe-sysroot-native").display()
         ));
+        let man = run(scgen().arg("man"));
+        assert_eq!(
+            fs::read(image.join("man/man1/scgen.1")).unwrap(),
+            man.stdout,
+            "do_install's man page is `scgen man`"
+        );
+        let bash = run(scgen().args(["completions", "bash"]));
+        assert_eq!(
+            fs::read(image.join("bash-completion/completions/scgen")).unwrap(),
+            bash.stdout,
+            "do_install's bash completion is `scgen completions bash`"
+        );
     }
-    format!(
-        "# Generated from Cargo.lock by tests/yocto.rs; regenerate with\n\
-         #   BLESS=1 cargo test --test yocto\n\n\
-         # from Cargo.lock\nSRC_URI += \" \\\n{uris}\"\n\n{sums}"
-    )
+}
+
+// ---------------------------------------------------------------------------
+// The example, on the dependency graph
+
+/// The artifacts scgen writes.
+const ARTIFACTS: [&str; 7] = scgen::contract::ALL;
+
+/// Runs the scgen under test (cargo's build, not BitBake's) as do_compile
+/// would, with the same `--set`s and `links` as the applet list.
+fn reference_gen(dir: &Path, links: &[u8], gateway: bool) -> PathBuf {
+    let list = dir.join("links");
+    fs::write(&list, links).unwrap();
+    let out = dir.join("out");
+    let o = run(scgen()
+        .env("SOURCE_DATE_EPOCH", EPOCH)
+        .arg("gen")
+        .arg("--profile")
+        .arg(root().join(PROFILE))
+        .arg("--out")
+        .arg(&out)
+        .args(["--set", "install.prefix=/usr"])
+        .args(["--set", "install.bindir=/usr/bin"])
+        .args(["--set", "install.datadir=/usr/share"])
+        .arg("--set")
+        .arg(format!("busybox.links-file={}", list.display()))
+        .arg("--set")
+        .arg(format!("network.gateway={gateway}")));
+    assert!(
+        o.status.success(),
+        "reference scgen gen: {}",
+        text(&o.stderr)
+    );
+    out
+}
+
+/// The packaged artifacts are byte for byte those of `scgen gen`.
+fn assert_packaged_as_gen(work: &Path, gateway: bool, what: &str) {
+    let sysroot = work.join("recipe-sysroot/etc");
+    let mut links = fs::read(sysroot.join("busybox.links.nosuid")).unwrap();
+    links.extend(fs::read(sysroot.join("busybox.links.suid")).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let reference = reference_gen(dir.path(), &links, gateway);
+    let pkg = work.join("packages-split/softwarecontainer-rootfs");
+    for a in ARTIFACTS {
+        assert!(
+            fs::read(pkg.join("usr/share/softwarecontainer/scgen").join(a)).unwrap()
+                == fs::read(reference.join(a)).unwrap(),
+            "{what}: the packaged {a} is byte-identical to `scgen gen` with the same --set"
+        );
+    }
+    assert!(
+        fs::read(pkg.join("etc/softwarecontainer/softwarecontainer.conf")).unwrap()
+            == fs::read(reference.join("softwarecontainer.conf")).unwrap(),
+        "{what}: the packaged /etc config is `scgen gen`'s"
+    );
 }
 
 #[test]
-fn crates_inc_lists_every_registry_crate_of_cargo_lock() {
-    let lock = fs::read_to_string(root().join("Cargo.lock")).unwrap();
-    let want = crates_inc(&lock);
-    let path = root().join(CRATES_INC);
-    if std::env::var_os("BLESS").is_some_and(|v| !v.is_empty()) {
-        fs::write(&path, &want).unwrap();
-    }
-    let have = fs::read_to_string(&path).unwrap_or_default();
-    if have != want {
-        let diff = similar::TextDiff::from_lines(&have, &want)
-            .unified_diff()
-            .header(CRATES_INC, "from Cargo.lock")
-            .to_string();
-        panic!(
-            "{CRATES_INC} does not match Cargo.lock; run `BLESS=1 cargo test --test yocto`\n{diff}"
-        );
-    }
-    let crates = lock.matches("source = \"registry+").count();
+fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
+    let Some(mut y) = yocto() else { return };
+    let b = y.example_dir();
+    let o = y.bitbake(&b, None, &["softwarecontainer-rootfs", "-c", "package"]);
+    assert!(
+        o.status.success(),
+        "bitbake softwarecontainer-rootfs -c package: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "bitbake softwarecontainer-rootfs -c package");
+    let work = b.path.join(WORK);
+
+    // Where scgen came from: scgen-native in the recipe's native sysroot,
+    // restored from the sstate build dir A left, and not the host.
+    assert!(
+        !b.path.join("tmp/hosttools/scgen").exists(),
+        "no scgen among the host tools"
+    );
+    let log = fs::read_to_string(work.join("temp/log.do_compile")).unwrap();
+    let used = work.join("recipe-sysroot-native/usr/bin/scgen");
+    assert!(
+        log.contains(&format!("scgen: running {}", used.display())),
+        "do_compile ran the native sysroot's scgen:\n{log}"
+    );
+    let a = y.native().path.clone();
+    let built = a.join(format!(
+        "tmp/sysroots-components/{}/scgen-native/usr/bin/scgen",
+        std::env::consts::ARCH
+    ));
+    assert!(
+        fs::read(&used).unwrap() == fs::read(&built).unwrap(),
+        "the example's scgen is the one BitBake built in build dir A"
+    );
+    let native_logs = log_names(&b.path.join(format!(
+        "tmp/work/{}-linux/scgen-native/{}/temp",
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    )));
+    assert!(
+        native_logs.contains("log.do_populate_sysroot_setscene")
+            && !native_logs.contains("log.do_compile"),
+        "build dir B restored scgen-native from sstate, compiling nothing: {native_logs:?}"
+    );
+
+    // busybox's applet lists arrived through the bbappend: busybox (the
+    // stand-in) installs them and an inittab in /etc, which a target
+    // recipe's sysroot does not carry; the bbappend's function stages the
+    // lists, and only them.
+    let busybox = b.path.join(BUSYBOX_WORK);
+    let ran: Vec<String> = fs::read_dir(busybox.join("temp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("run.scgen_stage_busybox_links."))
+        .collect();
     assert_eq!(
-        want.matches("crate://crates.io/").count(),
-        crates,
-        "one crate:// URI per registry package of Cargo.lock"
+        ran.len(),
+        1,
+        "busybox's do_populate_sysroot ran the bbappend's function once"
     );
     assert_eq!(
-        want.matches(".sha256sum]").count(),
-        crates,
-        "one checksum per crate"
+        files(&busybox.join("sysroot-destdir/etc")),
+        ["/busybox.links.nosuid", "/busybox.links.suid"]
+            .map(String::from)
+            .into(),
+        "busybox stages exactly its applet lists"
+    );
+    assert!(
+        busybox.join("image/etc/inittab").is_file(),
+        "the stand-in installs more than the lists in /etc"
+    );
+    for name in ["busybox.links.nosuid", "busybox.links.suid"] {
+        assert_eq!(
+            fs::read(work.join("recipe-sysroot/etc").join(name)).unwrap(),
+            fs::read(busybox.join("image/etc").join(name)).unwrap(),
+            "the example's sysroot has busybox's {name}"
+        );
+    }
+    assert!(
+        log.contains("busybox applets from busybox.links.nosuid busybox.links.suid"),
+        "do_compile read both lists:\n{log}"
+    );
+
+    // What was installed and packaged.
+    let image = work.join("image");
+    let installed = files(&image);
+    let mut want: BTreeSet<String> = ARTIFACTS
+        .iter()
+        .map(|a| format!("/usr/share/softwarecontainer/scgen/{a}"))
+        .collect();
+    want.insert("/usr/share/softwarecontainer/lxc-templates/lxc-softwarecontainer".into());
+    want.insert("/etc/softwarecontainer/softwarecontainer.conf".into());
+    assert_eq!(installed, want, "installed files");
+    for f in &installed {
+        let exec = f.ends_with("/lxc-softwarecontainer");
+        assert_eq!(
+            mode(&image.join(&f[1..])),
+            if exec { 0o755 } else { 0o644 },
+            "mode of {f}"
+        );
+    }
+    let dropin = fs::read_to_string(
+        image.join("usr/share/softwarecontainer/lxc-templates/lxc-softwarecontainer"),
+    )
+    .unwrap();
+    assert!(
+        dropin.contains("scgen=${SCGEN:-'/usr/bin/scgen'}")
+            && dropin.contains("exec \"$scgen\" stage")
+            && dropin.contains("'/usr/share/softwarecontainer/scgen'"),
+        "the drop-in execs the target's ${{bindir}}/scgen on the installed artifacts:\n{dropin}"
+    );
+    let packaged: BTreeSet<String> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&pkgdata(
+            &work,
+            "softwarecontainer-rootfs",
+            "FILES_INFO:softwarecontainer-rootfs",
+        ))
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    assert_eq!(packaged, installed, "the main package holds every file");
+    assert_eq!(
+        pkgdata(
+            &work,
+            "softwarecontainer-rootfs",
+            "CONFFILES:softwarecontainer-rootfs"
+        )
+        .trim(),
+        "/etc/softwarecontainer/softwarecontainer.conf",
+        "packaged CONFFILES"
+    );
+    assert_eq!(
+        words(&pkgdata(
+            &work,
+            "softwarecontainer-rootfs",
+            "RDEPENDS:softwarecontainer-rootfs"
+        )),
+        words("busybox iptables scgen"),
+        "packaged RDEPENDS with networkgateway"
+    );
+
+    let pkg = work.join("packages-split/softwarecontainer-rootfs");
+    let conf =
+        fs::read_to_string(pkg.join("etc/softwarecontainer/softwarecontainer.conf")).unwrap();
+    assert!(
+        conf.contains("lxc.net.0.link = lxcbr0"),
+        "networkgateway on: a veth on lxcbr0\n{conf}"
+    );
+    let mtree =
+        fs::read_to_string(pkg.join("usr/share/softwarecontainer/scgen/rootfs.mtree")).unwrap();
+    for entry in [
+        "./bin/iptables ",
+        "./bin/ping ",
+        "./bin/ls ",
+        "./bin/sleep ",
+    ] {
+        assert!(mtree.contains(entry), "{entry} in the packaged mtree");
+    }
+    // BitBake's SOURCE_DATE_EPOCH (the fallback, for S = UNPACKDIR) is every
+    // mtime in the tarball.
+    let tarball = fs::read(pkg.join("usr/share/softwarecontainer/scgen/rootfs.tar.gz")).unwrap();
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(&tarball[..])
+        .read_to_end(&mut tar)
+        .unwrap();
+    let mut entries = 0;
+    for e in tar::Archive::new(&tar[..]).entries().unwrap() {
+        let e = e.unwrap();
+        assert_eq!(
+            e.header().mtime().unwrap().to_string(),
+            EPOCH,
+            "SOURCE_DATE_EPOCH is the mtime of {}",
+            e.path().unwrap().display()
+        );
+        entries += 1;
+    }
+    assert!(entries > 10, "the tarball has the skeleton");
+    assert_packaged_as_gen(&work, true, "networkgateway on");
+
+    // do_package_qa waits for the packagedata of every RDEPENDS, and the
+    // target scgen cannot be built here: assume it (as iptables is), and
+    // drop the one check that needs their packagedata (build-deps: "rdepends
+    // on scgen, but it isn't a build dependency").
+    let o = y.bitbake(
+        &b,
+        Some((
+            "qa.conf",
+            "ASSUME_PROVIDED += \"scgen\"\nERROR_QA:remove = \"build-deps\"\n",
+        )),
+        &["softwarecontainer-rootfs", "-c", "package_qa"],
+    );
+    assert!(
+        o.status.success(),
+        "bitbake softwarecontainer-rootfs -c package_qa: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "do_package_qa");
+    assert!(
+        work.join("temp/log.do_package_qa").is_file(),
+        "do_package_qa ran"
+    );
+}
+
+#[test]
+fn packageconfig_without_networkgateway_drops_the_network() {
+    let Some(mut y) = yocto() else { return };
+    let b = y.example_dir();
+    let o = y.bitbake(
+        &b,
+        Some((
+            "no-gateway.conf",
+            "PACKAGECONFIG:pn-softwarecontainer-rootfs = \"\"\n",
+        )),
+        &["softwarecontainer-rootfs", "-c", "package"],
+    );
+    assert!(
+        o.status.success(),
+        "bitbake -c package without networkgateway: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let work = b.path.join(WORK);
+    let pkg = work.join("packages-split/softwarecontainer-rootfs");
+    let conf =
+        fs::read_to_string(pkg.join("etc/softwarecontainer/softwarecontainer.conf")).unwrap();
+    assert!(
+        !conf.contains("lxc.net."),
+        "networkgateway off: no network\n{conf}"
+    );
+    let mtree =
+        fs::read_to_string(pkg.join("usr/share/softwarecontainer/scgen/rootfs.mtree")).unwrap();
+    assert!(
+        !mtree.contains("./bin/iptables"),
+        "networkgateway off: no iptables placeholder"
+    );
+    assert_eq!(
+        words(&pkgdata(
+            &work,
+            "softwarecontainer-rootfs",
+            "RDEPENDS:softwarecontainer-rootfs"
+        )),
+        words("busybox scgen"),
+        "networkgateway off: no iptables in RDEPENDS"
+    );
+    assert_packaged_as_gen(&work, false, "networkgateway off");
+}
+
+#[test]
+fn missing_busybox_links_stop_do_compile_with_a_hint() {
+    let Some(mut y) = yocto() else { return };
+    let b = y.example_dir();
+    let o = y.bitbake(
+        &b,
+        Some((
+            "no-links.conf",
+            "SCGEN_BUSYBOX_LINKS_DIR:pn-softwarecontainer-rootfs = \"${WORKDIR}/no-such-dir\"\n",
+        )),
+        &["softwarecontainer-rootfs", "-c", "compile"],
+    );
+    assert!(
+        !o.status.success(),
+        "do_compile fails without the applet lists"
+    );
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        log.contains("DISTRO_FEATURES")
+            && log.contains("busybox_%.bbappend")
+            && log.contains("SCGEN_BUSYBOX_LINKS"),
+        "the failure names the feature, the bbappend and SCGEN_BUSYBOX_LINKS:\n{log}"
+    );
+}
+
+#[test]
+fn without_the_distro_feature_busybox_is_untouched_and_the_example_skipped() {
+    let Some(mut y) = yocto() else { return };
+    let b = y.example_dir();
+    let off = Some(("no-feature.conf", "DISTRO_FEATURES:remove = \"scgen\"\n"));
+    let o = y.bitbake(&b, off, &["-e", "busybox"]);
+    assert!(
+        o.status.success(),
+        "bitbake -e busybox: {}",
+        text(&o.stderr)
+    );
+    let env = text(&o.stdout);
+    assert!(
+        !var(&env, "SYSROOT_PREPROCESS_FUNCS").contains("scgen"),
+        "without the feature the bbappend adds nothing to busybox"
+    );
+    assert!(
+        !env.contains("scgen_stage_busybox_links"),
+        "without the feature busybox has no scgen function"
+    );
+    let o = y.bitbake(&b, off, &["softwarecontainer-rootfs", "-c", "compile"]);
+    assert!(!o.status.success(), "the example is not buildable");
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        log.contains("softwarecontainer-rootfs was skipped")
+            && log.contains("missing required DISTRO_FEATURES: 'scgen'"),
+        "the skip names the feature:\n{log}"
+    );
+    // And with it (the tests' default), the function is there.
+    let o = y.bitbake(&b, None, &["-e", "busybox"]);
+    assert!(
+        o.status.success(),
+        "bitbake -e busybox: {}",
+        text(&o.stderr)
+    );
+    assert!(
+        words(&var(&text(&o.stdout), "SYSROOT_PREPROCESS_FUNCS"))
+            .contains("scgen_stage_busybox_links"),
+        "with the feature the bbappend stages the lists"
     );
 }
 
 // ---------------------------------------------------------------------------
-// Parsing
+// Sources: the crate list and a release
 
 #[test]
-fn every_recipe_parses_with_bitbake() {
-    let Some(bb) = bitbake() else { return };
-    let recipe = root().join(RECIPE);
-    let scgen = root().join(SCGEN_RECIPE);
-
-    let e = bb.env(recipe.to_str().unwrap());
-    assert_eq!(var(&e, "PN"), "softwarecontainer-rootfs", "example: PN");
-    assert_eq!(var(&e, "prefix"), "/usr", "example: prefix");
-    assert_eq!(var(&e, "bindir"), "/usr/bin", "example: bindir");
-    assert_eq!(var(&e, "datadir"), "/usr/share", "example: datadir");
-    assert_eq!(var(&e, "sysconfdir"), "/etc", "example: sysconfdir");
-    assert_eq!(
-        var(&e, "S"),
-        var(&e, "UNPACKDIR"),
-        "example: S is UNPACKDIR (not WORKDIR)"
-    );
-    let depends = words(&var(&e, "DEPENDS"));
-    for d in ["scgen-native", "busybox"] {
-        assert!(depends.contains(d), "example: DEPENDS has {d}: {depends:?}");
-    }
-    assert_eq!(
-        words(&var(&e, "RDEPENDS:softwarecontainer-rootfs")),
-        words("scgen busybox iptables"),
-        "example: RDEPENDS with the networkgateway default"
-    );
-    assert_eq!(
-        var(&e, "PACKAGECONFIG_CONFARGS").trim(),
-        "--set network.gateway=true",
-        "example: PACKAGECONFIG networkgateway on by default"
-    );
-    assert_eq!(
-        var(&e, "CONFFILES:softwarecontainer-rootfs").trim(),
-        "/etc/softwarecontainer/softwarecontainer.conf",
-        "example: CONFFILES"
-    );
-
-    let e = bb.env(scgen.to_str().unwrap());
-    assert_eq!(var(&e, "PN"), "scgen", "scgen: PN");
-    assert_eq!(
-        var(&e, "PV"),
-        env!("CARGO_PKG_VERSION"),
-        "scgen: PV is Cargo.toml's"
-    );
-    assert_eq!(var(&e, "LICENSE"), "MIT OR Apache-2.0", "scgen: LICENSE");
-    assert_eq!(
-        words(&var(&e, "BBCLASSEXTEND")),
-        words("native nativesdk"),
-        "scgen: BBCLASSEXTEND"
-    );
-    assert!(
-        words(&var(&e, "DEPENDS")).contains("cargo-native"),
-        "scgen: inherits cargo (DEPENDS cargo-native)"
-    );
-    assert_eq!(
-        var(&e, "CARGO_PROFILE_RELEASE_STRIP"),
-        "false",
-        "scgen: cargo leaves stripping to OE-Core (already-stripped QA)"
-    );
-    let src_uri = words(&var(&e, "SRC_URI"));
-    let lock = fs::read_to_string(root().join("Cargo.lock")).unwrap();
-    let lock: toml::Table = toml::from_str(&lock).unwrap();
-    for p in lock["package"].as_array().unwrap() {
-        if p.get("source").is_none() {
+fn update_crates_writes_the_committed_crate_list() {
+    let Some(y) = yocto() else { return };
+    // do_update_crates writes ${THISDIR}/scgen-crates.inc: run it on a copy
+    // of the layer, beside links to the checkout's files it builds from.
+    let tree = y.dir.join("crates-check");
+    fs::create_dir_all(&tree).unwrap();
+    for e in fs::read_dir(root()).unwrap().flatten() {
+        let name = e.file_name();
+        if name == LAYER || name == "target" || name == ".git" {
             continue;
         }
-        let uri = format!(
-            "crate://crates.io/{}/{}",
-            p["name"].as_str().unwrap(),
-            p["version"].as_str().unwrap()
-        );
-        assert!(src_uri.contains(&uri), "scgen: SRC_URI has {uri}");
+        symlink(e.path(), tree.join(&name)).unwrap();
     }
-
-    let e = bb.env(&format!("virtual:native:{}", scgen.display()));
-    assert_eq!(var(&e, "PN"), "scgen-native", "scgen-native: PN");
-    let e = bb.env(&format!("virtual:nativesdk:{}", scgen.display()));
-    assert_eq!(var(&e, "PN"), "nativesdk-scgen", "nativesdk-scgen: PN");
+    let o = run(Command::new("cp")
+        .arg("-a")
+        .arg(root().join(LAYER))
+        .arg(tree.join(LAYER)));
+    assert!(o.status.success(), "copy the layer: {}", text(&o.stderr));
+    let c = y.build_dir(
+        "crates",
+        &[tree.join(LAYER), root().join("tests/yocto/meta-host-tools")],
+    );
+    let o = y.bitbake(&c, None, &["scgen", "-c", "update_crates"]);
+    assert!(
+        o.status.success(),
+        "bitbake scgen -c update_crates: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "bitbake scgen -c update_crates");
+    let fresh = fs::read(tree.join(CRATES_INC)).unwrap();
+    assert!(
+        String::from_utf8_lossy(&fresh)
+            .starts_with("# Autogenerated with 'bitbake -c update_crates scgen'"),
+        "the copy's crate list was rewritten by do_update_crates"
+    );
+    // BLESS=1 cargo test --test yocto writes it into the layer.
+    ensure_file_contents(&root().join(CRATES_INC), &fresh);
 }
 
-/// What `tests/yocto_tinfoil.py` found (run on first use).
-fn tinfoil(bb: &mut Bitbake) -> serde_json::Value {
-    if let Some(t) = &bb.tinfoil {
+/// A git repository holding the checkout's files at tag v<version> (on the
+/// second of two commits), cloned bare as the mirror the server's URL maps
+/// to. Returns (mirror dir, tagged commit, the commit before).
+fn git_mirror(dir: &Path) -> (PathBuf, String, String) {
+    let work = dir.join("work");
+    fs::create_dir_all(&work).unwrap();
+    let git = |args: &[&str], cwd: &Path| {
+        let o = run(Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args([
+                "-c",
+                "init.defaultBranch=main",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .current_dir(cwd));
+        assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+        text(&o.stdout).trim().to_string()
+    };
+    git(&["init", "-q"], &work);
+    let listed = git(
+        &[
+            "ls-files",
+            "-z",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+        ],
+        &root(),
+    );
+    for rel in listed.split('\0').filter(|r| !r.is_empty()) {
+        let from = root().join(rel);
+        if !from.is_file() {
+            continue;
+        }
+        let to = work.join(rel);
+        fs::create_dir_all(to.parent().unwrap()).unwrap();
+        fs::copy(&from, &to).unwrap();
+    }
+    fs::write(work.join("RELEASE"), "not yet\n").unwrap();
+    git(&["add", "-A"], &work);
+    git(&["commit", "-q", "-m", "before the release"], &work);
+    let before = git(&["rev-parse", "HEAD"], &work);
+    fs::write(work.join("RELEASE"), env!("CARGO_PKG_VERSION")).unwrap();
+    git(&["commit", "-q", "-a", "-m", "release"], &work);
+    git(
+        &[
+            "tag",
+            "-a",
+            "-m",
+            "release",
+            &format!("v{}", env!("CARGO_PKG_VERSION")),
+        ],
+        &work,
+    );
+    let tagged = git(&["rev-parse", "HEAD"], &work);
+    let mirror = dir.join("mirror");
+    fs::create_dir_all(&mirror).unwrap();
+    git(&["clone", "-q", "--bare", "work", "mirror/scgen.git"], dir);
+    (mirror, tagged, before)
+}
+
+#[test]
+fn scgen_src_uri_builds_from_a_release_tag_or_tarball_through_a_mirror() {
+    let Some(y) = yocto() else { return };
+    let (mirror, tagged, before) = git_mirror(&y.dir.join("release-git"));
+    let d = y.build_dir("release", &[root().join(LAYER)]);
+    let release = |rev: &str| {
+        format!(
+            "SCGEN_SRC_URI = \"git://scgen.example.invalid/scgen.git;protocol=https;branch=main;tag=v${{PV}};rev={rev}\"\n\
+             PREMIRRORS:prepend = \"git://scgen.example.invalid/.* git://{}/BASENAME;protocol=file \"\n",
+            mirror.display()
+        )
+    };
+    let conf = release(&tagged);
+    // Its own downloads and sstate: the mirror's commits are new each run.
+    let own = format!(
+        "DL_DIR = \"{0}/downloads\"\nSSTATE_DIR = \"{0}/sstate\"\n",
+        d.path.display()
+    );
+    let conf = format!("{conf}{own}");
+    let o = y.bitbake(
+        &d,
+        Some(("release.conf", &conf)),
+        &["scgen-native", "-c", "populate_lic"],
+    );
+    assert!(
+        o.status.success(),
+        "bitbake scgen-native -c populate_lic from the release: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "the release fetch");
+    let s = d.path.join(format!(
+        "tmp/work/{}-linux/scgen-native/{v}/sources/scgen-{v}",
+        std::env::consts::ARCH,
+        v = env!("CARGO_PKG_VERSION")
+    ));
+    assert_eq!(
+        fs::read_to_string(s.join("RELEASE")).unwrap(),
+        env!("CARGO_PKG_VERSION"),
+        "S is the tagged commit's tree"
+    );
+    // Everything the checkout build copies is in the release, unchanged.
+    for rel in [
+        "Cargo.toml",
+        "Cargo.lock",
+        "LICENSE-MIT",
+        "LICENSE-APACHE",
+        "profiles/default.toml",
+    ] {
+        assert!(
+            fs::read(s.join(rel)).unwrap() == fs::read(root().join(rel)).unwrap(),
+            "the release's {rel} is the checkout's"
+        );
+    }
+    for dir in ["src", "templates"] {
+        assert_eq!(
+            files(&s.join(dir)),
+            files(&root().join(dir)),
+            "the release's {dir}/"
+        );
+    }
+    let lic = d.path.join(format!(
+        "tmp/work/{}-linux/scgen-native/{}/license-destdir/scgen-native",
+        std::env::consts::ARCH,
+        env!("CARGO_PKG_VERSION")
+    ));
+    assert!(
+        lic.join("LICENSE-MIT").is_file() && lic.join("LICENSE-APACHE").is_file(),
+        "do_populate_lic found both license files of the release"
+    );
+
+    // A rev that is not the tag's is refused.
+    let conf = format!("{}{own}", release(&before));
+    let o = y.bitbake(
+        &d,
+        Some(("release.conf", &conf)),
+        &["scgen-native", "-c", "unpack", "-f"],
+    );
+    assert!(!o.status.success(), "a rev that is not the tag's fails");
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        log.contains("didn't match the SRCREV"),
+        "the git fetcher names the mismatch:\n{log}"
+    );
+
+    // A tarball, made as a release would be (`git archive` of the tag),
+    // behind a mirror too, with its sha256 in the URL.
+    let tarballs = y.dir.join("release-git/tarballs");
+    fs::create_dir_all(&tarballs).unwrap();
+    let v = env!("CARGO_PKG_VERSION");
+    let tarball = tarballs.join(format!("scgen-{v}.tar.gz"));
+    let o = run(Command::new("git")
+        .args(["archive", "--format=tar.gz"])
+        .arg(format!("--prefix=scgen-{v}/"))
+        .arg("-o")
+        .arg(&tarball)
+        .arg(format!("v{v}"))
+        .current_dir(y.dir.join("release-git/work")));
+    assert!(o.status.success(), "git archive: {}", text(&o.stderr));
+    let sum = hex::encode(sha2::Sha256::digest(fs::read(&tarball).unwrap()));
+    let from_tarball = |sum: &str| {
+        format!(
+            "SCGEN_SRC_URI = \"https://scgen.example.invalid/releases/scgen-${{PV}}.tar.gz;sha256sum={sum}\"\n\
+             PREMIRRORS:prepend = \"https://scgen.example.invalid/.* file://{}/ \"\n{own}",
+            tarballs.display()
+        )
+    };
+    let o = y.bitbake(
+        &d,
+        Some(("release.conf", &from_tarball(&sum))),
+        &["scgen-native", "-c", "populate_lic"],
+    );
+    assert!(
+        o.status.success(),
+        "bitbake scgen-native -c populate_lic from the tarball: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "the tarball fetch");
+    assert_eq!(
+        fs::read_to_string(s.join("RELEASE")).unwrap(),
+        v,
+        "S is the tarball's scgen-{v}/"
+    );
+    assert!(
+        fs::read(s.join("Cargo.lock")).unwrap() == fs::read(root().join("Cargo.lock")).unwrap(),
+        "the tarball's Cargo.lock is the checkout's"
+    );
+    let o = y.bitbake(
+        &d,
+        Some(("release.conf", &from_tarball(&"0".repeat(64)))),
+        &["scgen-native", "-c", "fetch", "-f"],
+    );
+    assert!(!o.status.success(), "a wrong sha256 fails");
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr)).to_lowercase();
+    assert!(
+        log.contains("checksum mismatch"),
+        "the fetcher names the checksum mismatch:\n{log}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// yocto-check-layer, parsing, tinfoil
+
+#[test]
+fn yocto_check_layer_passes_every_test() {
+    let Some(y) = yocto() else { return };
+    let build = y.dir.join("check-layer");
+    let oe = y.dir.join("openembedded-core");
+    // oe-init-build-env makes the build dir; the local.conf lines make it
+    // work offline (no feature: the layer must not change signatures as
+    // added), and the host tools layer provides virtual/fakeroot-native.
+    let init = run(y
+        .command(Path::new("bash"), &y.dir)
+        .arg("-c")
+        .arg("source \"$1/oe-init-build-env\" \"$2\" >/dev/null")
+        .arg("bash")
+        .arg(&oe)
+        .arg(&build));
+    assert!(
+        init.status.success(),
+        "oe-init-build-env: {}",
+        text(&init.stderr)
+    );
+    fs::create_dir_all(build.join("home")).unwrap();
+    let mut local = fs::read_to_string(build.join("conf/local.conf")).unwrap();
+    local.push_str(&y.local_conf(false));
+    fs::write(build.join("conf/local.conf"), local).unwrap();
+    fs::write(
+        build.join("conf/bblayers.conf"),
+        format!(
+            "BBPATH = \"${{TOPDIR}}\"\nBBFILES ?= \"\"\nBBLAYERS = \"{} {}\"\n",
+            oe.join("meta").display(),
+            root().join("tests/yocto/meta-host-tools").display()
+        ),
+    )
+    .unwrap();
+    let o = run(y
+        .command(Path::new("bash"), &build)
+        .arg("-c")
+        .arg("source \"$1/oe-init-build-env\" \"$2\" >/dev/null && yocto-check-layer \"$3\"")
+        .arg("bash")
+        .arg(&oe)
+        .arg(&build)
+        .arg(root().join(LAYER)));
+    let out = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    let results: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("... ") || l.contains("Ran ") || l.contains("INFO: test_"))
+        .collect();
+    let summary = results.join("\n");
+    assert!(o.status.success(), "yocto-check-layer failed:\n{out}");
+    assert!(
+        out.contains("INFO: meta-scgen ... PASS"),
+        "meta-scgen passes:\n{summary}"
+    );
+    assert!(
+        out.contains("Ran 9 tests"),
+        "all 9 common tests ran:\n{summary}"
+    );
+    let oks = out
+        .lines()
+        .filter(|l| l.trim_end().ends_with("... ok"))
+        .count();
+    assert_eq!(oks, 9, "every common test passed:\n{summary}");
+    for t in [
+        "test_readme",
+        "test_security",
+        "test_signatures",
+        "test_world",
+        "test_layerseries_compat",
+    ] {
+        assert!(out.contains(&format!("INFO: {t} ")), "{t} ran:\n{summary}");
+    }
+}
+
+#[test]
+fn recipes_parse_and_the_layer_names_the_fixtures_series() {
+    let Some(mut y) = yocto() else { return };
+    let a = BuildDir {
+        path: y.native().path.clone(),
+    };
+    let scgen = root().join(SCGEN_RECIPE);
+    for target in [
+        scgen.display().to_string(),
+        format!("virtual:native:{}", scgen.display()),
+        format!("virtual:nativesdk:{}", scgen.display()),
+    ] {
+        let o = y.bitbake(&a, None, &["-e", "-b", &target]);
+        assert!(
+            o.status.success(),
+            "bitbake -e -b {target}: {}",
+            text(&o.stderr)
+        );
+        no_warnings(&o, &format!("bitbake -e -b {target}"));
+        let e = text(&o.stdout);
+        assert_eq!(
+            var(&e, "PV"),
+            env!("CARGO_PKG_VERSION"),
+            "{target}: the recipe's version is Cargo.toml's"
+        );
+    }
+    let o = y.bitbake(&a, None, &["-e"]);
+    let e = text(&o.stdout);
+    let series = words(&var(&e, "LAYERSERIES_CORENAMES"));
+    let compat = words(&var(&e, "LAYERSERIES_COMPAT_scgen"));
+    assert!(
+        !compat.is_empty() && compat.is_subset(&series),
+        "LAYERSERIES_COMPAT_scgen {compat:?} names only series of the OE-Core tested ({series:?})"
+    );
+}
+
+/// What `tests/yocto_tinfoil.py` found in build dir A (run on first use).
+fn tinfoil(y: &mut Yocto) -> serde_json::Value {
+    if let Some(t) = &y.tinfoil {
         return t.clone();
     }
-    let out = bb.build.join("tinfoil.json");
-    let work = bb.build.join("tinfoil");
+    let a = y.native().path.clone();
+    let out = a.join("tinfoil.json");
+    let work = a.join("tinfoil");
     fs::create_dir_all(&work).unwrap();
-    let o = run(bb
-        .command(Path::new("python3"))
+    let o = run(y
+        .command(Path::new("python3"), &a)
         .arg(root().join("tests/yocto_tinfoil.py"))
-        .arg(root().join("yocto"))
+        .arg(root().join(LAYER))
         .arg(&out)
         .arg(&work));
     assert!(
@@ -509,17 +1254,17 @@ fn tinfoil(bb: &mut Bitbake) -> serde_json::Value {
         text(&o.stdout),
         text(&o.stderr)
     );
-    warnings_are_only_the_b_notice(&o, "tinfoil");
+    no_warnings(&o, "tinfoil");
     let t: serde_json::Value = serde_json::from_str(&fs::read_to_string(out).unwrap()).unwrap();
-    bb.tinfoil = Some(t.clone());
+    y.tinfoil = Some(t.clone());
     t
 }
 
 #[test]
 fn tinfoil_parses_the_layer_with_its_bbappends_and_classes() {
-    let Some(mut bb) = bitbake() else { return };
-    let t = tinfoil(&mut bb);
-    let layer = root().join("yocto");
+    let Some(mut y) = yocto() else { return };
+    let t = tinfoil(&mut y);
+    let layer = root().join(LAYER);
 
     let mut recipes = BTreeSet::new();
     let mut classes_used = BTreeSet::new();
@@ -566,63 +1311,12 @@ fn tinfoil_parses_the_layer_with_its_bbappends_and_classes() {
         serde_json::json!(["busybox_1.38.0.bb"]),
         "the busybox bbappend applies to OE-Core's busybox"
     );
-
-    // scgen's own sources, as the recipe lists them.
-    assert_eq!(
-        t["scgen_other_urls"],
-        serde_json::json!([]),
-        "scgen: only file:// and crate:// sources"
-    );
-    for lic in t["scgen_licenses"].as_array().unwrap() {
-        assert_eq!(
-            lic["got"], lic["want"],
-            "scgen: LIC_FILES_CHKSUM md5 of {}",
-            lic["path"]
-        );
-    }
-    assert_eq!(
-        t["scgen_licenses"].as_array().unwrap().len(),
-        2,
-        "MIT and Apache-2.0 files"
-    );
-    // Whatever src/ embeds at compile time must be among the sources.
-    let s = PathBuf::from(t["scgen_S"].as_str().unwrap());
-    assert!(
-        s.join("Cargo.toml").is_file() && s.join("Cargo.lock").is_file(),
-        "scgen: S holds the manifest and lock"
-    );
-    let mut embedded = 0;
-    for e in walkdir::WalkDir::new(s.join("src")) {
-        let e = e.unwrap();
-        if e.path().extension().is_none_or(|x| x != "rs") {
-            continue;
-        }
-        let code = fs::read_to_string(e.path()).unwrap();
-        for part in code
-            .split("include_str!(\"")
-            .skip(1)
-            .chain(code.split("include_bytes!(\"").skip(1))
-        {
-            let rel = part.split('"').next().unwrap();
-            let target = e.path().parent().unwrap().join(rel);
-            assert!(
-                target.is_file(),
-                "scgen: {} embeds {rel}, which SRC_URI does not bring",
-                e.path().display()
-            );
-            embedded += 1;
-        }
-    }
-    assert!(
-        embedded >= 3,
-        "found the templates and default profile embedded"
-    );
 }
 
 #[test]
-fn busybox_bbappend_stages_the_applet_lists_in_populate_sysroot() {
-    let Some(mut bb) = bitbake() else { return };
-    let t = tinfoil(&mut bb);
+fn oe_cores_busybox_stages_the_applet_lists_with_the_bbappend() {
+    let Some(mut y) = yocto() else { return };
+    let t = tinfoil(&mut y);
     assert_eq!(
         t["busybox_funcs"],
         serde_json::json!(["scgen_stage_busybox_links"]),
@@ -632,12 +1326,13 @@ fn busybox_bbappend_stages_the_applet_lists_in_populate_sysroot() {
     assert!(
         history
             .iter()
-            .any(|h| h == &serde_json::json!(["busybox_%.bbappend", "append"])),
-        "the bbappend's += is what adds it: {history:?}"
+            .any(|h| h == &serde_json::json!(["busybox-scgen.inc", "append"])),
+        "the bbappend's include (with the feature) is what adds it: {history:?}"
     );
     assert_eq!(t["busybox_func_is_shell"], true, "a shell function");
-    // busybox's do_populate_sysroot, run on a ${D} with the lists and an
-    // inittab: the lists reach the sysroot, the rest of /etc does not.
+    // OE-Core's busybox's do_populate_sysroot, run on a ${D} with the
+    // lists and an inittab: the lists reach the sysroot, the rest of /etc
+    // does not.
     assert_eq!(
         t["busybox_staged"],
         serde_json::json!([
@@ -646,249 +1341,5 @@ fn busybox_bbappend_stages_the_applet_lists_in_populate_sysroot() {
             "sysroot-providers/busybox"
         ]),
         "do_populate_sysroot stages exactly the applet lists"
-    );
-}
-
-// ---------------------------------------------------------------------------
-// Running the example recipe
-
-/// The artifacts scgen writes.
-const ARTIFACTS: [&str; 7] = scgen::contract::ALL;
-
-/// Runs `scgen gen` as do_compile would, with the same `--set`s.
-fn reference_gen(dir: &Path, gateway: bool) -> PathBuf {
-    let links = dir.join("links");
-    fs::write(&links, format!("{LINKS_NOSUID}{LINKS_SUID}")).unwrap();
-    let out = dir.join("out");
-    let o = run(scgen()
-        .env("SOURCE_DATE_EPOCH", EPOCH)
-        .arg("gen")
-        .arg("--profile")
-        .arg(root().join(PROFILE))
-        .arg("--out")
-        .arg(&out)
-        .args(["--set", "install.prefix=/usr"])
-        .args(["--set", "install.bindir=/usr/bin"])
-        .args(["--set", "install.datadir=/usr/share"])
-        .arg("--set")
-        .arg(format!("busybox.links-file={}", links.display()))
-        .arg("--set")
-        .arg(format!("network.gateway={gateway}")));
-    assert!(
-        o.status.success(),
-        "reference scgen gen: {}",
-        text(&o.stderr)
-    );
-    out
-}
-
-fn assert_same_artifacts(built: &Path, reference: &Path, what: &str) {
-    for a in ARTIFACTS {
-        assert!(
-            fs::read(built.join(a)).unwrap() == fs::read(reference.join(a)).unwrap(),
-            "{what}: do_compile's {a} is byte-identical to `scgen gen` with the same --set"
-        );
-    }
-}
-
-#[test]
-fn example_recipe_runs_through_package_qa() {
-    let Some(bb) = bitbake() else { return };
-    let recipe = root().join(RECIPE);
-    let o = bb.run(None, &["-b", recipe.to_str().unwrap(), "-c", "package_qa"]);
-    assert!(
-        o.status.success(),
-        "bitbake -c package_qa: {}{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    warnings_are_only_the_b_notice(&o, "do_package_qa");
-
-    let image = bb.work().join("image");
-    let installed = tree(&image);
-    let files: BTreeSet<String> = installed
-        .iter()
-        .filter(|p| image.join(&p[1..]).is_file())
-        .cloned()
-        .collect();
-    let mut want: BTreeSet<String> = ARTIFACTS
-        .iter()
-        .map(|a| format!("/usr/share/softwarecontainer/scgen/{a}"))
-        .collect();
-    want.insert("/usr/share/softwarecontainer/lxc-templates/lxc-softwarecontainer".into());
-    want.insert("/etc/softwarecontainer/softwarecontainer.conf".into());
-    assert_eq!(files, want, "installed files");
-    for f in &files {
-        let exec = f.ends_with("/lxc-softwarecontainer");
-        assert_eq!(
-            mode(&image.join(&f[1..])),
-            if exec { 0o755 } else { 0o644 },
-            "mode of {f}"
-        );
-    }
-    let dropin = fs::read_to_string(
-        image.join("usr/share/softwarecontainer/lxc-templates/lxc-softwarecontainer"),
-    )
-    .unwrap();
-    assert!(
-        dropin.contains("scgen=${SCGEN:-'/usr/bin/scgen'}")
-            && dropin.contains("exec \"$scgen\" stage"),
-        "the drop-in execs ${{bindir}}/scgen:\n{dropin}"
-    );
-    assert!(
-        dropin.contains("'/usr/share/softwarecontainer/scgen'"),
-        "the drop-in names the installed artifacts:\n{dropin}"
-    );
-
-    // Packaging: FILES puts every installed file in the main package,
-    // CONFFILES and RDEPENDS as declared.
-    let packaged: BTreeSet<String> =
-        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&pkgdata(
-            &bb.build,
-            "softwarecontainer-rootfs",
-            "FILES_INFO:softwarecontainer-rootfs",
-        ))
-        .unwrap()
-        .keys()
-        .cloned()
-        .collect();
-    assert_eq!(packaged, files, "FILES:${{PN}} covers everything installed");
-    assert_eq!(
-        pkgdata(
-            &bb.build,
-            "softwarecontainer-rootfs",
-            "CONFFILES:softwarecontainer-rootfs"
-        )
-        .trim(),
-        "/etc/softwarecontainer/softwarecontainer.conf",
-        "packaged CONFFILES"
-    );
-    assert_eq!(
-        words(&pkgdata(
-            &bb.build,
-            "softwarecontainer-rootfs",
-            "RDEPENDS:softwarecontainer-rootfs"
-        )),
-        words("busybox iptables scgen"),
-        "packaged RDEPENDS with networkgateway"
-    );
-
-    // The gateway is on by default.
-    let conf =
-        fs::read_to_string(image.join("etc/softwarecontainer/softwarecontainer.conf")).unwrap();
-    assert!(
-        conf.contains("lxc.net.0.link = lxcbr0"),
-        "networkgateway on: a veth on lxcbr0\n{conf}"
-    );
-    let mtree =
-        fs::read_to_string(image.join("usr/share/softwarecontainer/scgen/rootfs.mtree")).unwrap();
-    assert!(
-        mtree.contains("./bin/iptables "),
-        "networkgateway on: the iptables placeholder"
-    );
-    for applet in ["./bin/ping ", "./bin/ls ", "./bin/sleep "] {
-        assert!(
-            mtree.contains(applet),
-            "busybox applet {applet} from the staged lists"
-        );
-    }
-
-    // BitBake's SOURCE_DATE_EPOCH (the fallback, for S = UNPACKDIR) is every
-    // mtime in the tarball.
-    let tarball = fs::read(image.join("usr/share/softwarecontainer/scgen/rootfs.tar.gz")).unwrap();
-    let mut tar = Vec::new();
-    flate2::read::GzDecoder::new(&tarball[..])
-        .read_to_end(&mut tar)
-        .unwrap();
-    let mut archive = tar::Archive::new(&tar[..]);
-    let mut entries = 0;
-    for e in archive.entries().unwrap() {
-        let e = e.unwrap();
-        assert_eq!(
-            e.header().mtime().unwrap().to_string(),
-            EPOCH,
-            "SOURCE_DATE_EPOCH is the mtime of {}",
-            e.path().unwrap().display()
-        );
-        entries += 1;
-    }
-    assert!(entries > 10, "the tarball has the skeleton");
-
-    let dir = tempfile::tempdir().unwrap();
-    let reference = reference_gen(dir.path(), true);
-    assert_same_artifacts(
-        &bb.work().join("build/scgen"),
-        &reference,
-        "networkgateway on",
-    );
-}
-
-#[test]
-fn packageconfig_without_networkgateway_drops_the_network() {
-    let Some(bb) = bitbake() else { return };
-    let recipe = root().join(RECIPE);
-    let o = bb.run(
-        Some((
-            "no-gateway.conf",
-            "PACKAGECONFIG:pn-softwarecontainer-rootfs = \"\"\n",
-        )),
-        &["-b", recipe.to_str().unwrap(), "-c", "package_qa"],
-    );
-    assert!(
-        o.status.success(),
-        "bitbake -c package_qa without networkgateway: {}{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    let image = bb.work().join("image");
-    let conf =
-        fs::read_to_string(image.join("etc/softwarecontainer/softwarecontainer.conf")).unwrap();
-    assert!(
-        !conf.contains("lxc.net."),
-        "networkgateway off: no network\n{conf}"
-    );
-    let mtree =
-        fs::read_to_string(image.join("usr/share/softwarecontainer/scgen/rootfs.mtree")).unwrap();
-    assert!(
-        !mtree.contains("./bin/iptables"),
-        "networkgateway off: no iptables placeholder"
-    );
-    assert_eq!(
-        words(&pkgdata(
-            &bb.build,
-            "softwarecontainer-rootfs",
-            "RDEPENDS:softwarecontainer-rootfs"
-        )),
-        words("busybox scgen"),
-        "networkgateway off: no iptables in RDEPENDS"
-    );
-    let dir = tempfile::tempdir().unwrap();
-    let reference = reference_gen(dir.path(), false);
-    assert_same_artifacts(
-        &bb.work().join("build/scgen"),
-        &reference,
-        "networkgateway off",
-    );
-}
-
-#[test]
-fn missing_busybox_links_stop_do_compile_with_a_hint() {
-    let Some(bb) = bitbake() else { return };
-    let recipe = root().join(RECIPE);
-    let o = bb.run(
-        Some((
-            "no-links.conf",
-            "SCGEN_BUSYBOX_LINKS_DIR:pn-softwarecontainer-rootfs = \"${WORKDIR}/no-such-dir\"\n",
-        )),
-        &["-b", recipe.to_str().unwrap(), "-c", "compile"],
-    );
-    assert!(
-        !o.status.success(),
-        "do_compile fails without the applet lists"
-    );
-    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
-    assert!(
-        log.contains("busybox_%.bbappend") && log.contains("SCGEN_BUSYBOX_LINKS"),
-        "the failure names the bbappend and SCGEN_BUSYBOX_LINKS:\n{log}"
     );
 }

@@ -16,7 +16,8 @@
 #                                        (the drop-in runs ${bindir}/scgen stage)
 #   --set busybox.links-file=${B}/busybox.links, the concatenation of the
 #         target busybox's busybox.links files found in SCGEN_BUSYBOX_LINKS_DIR
-#         (busybox_%.bbappend in this layer stages them there)
+#         (busybox_%.bbappend in this layer stages them there, with "scgen"
+#         in DISTRO_FEATURES)
 #   ${PACKAGECONFIG_CONFARGS}            (networkgateway -> --set network.gateway=true|false)
 #   ${SCGEN_EXTRA_ARGS}                  (last, so it wins)
 # and SOURCE_DATE_EPOCH exported, which sets every mtime in the rootfs tarball
@@ -28,8 +29,10 @@
 # (lxc-create, init.lxc) comes from meta-virtualization and is the image's
 # to provide.
 #
-# tests/yocto.rs parses this class with the real BitBake and runs the example
-# recipe's tasks through do_package_qa.
+# The applet list reaches the sysroot through this layer's busybox_%.bbappend,
+# which does so only with "scgen" in DISTRO_FEATURES: a recipe that reads the
+# list (SCGEN_BUSYBOX_LINKS not empty, the default) is skipped without it,
+# with a message that names the feature.
 
 # The native scgen runs at build time; the target one runs `scgen stage`
 # from the drop-in when a container is created.
@@ -52,6 +55,9 @@ SCGEN_BUSYBOX_LINKS ?= "busybox.links busybox.links.nosuid busybox.links.suid"
 # What scgen writes (contract::ALL in src/contract.rs; tests/tidy.rs checks
 # that this list agrees).
 SCGEN_ARTIFACTS = "SHA256SUMS lxc-softwarecontainer rootfs.mtree rootfs.tar.gz seccomp.policy softwarecontainer.conf stage.toml"
+
+inherit features_check
+REQUIRED_DISTRO_FEATURES += "${@'scgen' if d.getVar('SCGEN_BUSYBOX_LINKS') else ''}"
 
 DEPENDS += "${SCGEN_DEPENDS} ${@'busybox' if d.getVar('SCGEN_BUSYBOX_LINKS') else ''}"
 RDEPENDS:${PN} += "${SCGEN_RDEPENDS}"
@@ -79,7 +85,7 @@ scgen_do_compile () {
 			fi
 		done
 		if [ -z "$found" ]; then
-			bbfatal "scgen: none of '${SCGEN_BUSYBOX_LINKS}' is in ${SCGEN_BUSYBOX_LINKS_DIR}: add this layer's busybox_%.bbappend (it stages them), or set SCGEN_BUSYBOX_LINKS = \"\" to link the device busybox's applets at run time"
+			bbfatal "scgen: none of '${SCGEN_BUSYBOX_LINKS}' is in ${SCGEN_BUSYBOX_LINKS_DIR}: add \"scgen\" to DISTRO_FEATURES so that meta-scgen's busybox_%.bbappend stages them, or set SCGEN_BUSYBOX_LINKS = \"\" to link the device busybox's applets at run time"
 		fi
 		bbnote "scgen: busybox applets from$found"
 		set -- "$@" --set "busybox.links-file=$links"
@@ -87,6 +93,7 @@ scgen_do_compile () {
 	if [ -n "${SCGEN_TEMPLATES}" ]; then
 		set -- "$@" --templates "${SCGEN_TEMPLATES}"
 	fi
+	bbnote "scgen: running $(command -v ${SCGEN} || echo '${SCGEN} (not found)')"
 	${SCGEN} gen --profile "${SCGEN_PROFILE}" --out "${SCGEN_OUT}" \
 		"$@" ${PACKAGECONFIG_CONFARGS} ${SCGEN_EXTRA_ARGS}
 }
