@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/common/agent.rs runs this after `unshare --mount --net
 # --propagation private`, with S (the scratch dir), PREFIX (the
-# SoftwareContainer install), BRIDGE (empty: none) and BRIDGE_IP. It makes
+# SoftwareContainer install), BRIDGE (empty: none), BRIDGE_IP and
+# BIND_SHARE (empty: keep the install's own template; unset: bind). It makes
 # the namespaces the agent's own, starts its bus, then execs the agent, so
 # the test's child is the agent.
 set -eu
@@ -20,7 +21,9 @@ if [ -n "$BRIDGE" ]; then
     ip link set "$BRIDGE" up
 fi
 mount --bind "$S/root/bin" "$PREFIX/bin"
-mount --bind "$S/root/share" "$PREFIX/share/softwarecontainer"
+if [ -n "${BIND_SHARE-1}" ]; then
+    mount --bind "$S/root/share" "$PREFIX/share/softwarecontainer"
+fi
 mount --bind "$S/root/etc" "$PREFIX/etc/softwarecontainer"
 dbus-daemon --config-file="$S/bus.conf" --address="unix:path=$S/bus.sock" --nofork --nopidfile &
 echo $! >"$S/dbus.pid"

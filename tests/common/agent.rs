@@ -88,6 +88,23 @@ pub struct Setup<'a> {
     pub manifests: &'a [&'a str],
 }
 
+/// How [`Agent::start_with`] departs from what the tests run; the default
+/// is what [`Agent::start`] does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options<'a> {
+    /// Upstream's own template and LXC config, as the SoftwareContainer
+    /// install has them, instead of scgen's: `<datadir>/softwarecontainer`
+    /// is not bound over (the compiled-in `LXCTEMPLATE` is upstream's
+    /// script) and the config is the install's `softwarecontainer.conf`
+    /// (with the same LXC log lines). The setup's `profile` and `sets` are
+    /// not used. For `benches/agent.rs`, which compares the two.
+    pub upstream: bool,
+    /// Where the scratch dir (and so the lxcpath, the shared-mounts dir and
+    /// an overlay profile's skeleton store under `@S@`) is made, instead of
+    /// `CARGO_TARGET_TMPDIR`: the benchmark puts it on tmpfs or on disk.
+    pub scratch_in: Option<&'a Path>,
+}
+
 /// A running agent and what belongs to it.
 pub struct Agent {
     /// The scratch dir: `lxc` (the lxcpath), `shared` (the agent's
@@ -116,10 +133,19 @@ impl Agent {
     /// starts the bus and the agent, and waits (bounded) until the agent
     /// answers `Introspect` on the bus, as `02_introspect.sh` does.
     pub fn start(setup: &Setup) -> Agent {
+        Agent::start_with(setup, &Options::default())
+    }
+
+    /// [`Agent::start`], departing from it as `options` say.
+    pub fn start_with(setup: &Setup, options: &Options) -> Agent {
         let install = setup.install;
         let dir = tempfile::Builder::new()
             .prefix("agent.")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir_in(
+                options
+                    .scratch_in
+                    .unwrap_or(Path::new(env!("CARGO_TARGET_TMPDIR"))),
+            )
             .unwrap();
         let s = dir.path();
         let subst = |t: &str| t.replace("@S@", &s.display().to_string());
@@ -129,16 +155,18 @@ impl Agent {
         let prefix = install.prefix.clone();
 
         // scgen gen with the agent's install dirs, as the README says.
-        let mut gen = super::Gen::new()
-            .profile(super::root().join(format!("profiles/{}.toml", setup.profile)))
-            .out(s.join("gen"))
-            .set(&format!("install.prefix={}", prefix.display()))
-            .set("install.bindir=bin")
-            .set("install.datadir=share");
-        for kv in setup.sets {
-            gen = gen.set(&subst(kv));
+        if !options.upstream {
+            let mut gen = super::Gen::new()
+                .profile(super::root().join(format!("profiles/{}.toml", setup.profile)))
+                .out(s.join("gen"))
+                .set(&format!("install.prefix={}", prefix.display()))
+                .set("install.bindir=bin")
+                .set("install.datadir=share");
+            for kv in setup.sets {
+                gen = gen.set(&subst(kv));
+            }
+            gen.ok();
         }
-        gen.ok();
 
         // <bindir>: the agent (and its network script), and scgen.
         let bin = s.join("root/bin");
@@ -148,17 +176,20 @@ impl Agent {
         }
         link_or_copy(Path::new(env!("CARGO_BIN_EXE_scgen")), &bin.join("scgen"));
 
-        // <datadir>/softwarecontainer: the drop-in and the six artifacts.
-        let share = s.join("root/share");
-        fs::create_dir_all(share.join("lxc-templates")).unwrap();
-        fs::create_dir_all(share.join("scgen")).unwrap();
-        for e in fs::read_dir(s.join("gen")).unwrap() {
-            let e = e.unwrap();
-            fs::copy(e.path(), share.join("scgen").join(e.file_name())).unwrap();
+        // <datadir>/softwarecontainer: the drop-in and the artifacts (with
+        // upstream's template: the install's own, not bound over).
+        if !options.upstream {
+            let share = s.join("root/share");
+            fs::create_dir_all(share.join("lxc-templates")).unwrap();
+            fs::create_dir_all(share.join("scgen")).unwrap();
+            for e in fs::read_dir(s.join("gen")).unwrap() {
+                let e = e.unwrap();
+                fs::copy(e.path(), share.join("scgen").join(e.file_name())).unwrap();
+            }
+            let dropin = share.join("lxc-templates/lxc-softwarecontainer");
+            fs::copy(s.join("gen/lxc-softwarecontainer"), &dropin).unwrap();
+            fs::set_permissions(&dropin, fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let dropin = share.join("lxc-templates/lxc-softwarecontainer");
-        fs::copy(s.join("gen/lxc-softwarecontainer"), &dropin).unwrap();
-        fs::set_permissions(&dropin, fs::Permissions::from_mode(0o755)).unwrap();
 
         // <sysconfdir>/softwarecontainer: the LXC config, the agent config
         // and the manifests.
@@ -166,7 +197,13 @@ impl Agent {
         let sc_etc = install.sysconfdir().join("softwarecontainer");
         // scgen's config, plus an LXC log in the scratch dir: the agent logs
         // only "Error starting container", LXC says why.
-        let mut conf = fs::read_to_string(s.join("gen/softwarecontainer.conf")).unwrap();
+        let conf_from = if options.upstream {
+            install.lxc_config()
+        } else {
+            s.join("gen/softwarecontainer.conf")
+        };
+        let mut conf = fs::read_to_string(&conf_from)
+            .unwrap_or_else(|e| panic!("{}: {e}", conf_from.display()));
         conf.push_str(&format!(
             "\n# tests/common/agent.rs: LXC's own log, printed when a test fails\n\
              lxc.log.file = {}\nlxc.log.level = WARN\n",
@@ -216,6 +253,7 @@ impl Agent {
             .env("PREFIX", &prefix)
             .env("BRIDGE", if install.network { BRIDGE } else { "" })
             .env("BRIDGE_IP", BRIDGE_IP)
+            .env("BIND_SHARE", if options.upstream { "" } else { "1" })
             .env_remove("SCGEN")
             .env_remove("SCGEN_ARTIFACTS")
             .env_remove("GATEWAY_DIR")
@@ -306,6 +344,19 @@ impl Agent {
     /// scripts run it, within [`CALL_DEADLINE`]. Ok: gdbus's stdout; Err:
     /// its stderr.
     pub fn call(&self, method: &str, args: &[&str]) -> Result<String, String> {
+        let o =
+            super::guard::run_within(&self.call_command(method, args), &format!("gdbus {method}"));
+        if o.status.success() {
+            Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+        }
+    }
+
+    /// The `gdbus call` of [`Agent::call`], not run: for the benchmark,
+    /// which times it from spawn to exit (gdbus's own `--timeout` bounds
+    /// it).
+    pub fn call_command(&self, method: &str, args: &[&str]) -> Command {
         let m = format!("{DEST}.{method}");
         let mut all = vec![
             "call",
@@ -320,12 +371,7 @@ impl Agent {
             &m,
         ];
         all.extend_from_slice(args);
-        let o = super::guard::run_within(&self.gdbus(&all), &format!("gdbus {method}"));
-        if o.status.success() {
-            Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
-        } else {
-            Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
-        }
+        self.gdbus(&all)
     }
 
     /// `call`, or a panic with the agent's log.
