@@ -34,7 +34,7 @@ use common::softwarecontainer::{self as sc, Variant};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// The Create argument of SoftwareContainer's getting-started scripts.
 const CREATE: &str = r#"[{"writeBufferEnabled": false}]"#;
@@ -175,6 +175,30 @@ fn parse_args() -> Args {
     }
 }
 
+/// LXC's monitor cgroups named for `SC-0` left on the host (v1 `cpu` or
+/// the unified hierarchy): starting a container tries `lxc.monitor.SC-0`,
+/// `-1`, `-2`, ... in turn until a name is free, so each one left makes
+/// every later start of an `SC-0` a little slower, on every arm alike.
+fn monitor_cgroups() -> usize {
+    [
+        "/sys/fs/cgroup/cpu",
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup",
+    ]
+    .iter()
+    .find_map(|d| fs::read_dir(d).ok())
+    .map(|d| {
+        d.flatten()
+            .filter(|e| {
+                let n = e.file_name();
+                let n = n.to_string_lossy();
+                n == "lxc.monitor.SC-0" || n.starts_with("lxc.monitor.SC-0-")
+            })
+            .count()
+    })
+    .unwrap_or(0)
+}
+
 fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -206,6 +230,28 @@ fn timed(a: &Agent, method: &str, args: &[&str]) -> (String, f64) {
         String::from_utf8_lossy(&o.stderr).trim()
     );
     (String::from_utf8_lossy(&o.stdout).trim().to_string(), ms)
+}
+
+/// Waits (untimed, bounded) until the agent has reaped the process that
+/// Execute started (`pid` as gdbus prints it, `(1234,)`: a host pid).
+///
+/// Destroy must not come earlier: the agent reaps its jobs from its main
+/// loop, and its Destroy blocks that loop while LXC stops the container,
+/// whose init (exiting in `zap_pid_ns_processes`) waits for every process
+/// of its pid namespace to be reaped, the unreaped `/bin/true` included.
+/// Seen here: agent, LXC and `lxc-stop` then wait for each other for ever.
+fn wait_reaped(arm: &Arm, pid: &str) {
+    let pid = pid.trim_start_matches('(').trim_end_matches(",)");
+    let proc = Path::new("/proc").join(pid);
+    let started = Instant::now();
+    while proc.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}: the agent has not reaped its job {pid} after 20 s",
+            arm.label
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// Entries under `dir` (itself included), on its filesystem only.
@@ -260,7 +306,8 @@ fn cycle(arm: &Arm, a: &Agent, s: &mut Samples, measured: bool, first: bool) {
     }
     let n = entries(&a.seen(&a.lxc_dir(id)));
     let ids = id.to_string();
-    let (_, execute) = timed(a, "Execute", &[&ids, "/bin/true", "/", "", "{}"]);
+    let (pid, execute) = timed(a, "Execute", &[&ids, "/bin/true", "/", "", "{}"]);
+    wait_reaped(arm, &pid);
     let (_, destroy) = timed(a, "Destroy", &[&ids]);
     assert!(
         !a.seen(&a.lxc_dir(id)).exists(),
@@ -314,6 +361,7 @@ fn main() {
     eprintln!("== SoftwareContainer (cached under target/softwarecontainer/)");
     let install = sc::build(&Variant::network(false));
     let load_start = loadavg();
+    let cgroups_start = monitor_cgroups();
 
     // One agent per (place, arm), all started before the first round.
     let mut agents: Vec<(usize, usize, Agent)> = Vec::new();
@@ -362,6 +410,7 @@ fn main() {
         );
     }
     let load_end = loadavg();
+    let cgroups_end = monitor_cgroups();
     let lxc = Command::new("lxc-create")
         .arg("--version")
         .output()
@@ -406,6 +455,15 @@ fn main() {
         "- load average (1, 5, 15 min): {load_start} at start, {load_end} at the end; \
          1 min at each round's start: {lo:.2} – {hi:.2} (nproc {})",
         std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "- LXC monitor cgroups `lxc.monitor.SC-0[-N]` left on the host: {cgroups_start} at start, \
+         {cgroups_end} at the end (LXC 5.0.2 fails to remove each agent container's, EBUSY; every \
+         start tries the names in turn, so all arms pay the same growing cost)"
+    );
+    println!(
+        "- between Execute and Destroy the bench waits (untimed) until the agent has reaped the \
+         job: an agent whose Destroy comes first deadlocks with LXC"
     );
     println!();
     println!("| § | benchmark | fs | median | min – max | runs | note |");
