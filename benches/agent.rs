@@ -199,6 +199,75 @@ fn monitor_cgroups() -> usize {
     .unwrap_or(0)
 }
 
+/// The monitor cgroups that this run's containers left (LXC's own log
+/// names them: "Failed to destroy N(lxc.monitor.SC-0-K)"), removed again
+/// once empty, so the run neither measures a growing leak nor leaves one on
+/// a shared machine. Only names from log lines written since the last
+/// look are taken: a name freed earlier may be someone else's by now.
+///
+/// Why they are left: the agent process itself is moved into its
+/// container's `lxc.monitor.SC-N[-K]` cgroup (seen in `/proc/<agent>/cgroup`
+/// and the cgroup's `cgroup.procs`), so LXC's rmdir at Destroy fails with
+/// EBUSY and is never retried; the cgroup empties when the agent's next
+/// container moves it on, or when it exits.
+#[derive(Default)]
+struct Leaks {
+    /// Bytes of each agent's `lxc.log` already read.
+    read: Vec<usize>,
+    pending: std::collections::BTreeSet<String>,
+    removed: usize,
+}
+
+impl Leaks {
+    fn scan(&mut self, k: usize, a: &Agent) {
+        if self.read.len() <= k {
+            self.read.resize(k + 1, 0);
+        }
+        let log = fs::read(a.scratch().join("lxc.log")).unwrap_or_default();
+        let new = String::from_utf8_lossy(log.get(self.read[k]..).unwrap_or_default());
+        self.read[k] = log.len();
+        for l in new.lines() {
+            if let Some(rest) = l.split("Failed to destroy ").nth(1) {
+                if let Some(name) = rest.split(['(', ')']).nth(1) {
+                    if name.starts_with("lxc.monitor.SC-") && !name.contains('/') {
+                        self.pending.insert(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+
+    /// rmdir of every pending name in every hierarchy; what is still busy
+    /// stays pending.
+    fn sweep(&mut self) {
+        let roots: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        let mut done = Vec::new();
+        for name in &self.pending {
+            let mut busy = false;
+            for dir in roots
+                .iter()
+                .map(|r| r.join(name))
+                .chain([Path::new("/sys/fs/cgroup").join(name)])
+            {
+                match fs::remove_dir(&dir) {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(_) => busy = true,
+                }
+            }
+            if !busy {
+                done.push(name.clone());
+            }
+        }
+        for n in done {
+            self.pending.remove(&n);
+            self.removed += 1;
+        }
+    }
+}
+
 fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -393,6 +462,7 @@ fn main() {
     }
     let mut samples: Vec<Samples> = agents.iter().map(|_| Samples::default()).collect();
     let mut load1s = Vec::new();
+    let mut leaks = Leaks::default();
     let started = Instant::now();
     let total = args.warmup + args.rounds;
     for round in 0..total {
@@ -400,7 +470,9 @@ fn main() {
         let measured = round >= args.warmup;
         for (k, (_, i, a)) in agents.iter().enumerate() {
             cycle(&ARMS[*i], a, &mut samples[k], measured, round == 0);
+            leaks.scan(k, a);
         }
+        leaks.sweep();
         eprintln!(
             "  round {}/{total}{} done ({:.0} s, load {})",
             round + 1,
@@ -410,6 +482,19 @@ fn main() {
         );
     }
     let load_end = loadavg();
+    // Each agent sits in its last container's monitor cgroup (see Leaks)
+    // until it exits.
+    eprintln!(
+        "== done in {:.0} s; stopping the agents",
+        started.elapsed().as_secs_f64()
+    );
+    let keys: Vec<(usize, usize)> = agents.iter().map(|(p, i, _)| (*p, *i)).collect();
+    drop(agents);
+    let waited = Instant::now();
+    while !leaks.pending.is_empty() && waited.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+        leaks.sweep();
+    }
     let cgroups_end = monitor_cgroups();
     let lxc = Command::new("lxc-create")
         .arg("--version")
@@ -457,9 +542,13 @@ fn main() {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "- LXC monitor cgroups `lxc.monitor.SC-0[-N]` left on the host: {cgroups_start} at start, \
-         {cgroups_end} at the end (LXC 5.0.2 fails to remove each agent container's, EBUSY; every \
-         start tries the names in turn, so all arms pay the same growing cost)"
+        "- LXC monitor cgroups `lxc.monitor.SC-0[-N]` on the host: {cgroups_start} at start, \
+         {cgroups_end} at the end. LXC 5.0.2 fails to remove each agent container's \
+         (EBUSY: the agent itself is in it), and every start of an `SC-0` tries the names in turn, so each one left costs \
+         every later Create, on every arm alike; the bench removed the {} its own containers \
+         left ({} still busy)",
+        leaks.removed,
+        leaks.pending.len()
     );
     println!(
         "- between Execute and Destroy the bench waits (untimed) until the agent has reaped the \
@@ -471,10 +560,7 @@ fn main() {
     for (p, place) in args.places.iter().enumerate() {
         let fs = &place.fstype;
         let of = |i: usize| {
-            let k = agents
-                .iter()
-                .position(|(q, j, _)| *q == p && *j == i)
-                .unwrap();
+            let k = keys.iter().position(|&(q, j)| q == p && j == i).unwrap();
             &samples[k]
         };
         let floor: Vec<f64> = (0..ARMS.len()).flat_map(|i| of(i).floor.clone()).collect();
@@ -560,9 +646,4 @@ fn main() {
             (up - rt) / (ov - rt)
         );
     }
-    eprintln!(
-        "== done in {:.0} s; stopping the agents",
-        started.elapsed().as_secs_f64()
-    );
-    drop(agents);
 }
