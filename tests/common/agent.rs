@@ -30,6 +30,10 @@
 //! `/proc/<agent>/root` and `/proc/<agent>/mountinfo`, so a write buffer on
 //! a tmpfs the agent mounted is seen too. Dropping the [`Agent`] stops any
 //! container left, then the agent and its bus; the namespaces go with them.
+//!
+//! `benches/agent.rs` uses the same harness through [`Agent::start_with`]
+//! ([`Options`]: upstream's own template and config, the scratch dir on a
+//! chosen filesystem) and [`Agent::call_command`] (to time the calls).
 
 use std::fs;
 use std::io::Read as _;
