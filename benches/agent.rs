@@ -28,9 +28,14 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "agent/leaks.rs"]
+mod leaks;
+#[path = "agent/report.rs"]
+mod report;
 
 use common::agent::{self, Agent, Options, Setup};
 use common::softwarecontainer::{self as sc, Variant};
+use leaks::{monitor_cgroups, Leaks};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -175,99 +180,6 @@ fn parse_args() -> Args {
     }
 }
 
-/// LXC's monitor cgroups named for `SC-0` left on the host (v1 `cpu` or
-/// the unified hierarchy): starting a container tries `lxc.monitor.SC-0`,
-/// `-1`, `-2`, ... in turn until a name is free, so each one left makes
-/// every later start of an `SC-0` a little slower, on every arm alike.
-fn monitor_cgroups() -> usize {
-    [
-        "/sys/fs/cgroup/cpu",
-        "/sys/fs/cgroup/unified",
-        "/sys/fs/cgroup",
-    ]
-    .iter()
-    .find_map(|d| fs::read_dir(d).ok())
-    .map(|d| {
-        d.flatten()
-            .filter(|e| {
-                let n = e.file_name();
-                let n = n.to_string_lossy();
-                n == "lxc.monitor.SC-0" || n.starts_with("lxc.monitor.SC-0-")
-            })
-            .count()
-    })
-    .unwrap_or(0)
-}
-
-/// The monitor cgroups that this run's containers left (LXC's own log
-/// names them: "Failed to destroy N(lxc.monitor.SC-0-K)"), removed again
-/// once empty, so the run neither measures a growing leak nor leaves one on
-/// a shared machine. Only names from log lines written since the last
-/// look are taken: a name freed earlier may be someone else's by now.
-///
-/// Why they are left: the agent process itself is moved into its
-/// container's `lxc.monitor.SC-N[-K]` cgroup (seen in `/proc/<agent>/cgroup`
-/// and the cgroup's `cgroup.procs`), so LXC's rmdir at Destroy fails with
-/// EBUSY and is never retried; the cgroup empties when the agent's next
-/// container moves it on, or when it exits.
-#[derive(Default)]
-struct Leaks {
-    /// Bytes of each agent's `lxc.log` already read.
-    read: Vec<usize>,
-    pending: std::collections::BTreeSet<String>,
-    removed: usize,
-}
-
-impl Leaks {
-    fn scan(&mut self, k: usize, a: &Agent) {
-        if self.read.len() <= k {
-            self.read.resize(k + 1, 0);
-        }
-        let log = fs::read(a.scratch().join("lxc.log")).unwrap_or_default();
-        let new = String::from_utf8_lossy(log.get(self.read[k]..).unwrap_or_default());
-        self.read[k] = log.len();
-        for l in new.lines() {
-            if let Some(rest) = l.split("Failed to destroy ").nth(1) {
-                if let Some(name) = rest.split(['(', ')']).nth(1) {
-                    if name.starts_with("lxc.monitor.SC-") && !name.contains('/') {
-                        self.pending.insert(name.to_string());
-                    }
-                }
-            }
-        }
-    }
-
-    /// rmdir of every pending name in every hierarchy; what is still busy
-    /// stays pending.
-    fn sweep(&mut self) {
-        let roots: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
-            .map(|d| d.flatten().map(|e| e.path()).collect())
-            .unwrap_or_default();
-        let mut done = Vec::new();
-        for name in &self.pending {
-            let mut busy = false;
-            for dir in roots
-                .iter()
-                .map(|r| r.join(name))
-                .chain([Path::new("/sys/fs/cgroup").join(name)])
-            {
-                match fs::remove_dir(&dir) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(_) => busy = true,
-                }
-            }
-            if !busy {
-                done.push(name.clone());
-            }
-        }
-        for n in done {
-            self.pending.remove(&n);
-            self.removed += 1;
-        }
-    }
-}
-
 fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .unwrap_or_default()
@@ -393,34 +305,6 @@ fn cycle(arm: &Arm, a: &Agent, s: &mut Samples, measured: bool, first: bool) {
     }
 }
 
-fn median(v: &[f64]) -> f64 {
-    let mut v = v.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn min_max(v: &[f64]) -> (f64, f64) {
-    v.iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
-            (lo.min(x), hi.max(x))
-        })
-}
-
-/// A row of `bench/run`'s table (section 5).
-fn row(what: &str, fs: &str, v: &[f64], note: &str) -> String {
-    let (lo, hi) = min_max(v);
-    format!(
-        "| 5 | {what} | {fs} | {:.2} ms | {lo:.2} ms – {hi:.2} ms | {} | {note} |",
-        median(v),
-        v.len()
-    )
-}
-
 fn main() {
     let args = parse_args();
     if !agent::ready() {
@@ -507,143 +391,18 @@ fn main() {
         .output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
         .unwrap_or_default();
-
-    // The report.
-    let (lo, hi) = min_max(&load1s);
-    println!(
-        "## 5. SoftwareContainer's agent: Create, Execute, Destroy over D-Bus (benches/agent.rs)"
-    );
-    println!();
-    println!(
-        "- agent: the fixture's SoftwareContainer 0.19.0 (13fd268e6), ENABLE_NETWORKGATEWAY=OFF, \
-         release build, on LXC {lxc}; scgen {commit} (release)"
-    );
-    println!(
-        "- arms, interleaved in every round: upstream's template and config (as its install has \
-         them), scgen default, scgen overlay; one agent per arm and filesystem, each in its own \
-         mount and network namespaces with its own lxcpath and dbus-daemon, kept across rounds"
-    );
-    println!(
-        "- {} rounds measured after {} warm-up; each step is one `gdbus call --system`, timed \
-         from spawn to exit: Create `{CREATE}`, Execute `/bin/true`, Destroy",
-        args.rounds, args.warmup
-    );
-    for place in &args.places {
-        println!(
-            "- lxcpath on {}: {} ({})",
-            place.name,
-            place.dir.display(),
-            place.fstype
-        );
-    }
-    println!(
-        "- load average (1, 5, 15 min): {load_start} at start, {load_end} at the end; \
-         1 min at each round's start: {lo:.2} – {hi:.2} (nproc {})",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
-    );
-    println!(
-        "- LXC monitor cgroups `lxc.monitor.SC-0[-N]` on the host: {cgroups_start} at start, \
-         {cgroups_end} at the end. LXC 5.0.2 fails to remove each agent container's \
-         (EBUSY: the agent itself is in it), and every start of an `SC-0` tries the names in turn, so each one left costs \
-         every later Create, on every arm alike; the bench removed the {} its own containers \
-         left ({} still busy)",
-        leaks.removed,
-        leaks.pending.len()
-    );
-    println!(
-        "- between Execute and Destroy the bench waits (untimed) until the agent has reaped the \
-         job: an agent whose Destroy comes first deadlocks with LXC"
-    );
-    println!();
-    println!("| § | benchmark | fs | median | min – max | runs | note |");
-    println!("|---|---|---|---|---|---|---|");
-    for (p, place) in args.places.iter().enumerate() {
-        let fs = &place.fstype;
-        let of = |i: usize| {
-            let k = keys.iter().position(|&(q, j)| q == p && j == i).unwrap();
-            &samples[k]
-        };
-        let floor: Vec<f64> = (0..ARMS.len()).flat_map(|i| of(i).floor.clone()).collect();
-        println!(
-            "{}",
-            row(
-                "agent: D-Bus round trip (`ListCapabilities`)",
-                fs,
-                &floor,
-                "all arms; part of every step below"
-            )
-        );
-        for (i, arm) in ARMS.iter().enumerate() {
-            let s = of(i);
-            let mut n = s.entries.clone();
-            n.sort();
-            n.dedup();
-            let n = n
-                .iter()
-                .map(|x| x.to_string())
-                .collect::<Vec<_>>()
-                .join("/");
-            println!(
-                "{}",
-                row(
-                    &format!("agent Create, {}", arm.label),
-                    fs,
-                    &s.create,
-                    &format!("{n} entries in <lxcpath>/SC-N")
-                )
-            );
-            println!(
-                "{}",
-                row(
-                    &format!("agent Execute `/bin/true`, {}", arm.label),
-                    fs,
-                    &s.execute,
-                    ""
-                )
-            );
-            println!(
-                "{}",
-                row(&format!("agent Destroy, {}", arm.label), fs, &s.destroy, "")
-            );
-            println!(
-                "{}",
-                row(
-                    &format!("agent Create + Execute + Destroy, {}", arm.label),
-                    fs,
-                    &s.cycle,
-                    "per round"
-                )
-            );
-            if let Some(first) = s.first_create {
-                let note = if arm.profile == "overlay" && !arm.upstream {
-                    "fills the agent's skeleton store"
-                } else {
-                    "the agent's first container"
-                };
-                println!(
-                    "| 5 | agent first Create (warm-up), {} | {fs} | {first:.2} ms | | 1 | {note} |",
-                    arm.label
-                );
-            }
-        }
-        let up = median(&of(0).create);
-        let def = median(&of(1).create);
-        let ov = median(&of(2).create);
-        let verdict = if up / ov >= 8.0 { "yes" } else { "NO" };
-        println!(
-            "| 5 | ratio agent Create, upstream / scgen overlay | {fs} | {:.1}x | | | median over median; target >= 8x: {verdict} |",
-            up / ov
-        );
-        println!(
-            "| 5 | ratio agent Create, upstream / scgen default | {fs} | {:.1}x | | | median over median |",
-            up / def
-        );
-        // What the templates and LXC cost apart from gdbus and the bus,
-        // which every Create pays alike: a diagnostic, not the target.
-        let rt = median(&floor);
-        println!(
-            "| 5 | diagnostic: ratio upstream / scgen overlay, D-Bus round trip taken from both | {fs} | {:.1}x | | | ({up:.2} − {rt:.2}) / ({ov:.2} − {rt:.2}) ms |",
-            (up - rt) / (ov - rt)
-        );
-    }
+    report::print(&report::Run {
+        args: &args,
+        samples: &samples,
+        keys: &keys,
+        load_start: &load_start,
+        load_end: &load_end,
+        load1s: &load1s,
+        cgroups_start,
+        cgroups_end,
+        removed: leaks.removed,
+        busy: leaks.pending.len(),
+        lxc: &lxc,
+        commit: &commit,
+    });
 }
