@@ -438,7 +438,7 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool) {
     }
 
     // Destroy: nothing is left.
-    a.ok("Destroy", &[&id.to_string()]);
+    a.destroy(id);
     assert!(
         !a.seen(&a.lxc_dir(id)).exists(),
         "{} is left after Destroy",
@@ -638,7 +638,7 @@ for f in (4096|32|1, 4096|32|1|2|4):
         expect_file(&a, &gw.join("seen"), "on-a-nodev-mount\n", "the file");
         assert!(!a.errors().iter().any(remount_failed));
     }
-    a.ok("Destroy", &[&id.to_string()]);
+    a.destroy(id);
 }
 
 #[test]
@@ -699,5 +699,5 @@ fn agent_bindmount_needs_sys_admin_from_gateways_file() {
         "{:#?}",
         a.errors()
     );
-    a.ok("Destroy", &[&id.to_string()]);
+    a.destroy(id);
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # tests/common/agent.rs runs this after `unshare --mount --net
 # --propagation private`, with S (the scratch dir), PREFIX (the
-# SoftwareContainer install), BRIDGE (empty: none), BRIDGE_IP and SUBID
+# SoftwareContainer install), BRIDGE (empty: none), BRIDGE_IP, SUBID
 # (empty, or the line of /etc/subuid and /etc/subgid that gives root the
-# ids of an id-mapped container). It makes
+# ids of an id-mapped container) and BIND_SHARE (empty: keep the install's
+# own template; unset: bind). It makes
 # the namespaces the agent's own, starts its bus, then execs the agent, so
 # the test's child is the agent.
 set -eu
@@ -38,7 +39,9 @@ if [ -n "$BRIDGE" ]; then
     ip link set "$BRIDGE" up
 fi
 mount --bind "$S/root/bin" "$PREFIX/bin"
-mount --bind "$S/root/share" "$PREFIX/share/softwarecontainer"
+if [ -n "${BIND_SHARE-1}" ]; then
+    mount --bind "$S/root/share" "$PREFIX/share/softwarecontainer"
+fi
 mount --bind "$S/root/etc" "$PREFIX/etc/softwarecontainer"
 if [ -n "$SUBID" ]; then
     # The container binds the prefix (`ro,bind`, not recursive). In a user

@@ -30,6 +30,10 @@
 //! `/proc/<agent>/root` and `/proc/<agent>/mountinfo`, so a write buffer on
 //! a tmpfs the agent mounted is seen too. Dropping the [`Agent`] stops any
 //! container left, then the agent and its bus; the namespaces go with them.
+//!
+//! `benches/agent.rs` uses the same harness through [`Agent::start_with`]
+//! ([`Options`]: upstream's own template and config, the scratch dir on a
+//! chosen filesystem) and [`Agent::call_command`] (to time the calls).
 
 use std::fs;
 use std::io::Read as _;
@@ -104,6 +108,23 @@ pub const MAPPED_ROOT: u32 = 100_000;
 /// `container.idmap` of the id-mapped tests: 65536 ids from [`MAPPED_ROOT`].
 pub const IDMAP: &str = "container.idmap=[\"u 0 100000 65536\", \"g 0 100000 65536\"]";
 
+/// How [`Agent::start_with`] departs from what the tests run; the default
+/// is what [`Agent::start`] does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Options<'a> {
+    /// Upstream's own template and LXC config, as the SoftwareContainer
+    /// install has them, instead of scgen's: `<datadir>/softwarecontainer`
+    /// is not bound over (the compiled-in `LXCTEMPLATE` is upstream's
+    /// script) and the config is the install's `softwarecontainer.conf`
+    /// (with the same LXC log lines). The setup's `profile` and `sets` are
+    /// not used. For `benches/agent.rs`, which compares the two.
+    pub upstream: bool,
+    /// Where the scratch dir (and so the lxcpath, the shared-mounts dir and
+    /// an overlay profile's skeleton store under `@S@`) is made, instead of
+    /// `CARGO_TARGET_TMPDIR`: the benchmark puts it on tmpfs or on disk.
+    pub scratch_in: Option<&'a Path>,
+}
+
 /// A running agent and what belongs to it.
 pub struct Agent {
     /// The scratch dir: `lxc` (the lxcpath), `shared` (the agent's
@@ -112,6 +133,60 @@ pub struct Agent {
     pub dir: tempfile::TempDir,
     child: Child,
     bus: String,
+    /// The host pids of the jobs Execute started, as gdbus printed them.
+    jobs: std::cell::RefCell<Vec<String>>,
+}
+
+/// Waits (bounded) until the job `pid` (gdbus's `(1234,)`, a host pid) is
+/// gone from `/proc`.
+pub fn wait_reaped(pid: &str) {
+    let pid = pid.trim_start_matches('(').trim_end_matches(",)");
+    let proc = Path::new("/proc").join(pid);
+    let started = Instant::now();
+    while proc.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the agent has not reaped its job {pid} after 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// The LXC monitor cgroups that `lxc_log` says LXC failed to remove
+/// ("Failed to destroy N(lxc.monitor.SC-0-K)"). The agent process itself
+/// is moved into its container's monitor cgroup, so LXC's rmdir at Destroy
+/// fails (busy) and is never retried; it empties when the agent moves on
+/// or exits, and is then removed by [`remove_cgroup`], so the tests leave
+/// none on the host.
+pub fn leaked_monitor_cgroups(lxc_log: &str) -> Vec<String> {
+    lxc_log
+        .lines()
+        .filter_map(|l| l.split("Failed to destroy ").nth(1))
+        .filter_map(|rest| rest.split(['(', ')']).nth(1))
+        .filter(|n| n.starts_with("lxc.monitor.SC-") && !n.contains('/'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// rmdir of the top-level cgroup `name` in every hierarchy (cgroup v1
+/// controllers, the unified tree); false while one is still busy.
+pub fn remove_cgroup(name: &str) -> bool {
+    let roots: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let mut done = true;
+    for dir in roots
+        .iter()
+        .map(|r| r.join(name))
+        .chain([Path::new("/sys/fs/cgroup").join(name)])
+    {
+        match fs::remove_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(_) => done = false,
+        }
+    }
+    done
 }
 
 /// Runs in the new namespaces, then execs the agent (so the child's pid
@@ -132,10 +207,19 @@ impl Agent {
     /// starts the bus and the agent, and waits (bounded) until the agent
     /// answers `Introspect` on the bus, as `02_introspect.sh` does.
     pub fn start(setup: &Setup) -> Agent {
+        Agent::start_with(setup, &Options::default())
+    }
+
+    /// [`Agent::start`], departing from it as `options` say.
+    pub fn start_with(setup: &Setup, options: &Options) -> Agent {
         let install = setup.install;
         let dir = tempfile::Builder::new()
             .prefix("agent.")
-            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+            .tempdir_in(
+                options
+                    .scratch_in
+                    .unwrap_or(Path::new(env!("CARGO_TARGET_TMPDIR"))),
+            )
             .unwrap();
         let s = dir.path();
         let subst = |t: &str| t.replace("@S@", &s.display().to_string());
@@ -145,22 +229,26 @@ impl Agent {
         let prefix = install.prefix.clone();
 
         // scgen gen with the agent's install dirs, as the README says.
-        let mut gen = super::Gen::new()
-            .profile(super::root().join(format!("profiles/{}.toml", setup.profile)))
-            .out(s.join("gen"))
-            .set(&format!("install.prefix={}", prefix.display()))
-            .set("install.bindir=bin")
-            .set("install.datadir=share");
-        for kv in setup.sets {
-            gen = gen.set(&subst(kv));
+        if !options.upstream {
+            let mut gen = super::Gen::new()
+                .profile(super::root().join(format!("profiles/{}.toml", setup.profile)))
+                .out(s.join("gen"))
+                .set(&format!("install.prefix={}", prefix.display()))
+                .set("install.bindir=bin")
+                .set("install.datadir=share");
+            for kv in setup.sets {
+                gen = gen.set(&subst(kv));
+            }
+            if setup.idmap {
+                gen = gen.set(IDMAP);
+            }
+            gen.ok();
         }
         if setup.idmap {
-            gen = gen.set(IDMAP);
             // The mapped root walks through the scratch dir (a 0700 temp
             // dir) to the lxcpath, the rootfs and the shared-mounts dir.
             fs::set_permissions(s, fs::Permissions::from_mode(0o755)).unwrap();
         }
-        gen.ok();
 
         // <bindir>: the agent (and its network script), and scgen.
         let bin = s.join("root/bin");
@@ -170,17 +258,20 @@ impl Agent {
         }
         link_or_copy(Path::new(env!("CARGO_BIN_EXE_scgen")), &bin.join("scgen"));
 
-        // <datadir>/softwarecontainer: the drop-in and the six artifacts.
-        let share = s.join("root/share");
-        fs::create_dir_all(share.join("lxc-templates")).unwrap();
-        fs::create_dir_all(share.join("scgen")).unwrap();
-        for e in fs::read_dir(s.join("gen")).unwrap() {
-            let e = e.unwrap();
-            fs::copy(e.path(), share.join("scgen").join(e.file_name())).unwrap();
+        // <datadir>/softwarecontainer: the drop-in and the artifacts (with
+        // upstream's template: the install's own, not bound over).
+        if !options.upstream {
+            let share = s.join("root/share");
+            fs::create_dir_all(share.join("lxc-templates")).unwrap();
+            fs::create_dir_all(share.join("scgen")).unwrap();
+            for e in fs::read_dir(s.join("gen")).unwrap() {
+                let e = e.unwrap();
+                fs::copy(e.path(), share.join("scgen").join(e.file_name())).unwrap();
+            }
+            let dropin = share.join("lxc-templates/lxc-softwarecontainer");
+            fs::copy(s.join("gen/lxc-softwarecontainer"), &dropin).unwrap();
+            fs::set_permissions(&dropin, fs::Permissions::from_mode(0o755)).unwrap();
         }
-        let dropin = share.join("lxc-templates/lxc-softwarecontainer");
-        fs::copy(s.join("gen/lxc-softwarecontainer"), &dropin).unwrap();
-        fs::set_permissions(&dropin, fs::Permissions::from_mode(0o755)).unwrap();
 
         // <sysconfdir>/softwarecontainer: the LXC config, the agent config
         // and the manifests.
@@ -188,7 +279,13 @@ impl Agent {
         let sc_etc = install.sysconfdir().join("softwarecontainer");
         // scgen's config, plus an LXC log in the scratch dir: the agent logs
         // only "Error starting container", LXC says why.
-        let mut conf = fs::read_to_string(s.join("gen/softwarecontainer.conf")).unwrap();
+        let conf_from = if options.upstream {
+            install.lxc_config()
+        } else {
+            s.join("gen/softwarecontainer.conf")
+        };
+        let mut conf = fs::read_to_string(&conf_from)
+            .unwrap_or_else(|e| panic!("{}: {e}", conf_from.display()));
         conf.push_str(&format!(
             "\n# tests/common/agent.rs: LXC's own log, printed when a test fails\n\
              lxc.log.file = {}\nlxc.log.level = WARN\n",
@@ -246,6 +343,7 @@ impl Agent {
                     String::new()
                 },
             )
+            .env("BIND_SHARE", if options.upstream { "" } else { "1" })
             .env_remove("SCGEN")
             .env_remove("SCGEN_ARTIFACTS")
             .env_remove("GATEWAY_DIR")
@@ -257,6 +355,7 @@ impl Agent {
             bus: format!("unix:path={}", s.join("bus.sock").display()),
             dir,
             child,
+            jobs: Default::default(),
         };
         agent.wait_until_on_the_bus();
         agent
@@ -336,6 +435,19 @@ impl Agent {
     /// scripts run it, within [`CALL_DEADLINE`]. Ok: gdbus's stdout; Err:
     /// its stderr.
     pub fn call(&self, method: &str, args: &[&str]) -> Result<String, String> {
+        let o =
+            super::guard::run_within(&self.call_command(method, args), &format!("gdbus {method}"));
+        if o.status.success() {
+            Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
+        }
+    }
+
+    /// The `gdbus call` of [`Agent::call`], not run: for the benchmark,
+    /// which times it from spawn to exit (gdbus's own `--timeout` bounds
+    /// it).
+    pub fn call_command(&self, method: &str, args: &[&str]) -> Command {
         let m = format!("{DEST}.{method}");
         let mut all = vec![
             "call",
@@ -350,12 +462,7 @@ impl Agent {
             &m,
         ];
         all.extend_from_slice(args);
-        let o = super::guard::run_within(&self.gdbus(&all), &format!("gdbus {method}"));
-        if o.status.success() {
-            Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
-        } else {
-            Err(String::from_utf8_lossy(&o.stderr).trim().to_string())
-        }
+        self.gdbus(&all)
     }
 
     /// `call`, or a panic with the agent's log.
@@ -380,7 +487,22 @@ impl Agent {
     /// `Execute <id> <command> <workdir> "" {}`: the pid on the host.
     #[track_caller]
     pub fn execute(&self, id: i32, command: &str) -> String {
-        self.ok("Execute", &[&id.to_string(), command, "/", "", "{}"])
+        let pid = self.ok("Execute", &[&id.to_string(), command, "/", "", "{}"]);
+        self.jobs.borrow_mut().push(pid.clone());
+        pid
+    }
+
+    /// `Destroy`, once the agent has reaped every job Execute started.
+    /// Earlier, agent and LXC can wait for each other for ever: the agent
+    /// reaps jobs from its main loop, which Destroy blocks while LXC stops
+    /// the container, whose init waits for every process of its pid
+    /// namespace to be reaped (seen by `benches/agent.rs`).
+    #[track_caller]
+    pub fn destroy(&self, id: i32) {
+        for job in self.jobs.borrow_mut().drain(..) {
+            wait_reaped(&job);
+        }
+        self.ok("Destroy", &[&id.to_string()]);
     }
 
     /// Waits (bounded) until `p`, as the agent sees it, exists, and returns
@@ -470,6 +592,14 @@ impl Drop for Agent {
         }
         if let Some(pid) = dbus.and_then(rustix::process::Pid::from_raw) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
+        // The agent is gone: its monitor cgroups are empty now.
+        let log = fs::read_to_string(self.scratch().join("lxc.log")).unwrap_or_default();
+        for name in leaked_monitor_cgroups(&log) {
+            let started = Instant::now();
+            while !remove_cgroup(&name) && started.elapsed() < Duration::from_secs(2) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         if std::thread::panicking() {
             eprintln!("{}", self.logs());
