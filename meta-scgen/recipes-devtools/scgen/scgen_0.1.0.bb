@@ -15,8 +15,10 @@ LIC_FILES_CHKSUM = "file://LICENSE-MIT;md5=55ae67e5fd252b9c35bea48ee5e4115e \
 # Empty (the default): the scgen checkout this layer lives in (the layer is
 # its meta-scgen/ directory), for development. The files cargo needs are
 # listed one by one as file:// URIs found through FILESEXTRAPATHS: the
-# manifest, the lock file, src/, and what src/ embeds with include_str!
-# (templates/ and profiles/default.toml). Not externalsrc: that class is
+# manifest, the lock file, src/, what src/ embeds with include_str!
+# (templates/ and profiles/default.toml), and benches/, because the
+# manifest names a benchmark there and cargo reads every target it names
+# (it builds none of them here). Not externalsrc: that class is
 # devtool's way to build a tree under development; it disables sstate for
 # the recipe and re-parses it on every run. file:// sources are checksummed
 # per file, so sstate, the archiver, SPDX and devtool work as for any other
@@ -37,6 +39,7 @@ SCGEN_CHECKOUT_URI = "\
     file://src;subdir=${BP} \
     file://templates;subdir=${BP} \
     file://profiles/default.toml;subdir=${BP} \
+    file://benches;subdir=${BP} \
 "
 FILESEXTRAPATHS:prepend := "${THISDIR}/../../..:"
 SRC_URI = "${@d.getVar('SCGEN_SRC_URI') or d.getVar('SCGEN_CHECKOUT_URI')}"
