@@ -172,3 +172,45 @@ fn rust_files(path: &Path) -> Vec<std::path::PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "rs"))
         .collect()
 }
+
+/// The scgen recipe builds from the checkout's files listed one by one, and
+/// cargo reads every target the manifest names before it builds anything:
+/// a target in a directory the recipe leaves out fails a cold BitBake build
+/// (a warm one restores scgen-native from sstate and hides it). Every
+/// top-level file or directory the manifest's targets live in is listed.
+#[test]
+fn the_recipe_ships_every_directory_the_manifest_names() {
+    let manifest: toml::Table = fs::read_to_string(root().join("Cargo.toml"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut tops = vec!["src".to_string()];
+    for (kind, dir) in [
+        ("bench", "benches"),
+        ("test", "tests"),
+        ("example", "examples"),
+    ] {
+        for target in manifest
+            .get(kind)
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let path = target.get("path").and_then(|p| p.as_str());
+            let top = match path {
+                Some(p) => p.split('/').next().unwrap().to_string(),
+                None => dir.to_string(),
+            };
+            tops.push(top);
+        }
+    }
+    let recipe =
+        fs::read_to_string(root().join("meta-scgen/recipes-devtools/scgen/scgen_0.1.0.bb"))
+            .unwrap();
+    for top in tops {
+        assert!(
+            recipe.contains(&format!("file://{top};subdir=${{BP}}")),
+            "Cargo.toml names a target in {top}/, which the scgen recipe's SCGEN_CHECKOUT_URI does not list"
+        );
+    }
+}
