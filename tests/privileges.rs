@@ -17,26 +17,39 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use common::*;
 use scgen::values::Capability;
 
 /// Builds the probe once per test binary run into `target/` (a static
-/// binary: the container has no C library of its own at `/`).
+/// binary: the container has no C library of its own at `/`). Tests run in
+/// threads and each copies the probe into its container, so the build is
+/// guarded by a `OnceLock` and written under a temporary name renamed into
+/// place: no test ever copies a half-written file (the cause of a flaky
+/// `Failed to exec "/probe": Permission denied`, issue 24 item 1).
 fn probe() -> PathBuf {
-    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("privilege-probe");
-    let src = root().join("tests/privileges/probe.c");
-    let o = run(Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&out)
-        .arg(&src));
-    assert!(
-        o.status.success(),
-        "cc {}: {}",
-        src.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
+    static PROBE: OnceLock<PathBuf> = OnceLock::new();
+    PROBE
+        .get_or_init(|| {
+            let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            let out = dir.join("privilege-probe");
+            let tmp = dir.join(format!("privilege-probe.{}.tmp", std::process::id()));
+            let src = root().join("tests/privileges/probe.c");
+            let o = run(Command::new("cc")
+                .args(["-static", "-O2", "-o"])
+                .arg(&tmp)
+                .arg(&src));
+            assert!(
+                o.status.success(),
+                "cc {}: {}",
+                src.display(),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            std::fs::rename(&tmp, &out).unwrap();
+            out
+        })
+        .clone()
 }
 
 /// The agent's way in: start without init, attach, run the probe and read
