@@ -36,6 +36,7 @@ pub fn stage_spec(p: &Profile) -> StageSpec {
             (Some(_), Applets::Fixed(list)) => Some(list.clone()),
             _ => None,
         },
+        idmap: p.container.idmap.clone(),
     }
 }
 

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::diag::{Diagnostic, Source};
 use crate::error::{Error, Result};
 use crate::lxc::Dialect;
-use crate::values::{AbsPath, Applet, Mode};
+use crate::values::{AbsPath, Applet, IdMap, Mode};
 
 pub const CONF: &str = "softwarecontainer.conf";
 pub const TARBALL: &str = "rootfs.tar.gz";
@@ -106,6 +106,10 @@ pub struct StageSpec {
     /// With a shared bin directory and a list fixed at build time: the
     /// applets to link there (without one, the links are in the tarball).
     pub applets: Option<Vec<Applet>>,
+    /// The container's id map (`container.idmap`), for the stage to check
+    /// that root holds those subordinate ids where LXC needs them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub idmap: Vec<IdMap>,
 }
 
 impl StageSpec {

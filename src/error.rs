@@ -21,6 +21,10 @@ pub mod exit {
     pub const DATA: u8 = 65;
     /// EX_UNAVAILABLE: a host tool or the gateway dir is missing.
     pub const UNAVAILABLE: u8 = 69;
+    /// EX_NOUSER: an id-mapped container, and root (who runs the agent)
+    /// has no subordinate ids for its map where LXC maps through
+    /// newuidmap/newgidmap.
+    pub const NO_SUBIDS: u8 = 67;
     /// EX_OSERR: overlay: the container's rootfs is on a filesystem that
     /// cannot be an overlayfs upper dir (overlayfs, NFS, FAT, ...).
     pub const UPPER_FS: u8 = 71;
@@ -65,6 +69,9 @@ pub enum Error {
     /// The rootfs cannot be an overlayfs upper dir.
     #[error("{0}")]
     UpperFs(Box<Diagnostic>),
+    /// Root lacks the subordinate ids an id-mapped container needs.
+    #[error("{0}")]
+    NoSubids(Box<Diagnostic>),
     /// A lock was held for longer than the wait allows.
     #[error("{0}")]
     Busy(Box<Diagnostic>),
@@ -94,6 +101,7 @@ impl Error {
             Error::Io { .. } => exit::IO,
             Error::Unsafe(_) => exit::UNSAFE,
             Error::UpperFs(_) => exit::UPPER_FS,
+            Error::NoSubids(_) => exit::NO_SUBIDS,
             Error::Busy(_) => exit::BUSY,
             Error::Config(_) => exit::CONFIG,
         }
@@ -109,6 +117,7 @@ impl Error {
             | Error::Unsafe(d)
             | Error::Unavailable(d)
             | Error::UpperFs(d)
+            | Error::NoSubids(d)
             | Error::Busy(d) => (**d).clone(),
             Error::Create { .. } | Error::Io { .. } => Diagnostic::new(self.to_string()),
         }
@@ -140,6 +149,10 @@ impl Error {
         Error::UpperFs(Box::new(Diagnostic::new(message)))
     }
 
+    pub fn no_subids(message: impl Into<String>) -> Self {
+        Error::NoSubids(Box::new(Diagnostic::new(message)))
+    }
+
     pub fn busy(message: impl Into<String>) -> Self {
         Error::Busy(Box::new(Diagnostic::new(message)))
     }
@@ -153,6 +166,7 @@ impl Error {
         | Error::Unsafe(d)
         | Error::Unavailable(d)
         | Error::UpperFs(d)
+        | Error::NoSubids(d)
         | Error::Busy(d) = &mut self
         {
             d.help = Some(help.into());

@@ -112,6 +112,10 @@ echo "sh=$(run y1 'readlink /bin/sh')"
     }
 }
 
+/// The network gateway's iptables runs in the container with the agent's
+/// rights (attached without dropping capabilities, as the patched agent
+/// attaches its gateway steps); an app, attached as the agent attaches
+/// jobs, has no `net_admin` and cannot read or change the rules.
 #[test]
 fn network_profile_has_eth0_and_iptables() {
     if lxc_ready() {
@@ -121,12 +125,17 @@ fn network_profile_has_eth0_and_iptables() {
 ip link add lxcbr0 type bridge && ip link set lxcbr0 up
 create n1
 echo "ifaces=$(run n1 'ls /sys/class/net | tr "\n" " "')"
-echo "iptables=$(run n1 '/bin/iptables -L INPUT -n | head -1')"
 echo "boots=$(run n1 'hostname')"
+lxc-start -P "$P" -n n1 -d -- env /bin/sleep 100000000
+lxc-wait -P "$P" -n n1 -s RUNNING -t 10
+echo "agent=$(lxc-attach -P "$P" -n n1 --elevated-privileges=CAP -- /bin/iptables -L INPUT -n 2>&1 | head -1)"
+echo "app=$(lxc-attach -P "$P" -n n1 -- /bin/iptables -L INPUT -n 2>&1 | head -1)"
+timeout 10 lxc-stop -P "$P" -n n1 -k
 "#,
         );
         assert_eq!(out["ifaces"], "eth0 lo ");
-        assert!(out["iptables"].starts_with("Chain INPUT"), "{out:?}");
+        assert!(out["agent"].starts_with("Chain INPUT"), "{out:?}");
+        assert!(out["app"].contains("Permission denied"), "{out:?}");
         assert_eq!(out["boots"], "contained");
     }
 }
@@ -157,31 +166,22 @@ echo "id2=$(run s2 cat /etc/machine-id)"
     }
 }
 
-/// A user-namespaced container (lxc.idmap), as lxc-create makes one: it
-/// runs the drop-in as the container's root inside the namespace and adds
-/// `--mapped-uid/--mapped-gid`. The rootfs must belong to the container's
-/// root (host uid 100000), the config to the caller, and the container
-/// must run as root in its namespace. The map is the shipped `idmap`
-/// profile's `container.idmap`, in the generated config as is. The
-/// subordinate id ranges come from files bound over /etc/subuid and
-/// /etc/subgid in the test's own mount namespace.
+/// The default container is user-namespaced (lxc.idmap), as lxc-create
+/// makes one: it runs the drop-in as the container's root inside the
+/// namespace and adds `--mapped-uid/--mapped-gid`. The rootfs must belong
+/// to the container's root (host uid 100000), the config to the caller,
+/// and the container must run as root in its namespace. The map is the
+/// `lxc3` default `container.idmap`, in the generated config as is. The
+/// subordinate id ranges come from files the prelude binds over
+/// /etc/subuid and /etc/subgid in the test's own mount namespace.
 #[test]
 fn user_namespaced_container_boots_with_the_right_owners() {
     if !(lxc_ready() && have("newuidmap")) {
         return;
     }
     let out = scenario(
-        "idmap",
+        "default",
         r#"
-printf 'root:100000:65536\n' > "$P/subid"
-if [ -e /etc/subuid ] && [ -e /etc/subgid ]; then
-    mount --bind "$P/subid" /etc/subuid && mount --bind "$P/subid" /etc/subgid
-else
-    # No file to bind over: give this namespace its own copy of /etc.
-    cp -a /etc "$P/etc" && cp "$P/subid" "$P/etc/subuid" && cp "$P/subid" "$P/etc/subgid"
-    mount --bind "$P/etc" /etc
-fi
-chmod 755 "$P" && chmod 0777 "$P/gw"
 grep -q '^lxc.idmap = u 0 100000 65536$' "$ART/softwarecontainer.conf"
 create u1
 echo "rootfs_owner=$(stat -c %u:%g "$P/u1/rootfs/etc/passwd")"
@@ -198,6 +198,39 @@ echo "gateway=$(run u1 cat /gateways/hello)"
     assert_eq!(out["id"], "0");
     assert_eq!(out["tmp"], "writable");
     assert_eq!(out["gateway"], "from-the-host");
+}
+
+/// Where newuidmap and newgidmap are installed, LXC maps through them even
+/// for root, and they refuse ranges /etc/subuid does not give root: the
+/// container would be created and then never start ("newuidmap failed to
+/// write mapping"). The stage refuses at create time instead (exit 67),
+/// naming the line to add, before it writes anything. The control is
+/// every other test here: the prelude gives root those ids.
+#[test]
+fn a_host_without_roots_subordinate_ids_is_refused_before_any_write() {
+    if !(lxc_ready() && have("newuidmap") && have("newgidmap")) {
+        return;
+    }
+    let out = scenario(
+        "default",
+        r#"
+: > "$P/empty" && mount --bind "$P/empty" /etc/subuid && mount --bind "$P/empty" /etc/subgid
+mkdir -p "$P/c1/rootfs"
+set +e
+"$SCGEN" stage --artifacts "$ART" --path "$P/c1" --name c1 --rootfs "$P/c1/rootfs" --gateway-dir "$P/gw" 2>"$P/err"
+echo "status=$?"
+echo "err=$(head -c 300 "$P/err" | tr '\n' ' ')"
+echo "help=$(grep -c 'add `root:100000:65536` to /etc/subuid' "$P/err")"
+echo "written=$(find "$P/c1" -mindepth 1 | grep -v '^'"$P/c1/rootfs"'$' | wc -l)"
+"#,
+    );
+    assert_eq!(out["status"], scgen::exit::NO_SUBIDS.to_string(), "{out:?}");
+    assert!(
+        out["err"].contains("root has no subordinate ids 100000-165535 in /etc/subuid"),
+        "{out:?}"
+    );
+    assert_eq!(out["help"], "1", "{out:?}");
+    assert_eq!(out["written"], "0", "{out:?}");
 }
 
 /// What SoftwareContainer's agent does for BindMount and the file gateway,
@@ -220,15 +253,22 @@ create m1
 lxc-start -P "$P" -n m1 -d -- env /bin/sleep 100000000
 lxc-wait -P "$P" -n m1 -s RUNNING -t 10
 att() { lxc-attach -P "$P" -n m1 -- /bin/busybox sh -c "$*"; }
+# The agent's own step: its rights, and the exact flags it passes
+# (util-linux's mount passes MS_MOVE alone; busybox adds MS_SILENT, which
+# the policy refuses).
+agent() { lxc-attach -P "$P" -n m1 --elevated-privileges=CAP -- /bin/busybox sh -c "$*"; }
 echo "propagation=$(att "grep ' /gateways ' /proc/self/mountinfo | grep -o 'master:[0-9]*\|shared:[0-9]*' | tr -d '0-9' | tr '\n' ' '")"
 mkdir "$P/gw/app" && mount -t tmpfs -o size=1m app "$P/gw/app" && echo moved-in > "$P/gw/app/file"
 att 'mkdir -p /app'
-echo "move=$(att 'mount --move /gateways/app /app 2>&1 && cat /app/file' | tr '\n' ' ')"
+echo "app_move=$(att 'mount --move /gateways/app /app 2>&1' | tr '\n' ' ')"
+echo "move=$(agent '/usr/bin/mount --move /gateways/app /app >/dev/null 2>&1; cat /app/file' | tr '\n' ' ')"
 timeout 10 lxc-stop -P "$P" -n m1 -k
 umount -R -l "$P/gw"
 "#;
     let on = scenario("default", MOVE);
     assert_eq!(on["propagation"], "master: ", "{on:?}");
+    // An app has no sys_admin: only the agent's own step moves mounts.
+    assert!(on["app_move"].contains("permission denied"), "{on:?}");
     assert_eq!(on["move"], "moved-in ", "{on:?}");
     let off = scenario_with("default", &["gateways.slave=false"], MOVE);
     assert!(off["propagation"].contains("shared:"), "{off:?}");

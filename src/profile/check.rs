@@ -40,6 +40,10 @@ fn idmap(entries: &[String]) -> Result<Vec<IdMap>, Problem> {
     Ok(maps)
 }
 
+/// The `lxc3` default id map: 65536 ids from 100000, the first range
+/// `useradd` hands out in /etc/subuid, given to root (who runs the agent).
+pub const DEFAULT_IDMAP: [&str; 2] = ["u 0 100000 65536", "g 0 100000 65536"];
+
 /// An absolute path that must not be `/`; `hint` says what to use instead.
 fn below_root(key: &str, value: &str, hint: &str) -> Result<AbsPath, Problem> {
     let p = parse(key, value, AbsPath::parse)?;
@@ -114,7 +118,13 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
         },
         lib64: c.lib64.unwrap_or(true),
         init_lxc: c.init_lxc.unwrap_or(true),
-        idmap: idmap(c.idmap.as_deref().unwrap_or_default())?,
+        idmap: match &c.idmap {
+            Some(entries) => idmap(entries)?,
+            // Unprivileged by default: the container's root is not the
+            // host's, so whatever an app gets past, it gets as nobody.
+            None if dialect == Dialect::Lxc3 => idmap(&DEFAULT_IDMAP.map(String::from))?,
+            None => Vec::new(),
+        },
     };
 
     let mut mounts = match raw.mounts {

@@ -4,7 +4,7 @@
 //! comments are what an editor shows for each key.
 
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::lxc::Dialect;
 
@@ -88,8 +88,11 @@ pub struct RawContainer {
     /// container's root is then host id HOSTID, not the host's root. Both
     /// kinds must map id 0; ranges may not overlap; host id 0 is refused.
     /// The host ids must be root's in /etc/subuid and /etc/subgid where
-    /// newuidmap is installed. Default: none (the container's root is the
-    /// host's).
+    /// newuidmap is installed (the stage checks it). Default in `lxc3`:
+    /// `["u 0 100000 65536", "g 0 100000 65536"]`, so an app that escapes
+    /// its restrictions is still not the host's root. `[]`: a privileged
+    /// container, whose root is the host's root; LXC itself says such a
+    /// container cannot be made root-safe. Default in `lxc2`: none.
     pub idmap: Option<Vec<String>>,
     /// How each container's root filesystem is made. `dir` (default): the
     /// stage unpacks the whole skeleton into every container, as the seed
@@ -169,11 +172,19 @@ pub struct RawGateways {
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct RawSecurity {
-    /// The capabilities a container keeps (`lxc.cap.keep`), all others
-    /// dropped. Default: chown, dac_override, fowner, fsetid, kill, setgid,
-    /// setuid, plus what the enabled gateways need (sys_admin for
-    /// `gateways.file`; net_admin, net_raw, net_bind_service for
-    /// `network.gateway`). A list must hold what the enabled gateways need.
+    /// Which SoftwareContainer agent runs the containers. `patched`
+    /// (default): the agent built with scgen's patch series
+    /// (integration/softwarecontainer/agent/), which runs its own gateway
+    /// steps in the container with its own rights, so apps keep none of
+    /// the gateways' capabilities. `upstream`: the unpatched agent, which
+    /// runs those steps with the apps' capabilities, so every app keeps
+    /// what the enabled gateways need.
+    pub agent: Option<Agent>,
+    /// The capabilities a container's apps keep (`lxc.cap.keep`), all
+    /// others dropped. Default: chown, dac_override, fowner, fsetid, kill,
+    /// setgid, setuid; with `agent = "upstream"` also what the enabled
+    /// gateways need (sys_admin for `gateways.file`; net_admin and net_raw
+    /// for `network.gateway`), and a list must then hold those.
     pub cap_keep: Option<Vec<String>>,
     /// Instead of `cap-keep`: the capabilities to drop (`lxc.cap.drop`),
     /// all others kept. `[]` keeps every capability, as the seed did.
@@ -198,6 +209,18 @@ pub struct RawSecurity {
     /// cgroup2 pids.max of the container: a number, or "max" for none.
     /// Default 1024, so a fork bomb stops there.
     pub pids_max: Option<RawLimit>,
+}
+
+/// The SoftwareContainer agent a profile is made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Agent {
+    /// Built with scgen's patch series: gateway steps run with the agent's
+    /// rights (attach without dropping capabilities).
+    #[default]
+    Patched,
+    /// Upstream's agent: gateway steps run with the apps' capabilities.
+    Upstream,
 }
 
 /// A limit as written: a number, or a string such as "512M" or "max".

@@ -1,8 +1,11 @@
 //! The `[security]` table, checked into [`Security`]: what a container's
 //! processes may do. SoftwareContainer runs apps the platform does not
-//! fully trust, so the `lxc3` default keeps only what the agent's enabled
-//! gateways need (each need named with its reason in [`needs`]), under a
-//! seccomp policy, a device allowlist, no_new_privs and cgroup limits.
+//! fully trust, so the `lxc3` default gives apps no capability that
+//! reaches past their container: the gateways' needs (named with their
+//! reasons in [`needs`]) are the patched agent's, which runs its gateway
+//! steps with its own rights, and the seccomp policy lets through only the
+//! exact `mount(2)` calls the agent makes ([`mount_rules`]). A device
+//! allowlist, no_new_privs and cgroup limits come with it.
 //! `lxc2` targets get none of it: LXC 2 spells the device and limit keys
 //! for cgroup v1 and reads a different seccomp grammar, so setting a key
 //! there is refused rather than written in a form nobody has booted.
@@ -11,7 +14,7 @@ use serde::Serialize;
 
 use super::check::parse;
 use super::layers::Problem;
-use super::raw::RawSecurity;
+use super::raw::{Agent, RawSecurity};
 use crate::lxc::Dialect;
 use crate::values::{AbsPath, Capability, DeviceRule, Limit};
 
@@ -76,9 +79,96 @@ pub fn needs(file: bool, network: bool) -> Vec<Need> {
     out
 }
 
+/// `mount(2)` flags the kernel reads (`path_mount()`), by name.
+pub const MS_RDONLY: u64 = 1;
+pub const MS_NOSUID: u64 = 2;
+pub const MS_NODEV: u64 = 4;
+pub const MS_NOEXEC: u64 = 8;
+pub const MS_REMOUNT: u64 = 32;
+pub const MS_BIND: u64 = 4096;
+pub const MS_MOVE: u64 = 8192;
+
+/// The agent's BindMount and file gateway move a mount out of `/gateways`.
+pub const AGENT_MOVE: u64 = MS_MOVE;
+/// The patched agent's read-only remount: it keeps `nosuid`, `nodev` and
+/// `noexec`, which a bind remount would otherwise clear (it sets exactly
+/// the flags passed), and which an id map locks on a propagated mount.
+pub const AGENT_REMOUNT: u64 = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+/// Upstream's read-only remount, which clears those three.
+pub const UPSTREAM_REMOUNT: u64 = MS_REMOUNT | MS_BIND | MS_RDONLY;
+
+/// One argument condition of a seccomp rule, in LXC's policy grammar:
+/// `[index,value,op]` or `[index,value,SCMP_CMP_MASKED_EQ,mask]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArgRule {
+    pub op: &'static str,
+    pub value: u64,
+    pub mask: Option<u64>,
+}
+
+impl ArgRule {
+    fn masked(mask: u64, value: u64) -> Self {
+        ArgRule {
+            op: "SCMP_CMP_MASKED_EQ",
+            value,
+            mask: Some(mask),
+        }
+    }
+
+    /// Whether `flags` matches (and so is refused).
+    pub fn matches(&self, flags: u64) -> bool {
+        match self.op {
+            "SCMP_CMP_GT" => flags > self.value,
+            _ => flags & self.mask.unwrap_or(u64::MAX) == self.value,
+        }
+    }
+}
+
+/// Denylist rules on `mount(2)`'s flags that refuse every value but the
+/// `allowed` ones (one or two). Seccomp sees the integer only, and a rule
+/// can test one masked value, so "anything else" is spelt as a union:
+/// any bit above the highest allowed one (one `GT`: this covers `MS_REC`,
+/// the propagation bits, the `MS_MGC_VAL` magic and the upper 32 bits);
+/// a bit below it on which the allowed values agree but the call does not;
+/// and, where the two allowed values differ in several bits, a pair of
+/// those bits set in a way neither value has. Testing bits one at a time
+/// is what let `MS_BIND|MS_MOVE` through before: the kernel acts on
+/// `MS_BIND` first.
+pub fn mount_rules(allowed: &[u64]) -> Vec<ArgRule> {
+    assert!(matches!(allowed.len(), 1 | 2), "one or two flag sets");
+    let a = allowed[0];
+    let b = *allowed.last().expect("not empty");
+    let top = 64 - (a | b).leading_zeros();
+    let mut rules = vec![ArgRule {
+        op: "SCMP_CMP_GT",
+        value: (1u64 << top) - 1,
+        mask: None,
+    }];
+    let differ: Vec<u64> = (0..top)
+        .map(|i| 1u64 << i)
+        .filter(|bit| (a ^ b) & bit != 0)
+        .collect();
+    for bit in (0..top).map(|i| 1u64 << i) {
+        if (a ^ b) & bit == 0 {
+            rules.push(ArgRule::masked(bit, !a & bit));
+        }
+    }
+    if let Some((&pivot, rest)) = differ.split_first() {
+        for &bit in rest {
+            let mask = pivot | bit;
+            // The two combinations of the pair that neither value has.
+            rules.push(ArgRule::masked(mask, (a & pivot) | (b & bit)));
+            rules.push(ArgRule::masked(mask, (b & pivot) | (a & bit)));
+        }
+    }
+    rules
+}
+
 /// The checked `[security]` table, as the config template sees it.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Security {
+    /// The agent the profile is made for.
+    pub agent: Agent,
     /// `lxc.cap.keep` (empty: `none`); exclusive with `cap_drop`.
     pub cap_keep: Option<Vec<Capability>>,
     /// `lxc.cap.drop`.
@@ -87,8 +177,10 @@ pub struct Security {
     pub seccomp_builtin: bool,
     /// A policy file of the integrator's on the target.
     pub seccomp_file: Option<AbsPath>,
-    /// The built-in policy lets the agent's two mount calls through.
-    pub agent_moves: bool,
+    /// The flag values `mount(2)` may take (the agent's move and its
+    /// read-only remount), and the rules that refuse every other value.
+    pub mount_allowed: Vec<u64>,
+    pub mount_rules: Vec<ArgRule>,
     /// Device allowlist; empty: no device rules.
     pub devices: Vec<DeviceRule>,
     pub no_new_privs: bool,
@@ -107,7 +199,13 @@ pub(super) fn check(
     if dialect == Dialect::Lxc2 {
         return lxc2(&raw).map(|()| Security::default());
     }
-    let needs = needs(file, network);
+    let agent = raw.agent.unwrap_or_default();
+    // The patched agent's gateway steps keep the agent's own rights, so
+    // apps need none of the gateways' capabilities.
+    let needs = match agent {
+        Agent::Patched => Vec::new(),
+        Agent::Upstream => needs(file, network),
+    };
     let caps = |key: &str, list: &[String]| -> Result<Vec<Capability>, Problem> {
         let mut caps = list
             .iter()
@@ -132,8 +230,8 @@ pub(super) fn check(
             if let Some(n) = needs.iter().find(|n| !has(&keep, n.cap)) {
                 return Err(Problem::new(
                     "security.cap-keep",
-                    format!("`{}` is on and needs `{}`: {}", n.key, n.cap, n.why),
-                    Some(&format!("add `{}`, or turn `{}` off", n.cap, n.key)),
+                    format!("`{}` is on and, with the upstream agent (`security.agent`), its apps need `{}`: {}", n.key, n.cap, n.why),
+                    Some(&format!("add `{}`, turn `{}` off, or use the patched agent (`agent = \"patched\"`), which keeps it for itself", n.cap, n.key)),
                 ));
             }
             (Some(keep), None)
@@ -143,8 +241,8 @@ pub(super) fn check(
             if let Some(n) = needs.iter().find(|n| has(&drop, n.cap)) {
                 return Err(Problem::new(
                     "security.cap-drop",
-                    format!("`{}` is on and needs `{}`: {}", n.key, n.cap, n.why),
-                    Some(&format!("do not drop `{}`, or turn `{}` off", n.cap, n.key)),
+                    format!("`{}` is on and, with the upstream agent (`security.agent`), its apps need `{}`: {}", n.key, n.cap, n.why),
+                    Some(&format!("do not drop `{}`, turn `{}` off, or use the patched agent (`agent = \"patched\"`), which keeps it for itself", n.cap, n.key)),
                 ));
             }
             (None, Some(drop))
@@ -182,12 +280,22 @@ pub(super) fn check(
         let value = value.unwrap_or_else(|| default.to_string());
         parse(key, &value, Limit::parse).map(|l| (!l.is_max()).then_some(l))
     };
+    let mount_allowed = match (file, agent) {
+        (false, _) => Vec::new(),
+        (true, Agent::Patched) => vec![AGENT_MOVE, AGENT_REMOUNT],
+        (true, Agent::Upstream) => vec![AGENT_MOVE, UPSTREAM_REMOUNT],
+    };
     Ok(Security {
+        agent,
+        mount_rules: match mount_allowed.is_empty() {
+            true => Vec::new(),
+            false => mount_rules(&mount_allowed),
+        },
+        mount_allowed,
         cap_keep,
         cap_drop,
         seccomp_builtin,
         seccomp_file,
-        agent_moves: file,
         devices,
         no_new_privs: raw.no_new_privs.unwrap_or(true),
         memory_max: limit(
@@ -202,6 +310,7 @@ pub(super) fn check(
 /// `lxc2`: every key refused, at the first one set.
 fn lxc2(raw: &RawSecurity) -> Result<(), Problem> {
     let set = [
+        ("agent", raw.agent.is_some()),
         ("cap-keep", raw.cap_keep.is_some()),
         ("cap-drop", raw.cap_drop.is_some()),
         ("seccomp", raw.seccomp.is_some()),
@@ -217,5 +326,40 @@ fn lxc2(raw: &RawSecurity) -> Result<(), Problem> {
             Some("use `lxc.dialect = \"lxc3\"`, or remove the key"),
         )),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every combination of the low flag bits, and each higher bit on top
+    /// of the allowed values: exactly the allowed values pass.
+    #[test]
+    fn mount_rules_pass_exactly_the_allowed_values() {
+        for allowed in [
+            vec![AGENT_MOVE, AGENT_REMOUNT],
+            vec![AGENT_MOVE, UPSTREAM_REMOUNT],
+            vec![AGENT_MOVE],
+        ] {
+            let rules = mount_rules(&allowed);
+            let refused = |f: u64| rules.iter().any(|r| r.matches(f));
+            for flags in 0..(1u64 << 16) {
+                assert_eq!(!refused(flags), allowed.contains(&flags), "{flags:#x}");
+            }
+            for &ok in &allowed {
+                for bit in 14..64 {
+                    assert!(refused(ok | 1 << bit), "{ok:#x} | bit {bit}");
+                }
+                assert!(refused(ok | 0xC0ED_0000), "MS_MGC_VAL");
+            }
+        }
+    }
+
+    #[test]
+    fn the_bind_move_that_reached_proc_is_refused() {
+        let rules = mount_rules(&[AGENT_MOVE, AGENT_REMOUNT]);
+        assert!(rules.iter().any(|r| r.matches(MS_BIND | MS_MOVE)));
+        assert!(rules.iter().any(|r| r.matches(UPSTREAM_REMOUNT)));
     }
 }

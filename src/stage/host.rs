@@ -81,36 +81,37 @@ fn tool(name: &str, given: Option<&Path>, hint: &str) -> Result<String> {
             }
             std::path::absolute(p).map_err(|e| Error::io(p, e))?
         }
-        None => {
-            // lxc-create may run templates with a short PATH; look in the
-            // sbin directories too, where init.lxc and iptables live. Only
-            // absolute entries: an empty or relative one names the current
-            // directory, and the stage runs as root from wherever
-            // lxc-create was called (a user's busybox would run as root and
-            // be bound into the container).
-            let path = std::env::var_os("PATH").unwrap_or_default();
-            let fixed = [
-                "/usr/local/sbin",
-                "/usr/local/bin",
-                "/usr/sbin",
-                "/usr/bin",
-                "/sbin",
-                "/bin",
-            ];
-            std::env::split_paths(&path)
-                .chain(fixed.iter().map(PathBuf::from))
-                .filter(|d| d.is_absolute())
-                .map(|d| d.join(name))
-                .find(|p| executable(p))
-                .ok_or_else(|| {
-                    Error::unavailable(format!(
-                        "{name} not found in the absolute PATH entries or the sbin directories"
-                    ))
-                    .with_help(hint)
-                })?
-        }
+        None => find(name).ok_or_else(|| {
+            Error::unavailable(format!(
+                "{name} not found in the absolute PATH entries or the sbin directories"
+            ))
+            .with_help(hint)
+        })?,
     };
     config_path(name, &found)
+}
+
+/// Looks `name` up as a host tool: in PATH and, since lxc-create may run
+/// templates with a short PATH, in the sbin directories too, where
+/// init.lxc and iptables live. Only absolute entries: an empty or relative
+/// one names the current directory, and the stage runs as root from
+/// wherever lxc-create was called (a user's busybox would run as root and
+/// be bound into the container).
+pub(super) fn find(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let fixed = [
+        "/usr/local/sbin",
+        "/usr/local/bin",
+        "/usr/sbin",
+        "/usr/bin",
+        "/sbin",
+        "/bin",
+    ];
+    std::env::split_paths(&path)
+        .chain(fixed.iter().map(PathBuf::from))
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join(name))
+        .find(|p| executable(p))
 }
 
 /// A regular file someone may execute (following links, as exec does).

@@ -27,6 +27,7 @@ mod shared_bin;
 pub mod skeletons;
 mod stamp;
 mod store;
+mod subid;
 mod tarball;
 mod tree;
 mod upperfs;
@@ -92,6 +93,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
     let verified = contract::load_verified(&opts.artifacts)?;
     let spec = &verified.spec;
     let tools = Tools::resolve(spec, opts)?;
+    subid::check(&spec.idmap, host::find)?;
     let gateway_dir = host::gateway_dir(spec, opts)?;
     let gateway_mode = spec.gateways_mode.bits();
     let (container, rootfs) = host::targets(opts)?;

@@ -11,7 +11,7 @@ use super::{have, is_root, run};
 
 /// Runs before every scenario: private /run/lxc, a sysfs of the new network
 /// namespace (LXC looks bridges up there) with the cgroup mounts carried
-/// over, a temp lxcpath, and cleanup on exit.
+/// over, a temp lxcpath, root's subordinate ids, and cleanup on exit.
 pub const PRELUDE: &str = r#"
 set -eu
 P=$(mktemp -d /tmp/scgen-lxc.XXXXXX)
@@ -27,6 +27,18 @@ mkdir -p /run/lxc && mount -t tmpfs scgen-test /run/lxc
 mkdir "$P/cg" && mount --rbind /sys/fs/cgroup "$P/cg"
 mount -t sysfs sysfs /sys && mount --move "$P/cg" /sys/fs/cgroup
 mkdir "$P/gw" && echo from-the-host > "$P/gw/hello"
+# The lxc3 default is id-mapped: root needs its subordinate ids (LXC insists
+# where newuidmap is installed), given in this mount namespace only, and
+# the mapped root must reach the rootfs below $P.
+printf 'root:100000:65536\n' > "$P/subid"
+if [ -e /etc/subuid ] && [ -e /etc/subgid ]; then
+    mount --bind "$P/subid" /etc/subuid && mount --bind "$P/subid" /etc/subgid
+else
+    # No file to bind over: give this namespace its own copy of /etc.
+    cp -a /etc "$P/etc" && cp "$P/subid" "$P/etc/subuid" && cp "$P/subid" "$P/etc/subgid"
+    mount --bind "$P/etc" /etc
+fi
+chmod 755 "$P"
 create() {
     GATEWAY_DIR="$P/gw" lxc-create -P "$P" -n "$1" -t "$ART/lxc-softwarecontainer" -f "$ART/softwarecontainer.conf" >&2
 }
