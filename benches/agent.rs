@@ -50,23 +50,35 @@ struct Arm {
     /// The shipped profile (unused by upstream).
     profile: &'static str,
     upstream: bool,
+    /// The default id-mapped container; false: `container.idmap = []`,
+    /// to show what the id map costs.
+    idmap: bool,
 }
 
-const ARMS: [Arm; 3] = [
+const ARMS: [Arm; 4] = [
     Arm {
         label: "upstream's template",
         profile: "default",
         upstream: true,
+        idmap: false,
     },
     Arm {
         label: "scgen default",
         profile: "default",
         upstream: false,
+        idmap: true,
     },
     Arm {
         label: "scgen overlay",
         profile: "overlay",
         upstream: false,
+        idmap: true,
+    },
+    Arm {
+        label: "scgen overlay, privileged",
+        profile: "overlay",
+        upstream: false,
+        idmap: false,
     },
 ];
 
@@ -291,7 +303,8 @@ fn main() {
         std::process::exit(1);
     }
     eprintln!("== SoftwareContainer (cached under target/softwarecontainer/)");
-    let install = sc::build(&Variant::network(false));
+    // The agent the shipped profiles are made for: with scgen's series.
+    let install = sc::build(&Variant::network(false).patched());
     let load_start = loadavg();
     let cgroups_start = monitor_cgroups();
 
@@ -314,13 +327,20 @@ fn main() {
                     profile: arm.profile,
                     sets,
                     manifests: &[],
-                    idmap: false,
+                    idmap: arm.idmap,
                 },
                 &Options {
                     upstream: arm.upstream,
                     scratch_in: Some(&place.dir),
                 },
             );
+            if arm.idmap && arm.profile == "overlay" {
+                // The skeleton store belongs to the mapped root.
+                let store = a.scratch().join("store");
+                fs::create_dir(&store).unwrap();
+                let root = Some(agent::MAPPED_ROOT);
+                std::os::unix::fs::chown(&store, root, root).unwrap();
+            }
             agents.push((p, i, a));
         }
     }

@@ -20,17 +20,19 @@
 //! network-enabled agent needs a profile with the gateway on). With `CI`
 //! set, a missing tool or root fails them.
 //!
-//! The same flow runs id-mapped (`agent_idmap_*`: `container.idmap = ["u 0
-//! 100000 65536", "g 0 100000 65536"]`, the container's root is host uid
-//! 100000): every step and gateway works, the container's `uid_map` says
-//! so and its writes on the host belong to uid 100000. Two things do not,
-//! and their tests assert the exact failure so that a fix flips them: a
-//! write through BindMount with the write buffer on (EACCES: the agent's
-//! buffer dir is root's, mode 0700), and the file gateway's read-only
-//! remount of a file that lives on a `nodev`/`nosuid` mount (EPERM: the
-//! kernel locks those flags on mounts propagated into the container's user
-//! namespace, and the agent's remount would clear them). README,
-//! "Privileges", has the table.
+//! The flow runs in the default container: id-mapped (the container's
+//! root is host uid 100000; its `uid_map` says so and its writes on the
+//! host belong to uid 100000), with the agent built with scgen's patch
+//! series (`integration/softwarecontainer/agent/`), whose apps keep only
+//! the 7 base capabilities (a job's `CapEff` is asserted) while every
+//! gateway works. `agent_upstream_*` run upstream's build with
+//! `security.agent = "upstream"` and assert its two failures exactly, so
+//! that the series is shown to be what fixes them: a write through
+//! BindMount with the write buffer on (EACCES: the agent's buffer dir is
+//! root's, mode 0700), and the file gateway's read-only remount of a file
+//! on a `nodev`/`nosuid` mount (EPERM: the kernel locks those flags on
+//! mounts propagated into the container's user namespace, and upstream's
+//! remount would clear them). README, "Privileges", has the table.
 
 mod common;
 
@@ -137,23 +139,58 @@ fn lxc_state(a: &Agent, id: i32) -> String {
         .to_string()
 }
 
-/// The whole documented flow for one profile, with the write buffer on or
-/// off.
-fn cycle(profile: &str, write_buffer: bool) {
-    cycle_with(profile, write_buffer, false)
+/// Which agent runs the containers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Build {
+    /// scgen's patch series applied: the shipped profiles' agent.
+    Patched,
+    /// Upstream's agent, with `security.agent = "upstream"` in the profile
+    /// (as `profiles/upstream-agent.toml` sets it).
+    Upstream,
 }
 
-fn cycle_with(profile: &str, write_buffer: bool, idmap: bool) {
+/// The SoftwareContainer build of `b` with the network gateway on or off.
+fn install(network: bool, b: Build) -> sc::Install {
+    let v = Variant::network(network);
+    sc::build(&match b {
+        Build::Patched => v.patched(),
+        Build::Upstream => v,
+    })
+}
+
+/// `CapEff` of an app (an Execute'd job): the 7 base capabilities, and
+/// with the upstream agent what the enabled gateways need for its steps.
+fn app_caps(b: Build, network: bool) -> &'static str {
+    match (b, network) {
+        // chown dac_override fowner fsetid kill setgid setuid
+        (Build::Patched, _) => "00000000000000fb",
+        // + sys_admin
+        (Build::Upstream, false) => "00000000002000fb",
+        // + sys_admin net_admin net_raw
+        (Build::Upstream, true) => "00000000002030fb",
+    }
+}
+
+/// The whole documented flow for one profile, with the write buffer on or
+/// off, in the default container (id-mapped) with the patched agent.
+fn cycle(profile: &str, write_buffer: bool) {
+    cycle_with(profile, write_buffer, true, Build::Patched)
+}
+
+fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
     if !agent::ready() {
         return;
     }
     let network = profile == "network";
-    let install = sc::build(&Variant::network(network));
-    let sets: &[&str] = if profile == "overlay" {
-        &["container.skeleton-store=@S@/store"]
-    } else {
-        &[]
-    };
+    let install = install(network, build);
+    let mut sets: Vec<&str> = Vec::new();
+    if profile == "overlay" {
+        sets.push("container.skeleton-store=@S@/store");
+    }
+    if build == Build::Upstream {
+        sets.push("security.agent=upstream");
+    }
+    let sets = &sets[..];
     let manifests: &[&str] = if network {
         &["gateways.json", "network.json"]
     } else {
@@ -237,6 +274,7 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool) {
         "/bin/sh -c '(echo through-the-bind-mount > /app/hello) 2> /gateways/app-error; \
          echo into-gateways > /gateways/hello; \
          echo into-the-rootfs > /written-by-the-container; \
+         grep CapEff /proc/self/status > /gateways/capeff; \
          cat /proc/self/uid_map > /gateways/uid_map'",
     );
     let gw = a.container_root(id).join("gateways");
@@ -266,8 +304,15 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool) {
         },
         "the container's /proc/self/uid_map"
     );
+    // An app keeps none of the gateways' capabilities (patched agent).
+    assert_eq!(
+        fs::read_to_string(a.seen(&gw.join("capeff"))).unwrap(),
+        format!("CapEff:\t{}\n", app_caps(build, network)),
+        "an app's capabilities"
+    );
     let app_error = fs::read_to_string(a.seen(&gw.join("app-error"))).unwrap();
-    if idmap && write_buffer {
+    let upstream_buffer = idmap && write_buffer && build == Build::Upstream;
+    if upstream_buffer {
         // Upstream's write buffer makes its upper dir with mkdtemp: 0700,
         // owned by the host's root. Overlayfs gives the merged dir the
         // upper dir's owner and mode, and the container's root (host uid
@@ -288,7 +333,7 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool) {
     } else {
         assert_eq!(app_error, "", "a write through the bind mount failed");
     }
-    if idmap && write_buffer {
+    if upstream_buffer {
         // Asserted above.
     } else if write_buffer {
         // With the write buffer the agent mounts an overlay, not a bind:
@@ -304,6 +349,10 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool) {
             "through-the-bind-mount\n",
             "a write through the bind mount, in the agent's write buffer",
         );
+        // The patched agent gives the buffer to the container's root.
+        use std::os::unix::fs::MetadataExt;
+        let owner = fs::metadata(a.seen(&upper)).unwrap().uid();
+        assert_eq!(owner, if idmap { agent::MAPPED_ROOT } else { 0 });
         assert!(
             !app.join("hello").exists(),
             "the write buffer let a write through to the host dir"
@@ -517,51 +566,50 @@ fn agent_overlay_profile_write_buffer() {
     cycle("overlay", true);
 }
 
+/// The explicit privileged choice (`container.idmap = []`) still works.
 #[test]
-fn agent_idmap_default_profile() {
-    cycle_with("default", false, true);
+fn agent_privileged_default_profile_write_buffer() {
+    cycle_with("default", true, false, Build::Patched);
 }
 
-/// Everything but a write through BindMount works; the cycle asserts that
-/// write's EACCES and the buffer dir's owner and mode that cause it.
+/// Upstream's agent: everything but a write through BindMount works; the
+/// cycle asserts that write's EACCES and the buffer dir's owner and mode
+/// that cause it (patch 0003 fixes it), and that apps keep `sys_admin`.
 #[test]
-fn agent_idmap_default_profile_write_buffer() {
-    cycle_with("default", true, true);
+fn agent_upstream_default_profile_write_buffer() {
+    cycle_with("default", true, true, Build::Upstream);
 }
 
+/// Upstream's agent on the network profile: apps keep `net_admin` and
+/// `net_raw`, which its eth0 setup and iptables need.
 #[test]
-fn agent_idmap_network_profile() {
-    cycle_with("network", false, true);
-}
-
-#[test]
-fn agent_idmap_network_profile_write_buffer() {
-    cycle_with("network", true, true);
-}
-
-/// The skeleton store belongs to the mapped root, as the README says.
-#[test]
-fn agent_idmap_overlay_profile() {
-    cycle_with("overlay", false, true);
+fn agent_upstream_network_profile() {
+    cycle_with("network", false, true, Build::Upstream);
 }
 
 /// The file gateway's read-only file on a `nosuid,nodev` host mount (as
-/// `/run` and `/tmp` usually are). The agent remounts it with
+/// `/run` and `/tmp` usually are). Upstream's agent remounts it with
 /// `MS_REMOUNT | MS_BIND | MS_RDONLY` and nothing else, which asks the
 /// kernel to clear `nosuid` and `nodev` as well. The container's root may
 /// in a plain container; in an id-mapped one the kernel has locked those
 /// flags (`MNT_LOCK_NOSUID`, `MNT_LOCK_NODEV`) on the mount it propagated
-/// into the container's user namespace, and refuses (EPERM). Only the
-/// agent can fix that, by passing the flags the mount has.
-fn file_gateway_on_a_nodev_mount(idmap: bool) {
+/// into the container's user namespace, and refuses (EPERM). The patched
+/// agent keeps `nosuid`, `nodev` and `noexec` (patch 0002), and the
+/// gateway works. The upstream run turns the seccomp policy off, so that
+/// the kernel alone answers the two remounts it tries.
+fn file_gateway_on_a_nodev_mount(idmap: bool, build: Build) {
     if !agent::ready() {
         return;
     }
-    let install = sc::build(&Variant::network(false));
+    let install = install(false, build);
+    let sets: &[&str] = match build {
+        Build::Patched => &[],
+        Build::Upstream => &["security.agent=upstream", "security.seccomp=off"],
+    };
     let a = Agent::start(&Setup {
         install: &install,
         profile: "default",
-        sets: &[],
+        sets,
         manifests: &["file-nodev.json"],
         idmap,
     });
@@ -590,7 +638,7 @@ fn file_gateway_on_a_nodev_mount(idmap: bool) {
     );
     let remount_failed =
         |e: &String| e.contains("Could not remount /from-a-nodev-mount read-only in container");
-    if idmap {
+    if idmap && build == Build::Upstream {
         assert!(set.is_err(), "SetCapabilities succeeded: {set:?}");
         let errors = a.errors();
         assert!(
@@ -600,7 +648,7 @@ fn file_gateway_on_a_nodev_mount(idmap: bool) {
         // Why: the agent's own call, `mount(path, path, "", MS_REMOUNT |
         // MS_BIND | MS_RDONLY)` (4129), made in the container, is refused
         // with EPERM; the same with MS_NOSUID | MS_NODEV (4135) kept
-        // passes. Both pass the seccomp policy, so the refusal is the
+        // passes. No seccomp policy is loaded here, so the refusal is the
         // kernel's locked flags. (After a failed gateway the agent refuses
         // every Execute: lxc-attach, as the agent attaches; the host's
         // python3 is in the container through the /usr bind.)
@@ -631,11 +679,21 @@ for f in (4096|32|1, 4096|32|1|2|4):
             id,
             "/bin/sh -c 'cat /from-a-nodev-mount > /gateways/seen; \
              (echo x > /from-a-nodev-mount) 2>/dev/null && echo writable > /gateways/ro \
-             || echo read-only > /gateways/ro'",
+             || echo read-only > /gateways/ro; \
+             grep \" /from-a-nodev-mount \" /proc/self/mountinfo | cut -d\" \" -f6 > /gateways/opts'",
         );
         let gw = a.container_root(id).join("gateways");
         expect_file(&a, &gw.join("ro"), "read-only\n", "the file's read-only");
         expect_file(&a, &gw.join("seen"), "on-a-nodev-mount\n", "the file");
+        if build == Build::Patched {
+            // The remount kept the flags (patch 0002).
+            expect_file(
+                &a,
+                &gw.join("opts"),
+                "ro,nosuid,nodev,noexec,relatime\n",
+                "its mount options",
+            );
+        }
         assert!(!a.errors().iter().any(remount_failed));
     }
     a.destroy(id);
@@ -643,35 +701,37 @@ for f in (4096|32|1, 4096|32|1|2|4):
 
 #[test]
 fn agent_file_gateway_on_a_nodev_mount() {
-    file_gateway_on_a_nodev_mount(false);
+    file_gateway_on_a_nodev_mount(true, Build::Patched);
 }
 
-/// Fails (EPERM, asserted) in an id-mapped container: see above.
+/// Upstream's agent, privileged: its remount may clear the flags.
 #[test]
-fn agent_idmap_file_gateway_on_a_nodev_mount_is_refused() {
-    file_gateway_on_a_nodev_mount(true);
+fn agent_upstream_privileged_file_gateway_on_a_nodev_mount() {
+    file_gateway_on_a_nodev_mount(false, Build::Upstream);
 }
 
-/// Least privilege where it meets a gateway: `sys_admin` is kept only for
-/// `gateways.file`, because the agent's BindMount (and the file gateway,
-/// which uses it) moves the mount out of `/gateways` inside the container.
-/// Without it, the default profile's container still runs and executes,
-/// and BindMount fails exactly there: the test that names the need.
+/// Upstream's agent fails (EPERM, asserted) in an id-mapped container: see
+/// above.
 #[test]
-fn agent_bindmount_needs_sys_admin_from_gateways_file() {
-    if !agent::ready() {
-        return;
-    }
-    let install = sc::build(&Variant::network(false));
+fn agent_upstream_file_gateway_on_a_nodev_mount_is_refused() {
+    file_gateway_on_a_nodev_mount(true, Build::Upstream);
+}
+
+/// BindMount with `gateways.file = false`, the seccomp policy on or off,
+/// and the patched or upstream agent. Returns the BindMount's error, if
+/// any, after checking the container ran an Execute either way.
+fn bindmount(sets: &[&str], build: Build) -> Option<String> {
+    let install = install(false, build);
     let a = Agent::start(&Setup {
         install: &install,
         profile: "default",
-        sets: &["gateways.file=false"],
+        sets,
         manifests: &["gateways.json"],
-        idmap: false,
+        idmap: true,
     });
     let app = a.scratch().join("host/app");
     fs::create_dir_all(&app).unwrap();
+    std::os::unix::fs::chown(&app, Some(agent::MAPPED_ROOT), Some(agent::MAPPED_ROOT)).unwrap();
     let id = a.create("[{\"writeBufferEnabled\": false}]");
     let config = fs::read_to_string(a.seen(&a.lxc_dir(id).join("config"))).unwrap();
     assert!(
@@ -683,21 +743,66 @@ fn agent_bindmount_needs_sys_admin_from_gateways_file() {
         &a,
         &a.container_root(id).join("gateways/runs"),
         "runs\n",
-        "Execute without sys_admin",
+        "Execute",
     );
-    let err = a
-        .call(
-            "BindMount",
-            &[&id.to_string(), app.to_str().unwrap(), "/app", "false"],
-        )
-        .expect_err("BindMount worked without sys_admin");
-    assert!(err.contains("Unable to bind mount"), "{err}");
-    assert!(
-        a.errors()
-            .iter()
-            .any(|e| e.contains("Could not move the mount inside the container")),
-        "{:#?}",
-        a.errors()
+    let r = a.call(
+        "BindMount",
+        &[&id.to_string(), app.to_str().unwrap(), "/app", "false"],
     );
+    let r = match r {
+        Ok(_) => None,
+        Err(err) => {
+            assert!(err.contains("Unable to bind mount"), "{err}");
+            assert!(
+                a.errors()
+                    .iter()
+                    .any(|e| e.contains("Could not move the mount inside the container")),
+                "{:#?}",
+                a.errors()
+            );
+            Some(err)
+        }
+    };
     a.destroy(id);
+    r
+}
+
+/// `gateways.file = false`: the built-in policy refuses every `mount(2)`,
+/// the agent's own move included, so BindMount fails there; with the
+/// policy off the same patched agent's BindMount works. So the policy's
+/// mount rule, not a capability, is what `gateways.file` switches.
+#[test]
+fn agent_bindmount_needs_the_policys_mount_rule_from_gateways_file() {
+    if !agent::ready() {
+        return;
+    }
+    let on = bindmount(&["gateways.file=false"], Build::Patched);
+    assert!(on.is_some(), "BindMount worked with every mount refused");
+    let off = bindmount(
+        &["gateways.file=false", "security.seccomp=off"],
+        Build::Patched,
+    );
+    assert_eq!(off, None, "BindMount failed with the policy off");
+}
+
+/// Upstream's agent moves the mount with the app's capabilities: with
+/// `sys_admin` not kept (and no policy in the way), its BindMount fails,
+/// where the patched agent's, with its own rights, works (above).
+#[test]
+fn agent_upstream_bindmount_needs_sys_admin_for_apps() {
+    if !agent::ready() {
+        return;
+    }
+    let err = bindmount(
+        &[
+            "gateways.file=false",
+            "security.seccomp=off",
+            "security.agent=upstream",
+        ],
+        Build::Upstream,
+    );
+    assert!(
+        err.is_some(),
+        "upstream's BindMount worked without sys_admin"
+    );
 }

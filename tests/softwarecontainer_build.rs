@@ -78,6 +78,34 @@ fn patch_applies_cleanly_to_the_fixture() {
     assert!(src
         .join("libsoftwarecontainer/softwarecontainer.toml")
         .is_file());
+
+    // The agent patch series, after it, in name order: each a `git
+    // format-patch` mail with its reason, applying with no fuzz.
+    for p in sc::agent_series() {
+        let text = read(&p);
+        assert!(
+            text.starts_with("From ") && text.contains("\nSubject: [PATCH"),
+            "{}: not a git format-patch mail",
+            p.display()
+        );
+        let o = run(Command::new("patch")
+            .args(["-p1", "--fuzz=0", "--forward", "--batch", "-i"])
+            .arg(&p)
+            .current_dir(&src));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{}: {out}", p.display());
+        assert!(
+            !out.contains("offset") && !out.contains("fuzz"),
+            "{} needs refreshing against the fixture:\n{out}",
+            p.display()
+        );
+    }
+    // What the series is for, in the source it built from.
+    let container = read(&src.join("libsoftwarecontainer/src/container.cpp"));
+    assert!(container.contains("options.attach_flags &= ~LXC_ATTACH_DROP_CAPABILITIES;"));
+    assert!(
+        container.contains("MS_REMOUNT | MS_RDONLY | MS_BIND | MS_NOSUID | MS_NODEV | MS_NOEXEC")
+    );
 }
 
 /// The patched SoftwareContainer, built and installed into its prefix.

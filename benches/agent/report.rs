@@ -195,6 +195,12 @@ pub fn print(run: &Run) {
             "| 5 | ratio agent Create, upstream / scgen default | {fs} | {:.1}x | | | median over median |",
             up / def
         );
+        // The id map's cost: the same overlay profile, privileged.
+        let ov_priv = median(&of(3).create);
+        println!(
+            "| 5 | id map's cost: agent Create, scgen overlay id-mapped − privileged | {fs} | {:+.2} ms | | | median − median ({ov:.2} − {ov_priv:.2} ms) |",
+            ov - ov_priv
+        );
         // What the templates and LXC cost apart from gdbus and the bus,
         // which every Create pays alike: a diagnostic, not the target.
         let rt = median(&floor);

@@ -90,7 +90,8 @@ pub struct Setup<'a> {
     /// Service manifests (`tests/agent/<name>`), with `@S@` replaced by
     /// the scratch dir, put in `service-manifest.d`.
     pub manifests: &'a [&'a str],
-    /// An id-mapped container: the profile gets [`IDMAP`] (the container's
+    /// An id-mapped container (the default; false: `container.idmap = []`,
+    /// a privileged one): the profile gets [`IDMAP`] (the container's
     /// root is host uid and gid [`MAPPED_ROOT`]), the agent's namespace a
     /// `/etc/subuid` and `/etc/subgid` that give root that range (LXC
     /// insists on it where `newuidmap` is installed), and the scratch dir
@@ -239,9 +240,13 @@ impl Agent {
             for kv in setup.sets {
                 gen = gen.set(&subst(kv));
             }
-            if setup.idmap {
-                gen = gen.set(IDMAP);
-            }
+            // The lxc3 default is id-mapped; a privileged container is the
+            // explicit choice of an empty map.
+            gen = gen.set(if setup.idmap {
+                IDMAP
+            } else {
+                "container.idmap=[]"
+            });
             gen.ok();
         }
         if setup.idmap {

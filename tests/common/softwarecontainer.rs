@@ -78,6 +78,18 @@ impl Variant {
         }
     }
 
+    /// With scgen's agent patch series applied
+    /// (`integration/softwarecontainer/agent/*.patch`, in name order), the
+    /// agent the shipped profiles are made for (`security.agent =
+    /// "patched"`).
+    pub fn patched(mut self) -> Self {
+        self.name.push_str("-patched");
+        for p in agent_series() {
+            self = self.patch(p);
+        }
+        self
+    }
+
     /// The same build, named differently (for the cache directory).
     pub fn named(mut self, name: &str) -> Self {
         self.name = name.to_string();
@@ -115,6 +127,19 @@ impl Variant {
         v.extend(self.options.iter().cloned());
         v
     }
+}
+
+/// scgen's agent patch series, in the order `patch -p1` applies it.
+pub fn agent_series() -> Vec<PathBuf> {
+    let dir = super::root().join("integration/softwarecontainer/agent");
+    let mut v: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "patch"))
+        .collect();
+    v.sort();
+    assert!(!v.is_empty(), "no patches in {}", dir.display());
+    v
 }
 
 /// A finished install of one variant.
