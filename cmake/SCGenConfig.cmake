@@ -7,7 +7,7 @@
 #
 #   scgen_generate(PROFILE <file> OUTPUT_DIR <dir>
 #                  [TARGET <name>] [SET <key=value>...] [TEMPLATES <dir>]
-#                  [SOFTWARECONTAINER] [INSTALL [COMPONENT <component>]])
+#                  [SOFTWARECONTAINER] [INSTALL [COMPONENT <component>] [SUBIDS]])
 #
 # PROFILE and TEMPLATES are relative to CMAKE_CURRENT_SOURCE_DIR, OUTPUT_DIR
 # to CMAKE_CURRENT_BINARY_DIR. TARGET (default: scgen-<profile stem>) is an
@@ -31,6 +31,15 @@
 # install.bindir and install.datadir from GNUInstallDirs, before your SET
 # values, because the drop-in runs <bindir>/scgen with the artifacts in
 # <datadir>/softwarecontainer/scgen. A SET of yours wins.
+#
+# SUBIDS (with INSTALL) also gives root, at install time, the subordinate ids
+# of the profile's container.idmap (the lxc3 default is id-mapped) in
+# ${DESTDIR}/etc/subuid and /etc/subgid, through `scgen subids --root`: LXC
+# maps ids through newuidmap/newgidmap where they are installed, and they
+# refuse ranges root lacks. Use it where the install goes onto the target's
+# root filesystem (an image's root as DESTDIR, or the running system); a
+# package that must not own /etc/subuid runs `scgen subids --artifacts
+# <datadir>/softwarecontainer/scgen` in its postinst instead.
 #
 # SOFTWARECONTAINER takes SoftwareContainer's own CMake options into the
 # profile, so the agent, its LXC config and the drop-in are built from the
@@ -84,7 +93,7 @@ cmake_policy(VERSION 3.20...3.31)
 
 function(scgen_generate)
   cmake_parse_arguments(PARSE_ARGV 0 _scgen
-    "INSTALL;SOFTWARECONTAINER" "PROFILE;OUTPUT_DIR;TARGET;TEMPLATES;COMPONENT" "SET")
+    "INSTALL;SOFTWARECONTAINER;SUBIDS" "PROFILE;OUTPUT_DIR;TARGET;TEMPLATES;COMPONENT" "SET")
   if(_scgen_UNPARSED_ARGUMENTS)
     message(FATAL_ERROR "scgen_generate: unknown arguments: ${_scgen_UNPARSED_ARGUMENTS}")
   endif()
@@ -274,6 +283,19 @@ function(scgen_generate)
     list(REMOVE_ITEM _plain "${_dir}/lxc-softwarecontainer")
     install(FILES ${_plain}
       DESTINATION "${_artifacts_dir}" ${_component})
+    if(_scgen_SUBIDS)
+      # The build tree's artifacts name the same id map as the installed
+      # ones; the root is DESTDIR's (the running system without one).
+      install(CODE "
+        set(_root \"\$ENV{DESTDIR}/\")
+        execute_process(COMMAND \"${SCGEN_EXECUTABLE}\" subids --artifacts \"${_dir}\" --root \"\${_root}\"
+          RESULT_VARIABLE _rc)
+        if(NOT _rc EQUAL 0)
+          message(FATAL_ERROR \"scgen subids failed (exit \${_rc})\")
+        endif()" ${_component})
+    endif()
+  elseif(_scgen_SUBIDS)
+    message(FATAL_ERROR "scgen_generate: SUBIDS needs INSTALL")
   endif()
 endfunction()
 

@@ -44,6 +44,14 @@ pub enum Command {
         after_help = "Examples:\n  scgen skeletons list --lxcpath /var/lib/lxc      # exit 65 if one fails its check\n  scgen skeletons --store /var/lib/softwarecontainer/skeletons prune --lxcpath /var/lib/lxc"
     )]
     Skeletons(SkeletonsArgs),
+    /// Give root the subordinate ids an id-mapped container needs: add
+    /// `root:START:COUNT` to /etc/subuid and /etc/subgid for each range of
+    /// the artifacts' `container.idmap` that root lacks (LXC maps through
+    /// newuidmap/newgidmap where they are installed, and they insist).
+    #[command(
+        after_help = "Examples:\n  scgen subids --artifacts /usr/local/share/softwarecontainer/scgen\n  scgen subids --artifacts out --root \"$D\"      # an image's root, at build time\n  scgen subids --artifacts out --check        # exit 67 if root lacks them"
+    )]
+    Subids(SubidsArgs),
     /// Print the JSON Schema of a profile (for editor completion of TOML).
     #[command(
         after_help = "Example:\n  scgen schema > profile.schema.json   # then point taplo/Even Better TOML at it"
@@ -98,6 +106,20 @@ pub struct StageArgs {
     /// The namespace gid of lxc-create's caller, for the container config.
     #[arg(long, value_name = "GID")]
     pub mapped_gid: Option<u32>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SubidsArgs {
+    /// Directory of the artifacts (holding SHA256SUMS); their stage.toml
+    /// names the id map.
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+    /// The root filesystem whose /etc/subuid and /etc/subgid to change.
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    pub root: PathBuf,
+    /// Change nothing; exit 67 if root lacks a range.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -177,6 +199,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gen(args) => gen(args),
         Command::Stage(args) => stage(args),
         Command::Skeletons(args) => skeletons(args),
+        Command::Subids(args) => subids(args),
         Command::Schema => print(&crate::profile::schema()),
         Command::Completions { shell } => print(&completions(shell)),
         Command::Man => print(&man()),
@@ -261,6 +284,26 @@ fn stage(args: StageArgs) -> Result<()> {
             "unchanged"
         }
     ))
+}
+
+fn subids(args: SubidsArgs) -> Result<()> {
+    let verified = crate::contract::load_verified(&args.artifacts)?;
+    let done = crate::stage::subid::provision(&verified.spec.idmap, &args.root, args.check)?;
+    let mut text = String::new();
+    if verified.spec.idmap.is_empty() {
+        text.push_str("no container.idmap: nothing to do\n");
+    }
+    for p in done {
+        match p.missing.is_empty() {
+            true => text.push_str(&format!("{}: root has its ranges\n", p.file.display())),
+            false => text.push_str(&format!(
+                "{}: added {}\n",
+                p.file.display(),
+                p.missing.join(", ")
+            )),
+        }
+    }
+    print(&text)
 }
 
 fn skeletons(args: SkeletonsArgs) -> Result<()> {

@@ -381,8 +381,16 @@ fn idmap_is_written_in_the_dialects_key() {
         );
         assert!(!conf.contains(&format!("{other} =")), "{dialect}:\n{conf}");
     }
-    let out = tmp.path().join("none");
+    // The lxc3 default is id-mapped; `[]` is the explicit privileged choice.
+    let out = tmp.path().join("default");
     Gen::new().out(&out).ok();
+    let conf = std::fs::read_to_string(out.join("softwarecontainer.conf")).unwrap();
+    assert!(
+        conf.contains("lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n"),
+        "{conf}"
+    );
+    let out = tmp.path().join("none");
+    Gen::new().out(&out).set("container.idmap=[]").ok();
     let conf = std::fs::read_to_string(out.join("softwarecontainer.conf")).unwrap();
     assert!(!conf.contains("map = "), "{conf}");
 }

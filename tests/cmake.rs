@@ -219,11 +219,25 @@ fn example_builds_installs_and_rebuilds_only_when_inputs_change() {
         })
         .collect();
     files.sort();
-    // The artifacts, and the drop-in and config again where upstream's are.
+    // The artifacts, the drop-in and config again where upstream's are,
+    // and (SUBIDS) root's subordinate ids for the id-mapped default.
     assert_eq!(
         files.len(),
-        ARTIFACTS.len() + 2,
+        ARTIFACTS.len() + 4,
         "unexpected installed files: {files:#?}"
+    );
+    for f in ["etc/subuid", "etc/subgid"] {
+        assert_eq!(
+            fs::read_to_string(p.stage.join(f)).unwrap(),
+            "root:100000:65536\n",
+            "{f}"
+        );
+    }
+    // A second install adds nothing.
+    p.ninja(&["install"], Some(&p.stage));
+    assert_eq!(
+        fs::read_to_string(p.stage.join("etc/subuid")).unwrap(),
+        "root:100000:65536\n"
     );
 
     // Nothing changed: nothing to do.

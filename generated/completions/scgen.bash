@@ -37,6 +37,9 @@ _scgen() {
             scgen,stage)
                 cmd="scgen__subcmd__stage"
                 ;;
+            scgen,subids)
+                cmd="scgen__subcmd__subids"
+                ;;
             scgen__subcmd__help,completions)
                 cmd="scgen__subcmd__help__subcmd__completions"
                 ;;
@@ -57,6 +60,9 @@ _scgen() {
                 ;;
             scgen__subcmd__help,stage)
                 cmd="scgen__subcmd__help__subcmd__stage"
+                ;;
+            scgen__subcmd__help,subids)
+                cmd="scgen__subcmd__help__subcmd__subids"
                 ;;
             scgen__subcmd__help__subcmd__skeletons,list)
                 cmd="scgen__subcmd__help__subcmd__skeletons__subcmd__list"
@@ -89,7 +95,7 @@ _scgen() {
 
     case "${cmd}" in
         scgen)
-            opts="-h -V --help --version gen stage skeletons schema completions man help"
+            opts="-h -V --help --version gen stage skeletons subids schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -155,7 +161,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help)
-            opts="gen stage skeletons schema completions man help"
+            opts="gen stage skeletons subids schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -281,6 +287,20 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help__subcmd__stage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__help__subcmd__subids)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -490,6 +510,28 @@ _scgen() {
                     return 0
                     ;;
                 --mapped-gid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__subids)
+            opts="-h --artifacts --root --check --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --artifacts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --root)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

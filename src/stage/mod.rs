@@ -27,7 +27,7 @@ mod shared_bin;
 pub mod skeletons;
 mod stamp;
 mod store;
-mod subid;
+pub mod subid;
 mod tarball;
 mod tree;
 mod upperfs;

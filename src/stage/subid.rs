@@ -6,7 +6,8 @@
 //! succeeds, and every `lxc-start` then fails with "newuidmap failed to
 //! write mapping". Without those tools LXC, as root, writes the maps
 //! itself and needs nothing. Saying so at create time, with the line to
-//! add, beats a container that never starts.
+//! add, beats a container that never starts. [`provision`] adds those
+//! lines (`scgen subids`), for a CMake install or an image build to call.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
@@ -58,6 +59,105 @@ pub(super) fn check(
     Ok(())
 }
 
+/// What [`provision`] did, or found to do, for one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Provision {
+    /// The file, below the given root.
+    pub file: std::path::PathBuf,
+    /// The lines root lacked (added, unless only checking).
+    pub missing: Vec<String>,
+}
+
+/// Gives root the host ranges of `idmap` in `<root>/etc/subuid` and
+/// `<root>/etc/subgid`: each missing range becomes a `root:START:COUNT`
+/// line appended to the file (made 0644 if it is missing), written through
+/// a temp file renamed into place. A range another user already holds is
+/// refused (two owners of one host id could enter each other's
+/// containers). With `check`, nothing is written and missing lines are an
+/// error. Returns, per file, what was (or would be) added.
+pub fn provision(idmap: &[IdMap], root: &Path, check: bool) -> Result<Vec<Provision>> {
+    let mut out = Vec::new();
+    for (kind, _, file) in SUBID {
+        let path = root.join(file.trim_start_matches('/'));
+        let text = match crate::files::read_existing(&path, 1 << 20)? {
+            crate::files::Found::Missing => String::new(),
+            crate::files::Found::File { bytes, .. } => String::from_utf8(bytes)
+                .map_err(|_| Error::no_subids(format!("{}: not UTF-8", path.display())))?,
+            crate::files::Found::Other(what) => {
+                return Err(Error::unsafe_target(format!(
+                    "{}: {what}, not a plain file; not read or replaced",
+                    path.display()
+                )))
+            }
+        };
+        let ranges = root_ranges(&text);
+        let mut missing = Vec::new();
+        for m in idmap.iter().filter(|m| m.kind == kind) {
+            let (start, len) = (u64::from(m.host), u64::from(m.range));
+            if covered(&ranges, start, len) {
+                continue;
+            }
+            if let Some(other) = others(&text)
+                .into_iter()
+                .find(|(_, s, e)| *s < start + len && start < *e)
+            {
+                return Err(Error::no_subids(format!(
+                    "{}: host ids {start}-{} of the container's map `{m}` are {}'s ({}-{})",
+                    path.display(),
+                    start + len - 1,
+                    other.0,
+                    other.1,
+                    other.2 - 1
+                ))
+                .with_help("choose a `container.idmap` range no user holds"));
+            }
+            missing.push(format!("root:{start}:{len}"));
+        }
+        if !missing.is_empty() {
+            if check {
+                return Err(Error::no_subids(format!(
+                    "{}: root lacks {}",
+                    path.display(),
+                    missing.join(", ")
+                ))
+                .with_help(
+                    "run `scgen subids` with the same arguments and without --check to add them",
+                ));
+            }
+            let mut new = text.clone();
+            if !new.is_empty() && !new.ends_with('\n') {
+                new.push('\n');
+            }
+            for l in &missing {
+                new.push_str(l);
+                new.push('\n');
+            }
+            // An install root being staged may have no etc/ yet.
+            let etc = path.parent().expect("below the root");
+            std::fs::create_dir_all(etc).map_err(|e| Error::create(etc, e))?;
+            crate::files::write_atomic(&path, new.as_bytes(), 0o644)?;
+        }
+        out.push(Provision {
+            file: path,
+            missing,
+        });
+    }
+    Ok(out)
+}
+
+/// Every other user's range, as `(user, start, end)`.
+fn others(text: &str) -> Vec<(String, u64, u64)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.trim().split(':');
+            let (who, start, count) = (f.next()?, f.next()?, f.next()?);
+            let start: u64 = start.parse().ok()?;
+            let count: u64 = count.parse().ok()?;
+            (!matches!(who, "root" | "0")).then(|| (who.to_string(), start, start + count))
+        })
+        .collect()
+}
+
 /// The ranges of root's lines (`root:START:COUNT` or `0:START:COUNT`), as
 /// `(start, end)`.
 fn root_ranges(text: &str) -> Vec<(u64, u64)> {
@@ -104,6 +204,40 @@ fn privileged(p: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn map() -> Vec<IdMap> {
+        ["u 0 100000 65536", "g 0 100000 65536"]
+            .iter()
+            .map(|m| IdMap::parse(m).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn provision_adds_roots_lines_once_and_refuses_anothers_range() {
+        let root = tempfile::tempdir().unwrap();
+        let etc = root.path().join("etc");
+        std::fs::create_dir(&etc).unwrap();
+        std::fs::write(etc.join("subuid"), "alice:200000:65536").unwrap();
+        assert!(provision(&map(), root.path(), true).is_err());
+        let done = provision(&map(), root.path(), false).unwrap();
+        assert_eq!(done[0].missing, ["root:100000:65536"]);
+        assert_eq!(
+            std::fs::read_to_string(etc.join("subuid")).unwrap(),
+            "alice:200000:65536\nroot:100000:65536\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(etc.join("subgid")).unwrap(),
+            "root:100000:65536\n"
+        );
+        // Again: nothing to add, nothing rewritten, and --check passes.
+        let again = provision(&map(), root.path(), false).unwrap();
+        assert!(again.iter().all(|p| p.missing.is_empty()));
+        provision(&map(), root.path(), true).unwrap();
+        std::fs::write(etc.join("subgid"), "bob:150000:10\n").unwrap();
+        let e = provision(&map(), root.path(), false).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::exit::NO_SUBIDS);
+        assert!(e.to_string().contains("are bob's (150000-150009)"), "{e}");
+    }
 
     #[test]
     fn ranges_are_roots_and_cover_by_union() {
