@@ -1,16 +1,30 @@
-//! Least privilege, proven on real LXC 5: a container made from each
-//! shipped `lxc3` profile is entered the way SoftwareContainer's agent
-//! enters it (`lxc-start -d -- env /bin/sleep`, then `lxc-attach`), and a
-//! small static probe (`tests/privileges/probe.c`) tries what an app must
-//! not do: load a module, mount, make a block device node, read the kernel
-//! log, set the clock, raw I/O, bpf, the new mount API, unmount, unshare,
-//! and writes to `/proc/sys`, `/proc/sysrq-trigger` and `/sys`.
+//! Safe by default, tried as a hostile app would on real LXC 5 (issue 20):
+//! a container made from each shipped `lxc3` profile is entered the way
+//! SoftwareContainer's agent enters it (`lxc-start -d -- env /bin/sleep`,
+//! then `lxc-attach`), and a static probe (`tests/privileges/probe.c`) tries
+//! the six things a hostile app did before: host root through a bind of
+//! `/proc` (`MS_BIND|MS_MOVE`), host files through fanotify, a host hang
+//! through the freeze, trim and shutdown ioctls, the network profile's
+//! firewall, new namespaces through `clone`/`clone3`, and the read-only
+//! remount that clears `nosuid`, `nodev` and `noexec`; with them the older
+//! attempts (module load, mount, mknod, syslog, clock, raw I/O, bpf, the new
+//! mount API, unshare, `/proc/sys`, `/sys`).
 //!
 //! Every attempt is harmless to the host if it wrongly succeeds (the probe
-//! says why for each), and the clock is judged by a permission check
-//! (`settimeofday(NULL, NULL)`) and the capability bits, never by setting
-//! it. The control, the same container with `[security]` turned off, shows
-//! each attempt can succeed, so each assertion can fail.
+//! says why for each): a sysctl is judged by open(O_WRONLY) and close, the
+//! freeze (thawed at once) and the fanotify mark reach only a scratch ext4
+//! loop-mounted as the lxcpath in the test's own mount namespace, the trim
+//! and shutdown carry invalid arguments the kernel checks after the
+//! capability, and the network attempts stay in the container's own network
+//! namespace.
+//!
+//! Each container's results are compared whole with what its measures
+//! imply ([`expected`]), so every key is asserted in every run. The
+//! controls turn the measures off together (every attempt succeeds) and one
+//! at a time (the seccomp policy alone, the id map alone, the capability
+//! set alone), so each assertion can fail and each result is attributed to
+//! the measure that causes it. What LXC's own `proc:mixed sys:mixed` do (a
+//! read-only `/proc/sys` and `/sys`) shows in the controls too.
 
 mod common;
 
@@ -52,93 +66,53 @@ fn probe() -> PathBuf {
         .clone()
 }
 
-/// The agent's way in: start without init, attach, run the probe and read
-/// the status lines the kernel keeps for capabilities, no_new_privs and
-/// seccomp.
-const ATTACH: &str = r#"
-create c1
-mkdir "$P/c1/rootfs/probe-dir" && cp "$PROBE" "$P/c1/rootfs/probe"
-lxc-start -P "$P" -n c1 -d -- env /bin/sleep 100000000
-lxc-wait -P "$P" -n c1 -s RUNNING -t 10
-lxc-attach -P "$P" -n c1 -- /probe --inside-container
-lxc-attach -P "$P" -n c1 -- /bin/busybox sh -c "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status" | tr -d '\t' | sed 's/:/=/'
-# The limit in force, in whichever cgroup layout this host has.
-if [ -e /sys/fs/cgroup/cgroup.controllers ]; then mem=memory.max; else mem=memory.limit_in_bytes; fi
-echo "memory_max=$(lxc-cgroup -P "$P" -n c1 $mem | sed 's/^9223372036854771712$/max/')"
-echo "pids_max=$(lxc-cgroup -P "$P" -n c1 pids.max)"
-timeout 10 lxc-stop -P "$P" -n c1 -k
-"#;
+/// The container's boot, the probe's three runs (the agent's rights, the
+/// app's, the mount flag sweep), the status lines and limits.
+const BOOT: &str = include_str!("privileges/boot.sh");
 
-/// Runs [`ATTACH`] for `profile` with `sets`; returns the probe's results.
-fn attempts(profile: &str, sets: &[&str]) -> BTreeMap<String, String> {
-    let tmp = tempfile::tempdir().unwrap();
-    let art = tmp.path().join("art");
-    let mut g = Gen::new()
-        .profile(root().join(format!("profiles/{profile}.toml")))
-        .out(&art);
-    for s in sets {
-        g = g.set(s);
-    }
-    g.ok();
-    let script = format!(
-        "ip link add lxcbr0 type bridge && ip link set lxcbr0 up\nPROBE={}\n{ATTACH}",
-        probe().display()
-    );
-    common::lxc::key_values(&common::lxc::scenario(&art, &script))
+/// `container.idmap` for a privileged container: the explicit choice.
+const PRIVILEGED: &str = "container.idmap=[]";
+/// Every capability LXC has (the seed's container).
+const ALL_CAPS: &str = "security.cap-drop=[]";
+
+/// The measures a container was made with; [`expected`] derives every
+/// result of the probe from them.
+#[derive(Clone, Copy, Debug)]
+struct Measures {
+    /// The built-in seccomp policy.
+    seccomp: bool,
+    /// Its mount rules pass the agent's two calls (`gateways.file`).
+    moves: bool,
+    /// Its mount rules also pass upstream's remount (`security.agent =
+    /// "upstream"`).
+    upstream_remount: bool,
+    /// Id-mapped: the container's root is not the host's.
+    idmap: bool,
+    /// The app's capabilities: every one (`cap-drop = []`), or a list.
+    caps: Caps,
+    /// `[security]`'s no_new_privs, devices, memory and pids limits.
+    limits: bool,
+    /// The container has `eth0` on the bridge (the network gateway).
+    network: bool,
 }
 
-/// The capability mask a container should have: bits of `names`.
-fn mask(names: &[&str]) -> String {
-    let bits = names
-        .iter()
-        .map(|n| 1u64 << Capability::parse(n).unwrap().bit())
-        .fold(0, |a, b| a | b);
-    format!("{bits:016x}")
+#[derive(Clone, Copy, Debug)]
+enum Caps {
+    All,
+    Keep(&'static [&'static str]),
 }
 
-/// What every restricted container refuses, by the errno the probe saw.
-const REFUSED: &[&str] = &[
-    "init_module",
-    "mount_tmpfs",
-    "mknod_block",
-    "klog_size",
-    "settimeofday",
-    "iopl",
-    "bpf",
-    "fsopen",
-    "umount2",
-    "unshare",
-    "remount_rw",
-    "bind",
-];
-
-fn assert_restricted(out: &BTreeMap<String, String>, caps: &[&str]) {
-    for k in REFUSED {
-        assert_eq!(
-            out.get(*k).map(String::as_str),
-            Some("EPERM"),
-            "{k}: {out:?}"
-        );
+impl Caps {
+    fn has(self, cap: &str) -> bool {
+        match self {
+            Caps::All => true,
+            Caps::Keep(list) => list.contains(&cap),
+        }
     }
-    // The agent's two mount calls pass the filter and fail on their
-    // (missing) paths only.
-    assert_eq!(out["agent_move"], "ENOENT", "{out:?}");
-    assert_eq!(out["agent_remount_ro"], "ENOENT", "{out:?}");
-    assert_eq!(out["move_proc_sys"], "EINVAL", "{out:?}");
-    for k in ["proc_sys_w", "sys_w"] {
-        assert_eq!(out[k], "EROFS", "{k}: {out:?}");
-    }
-    // ENOENT where the kernel has no magic SysRq; never writable.
-    assert_ne!(out["sysrq_w"], "ok", "{out:?}");
-    assert_eq!(out["CapEff"], mask(caps), "{out:?}");
-    assert_eq!(out["CapBnd"], mask(caps), "{out:?}");
-    assert_eq!(out["NoNewPrivs"], "1");
-    assert_eq!(out["Seccomp"], "2", "seccomp filter mode");
-    assert_eq!(out["memory_max"], (512u64 << 20).to_string(), "{out:?}");
-    assert_eq!(out["pids_max"], "1024", "{out:?}");
 }
 
-const BASE: [&str; 7] = [
+/// What the default (patched-agent) profiles keep for apps.
+const BASE: &[&str] = &[
     "chown",
     "dac_override",
     "fowner",
@@ -148,91 +122,544 @@ const BASE: [&str; 7] = [
     "setuid",
 ];
 
-#[test]
-fn default_profile_keeps_only_what_its_gateways_need() {
-    if !(lxc::ready() && have("cc")) {
-        return;
+/// What `security.agent = "upstream"` adds for the unpatched agent's
+/// gateways: sys_admin for the file gateway, net_admin and net_raw for the
+/// network gateway.
+const UPSTREAM: &[&str] = &[
+    "chown",
+    "dac_override",
+    "fowner",
+    "fsetid",
+    "kill",
+    "net_admin",
+    "net_raw",
+    "setgid",
+    "setuid",
+    "sys_admin",
+];
+
+/// Boots `profile` with `sets` and returns the probe's results.
+fn attempts(profile: &str, sets: &[&str], m: Measures) -> BTreeMap<String, String> {
+    let mut sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    // The overlay skeletons and the shared /bin on the scratch lxcpath.
+    let overlay = profile == "overlay";
+    if overlay {
+        sets.push("container.skeleton-store=@L@/store".into());
     }
-    let out = attempts("default", &[]);
-    let mut caps = BASE.to_vec();
-    caps.push("sys_admin"); // gateways.file: the agent's moves
-    assert_restricted(&out, &caps);
-    // Fewer than Docker's 14 and Podman's 11.
-    assert!(caps.len() < 11);
+    if profile == "shared-bin" {
+        sets.push("busybox.shared-bin=@L@/bin".into());
+    }
+    let o = run(Command::new("unshare")
+        .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
+        .arg(format!("{}\n{BOOT}", common::lxc::PRELUDE))
+        .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
+        .env("PROFILE", root().join(format!("profiles/{profile}.toml")))
+        .env("SETS", sets.join("\n"))
+        .env("NETWORK", if m.network { "1" } else { "" })
+        .env(
+            "STORE_OWNER",
+            if overlay && m.idmap { "100000" } else { "" },
+        )
+        .env("PROBE", probe()));
+    let mut out = common::lxc::key_values(&o);
+    // Every one of the 16384 sets, in the controls: say so; a long list
+    // by its count and its first sets.
+    let passed: Vec<&str> = out["sweep_passed"]
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let short = match passed.len() {
+        n if n == 1 << 14 => "all 16384".to_string(),
+        n if n > 8 => format!("{n} sets, the first {}", passed[..8].join(",")),
+        _ => passed.join(","),
+    };
+    out.insert("sweep_passed".into(), short);
+    out
 }
 
-/// The network gateway adds exactly net_admin and net_raw, and nothing
-/// else changes.
-#[test]
-fn network_profile_adds_exactly_the_network_gateways_needs() {
-    if !(lxc::ready() && have("cc")) {
-        return;
+/// The capability mask of `caps`, as /proc/self/status shows it.
+fn mask(caps: Caps, idmap: bool) -> String {
+    match caps {
+        // A new user namespace starts with the full set (the kernel's
+        // set_cred_user_ns), a privileged container with LXC's own.
+        Caps::All if idmap => {
+            let last: u32 = sysctl("kernel/cap_last_cap").parse().unwrap();
+            format!("{:016x}", (1u64 << (last + 1)) - 1)
+        }
+        Caps::All => host_status("CapBnd"),
+        Caps::Keep(names) => {
+            let bits = names
+                .iter()
+                .map(|n| 1u64 << Capability::parse(n).unwrap().bit())
+                .fold(0, |a, b| a | b);
+            format!("{bits:016x}")
+        }
     }
-    let out = attempts("network", &[]);
-    let mut caps = BASE.to_vec();
-    caps.extend(["sys_admin", "net_admin", "net_raw"]);
-    assert_restricted(&out, &caps);
 }
 
-/// Without the file gateway, sys_admin goes too, and the built-in policy
-/// refuses every mount call, the agent's included.
-#[test]
-fn without_the_file_gateway_sys_admin_and_every_mount_go() {
-    if !(lxc::ready() && have("cc")) {
-        return;
-    }
-    let out = attempts("default", &["gateways.file=false"]);
-    assert_eq!(out["CapEff"], mask(&BASE), "{out:?}");
-    assert_eq!(out["agent_move"], "EPERM", "{out:?}");
-    assert_eq!(out["agent_remount_ro"], "EPERM", "{out:?}");
-    assert_eq!(out["mount_tmpfs"], "EPERM", "{out:?}");
+/// A sysctl of the host, read.
+fn sysctl(name: &str) -> String {
+    std::fs::read_to_string(format!("/proc/sys/{name}"))
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
-/// The control: `[security]` off gives the seed's container, in which the
-/// same attempts succeed (each harmlessly), so the probe can tell.
-#[test]
-fn control_with_security_off_every_attempt_succeeds() {
-    if !(lxc::ready() && have("cc")) {
-        return;
-    }
-    let out = attempts("default", &SECURITY_OFF);
+/// A line of the test process's own /proc/self/status (root's, on the host).
+fn host_status(key: &str) -> String {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// Any result but EPERM: a kernel without modules or I/O port access says
+/// ENOSYS, which still means the call got past the refusals.
+const NOT_EPERM: &str = "(anything but EPERM)";
+
+/// Every result the probe prints, derived from the measures alone.
+fn expected(m: Measures) -> BTreeMap<String, String> {
+    let mut e = BTreeMap::new();
+    let mut put = |k: &str, v: &str| {
+        e.insert(k.to_string(), v.to_string());
+    };
+    let s = m.seccomp;
+    let filtered = |v: &'static str| if s { "EPERM" } else { v };
+    // Capabilities over the container's own namespaces, and over the
+    // host's (only without an id map).
+    let ns_admin = m.caps.has("sys_admin");
+    let host = |cap: &str| m.caps.has(cap) && !m.idmap;
+    let ok_if = |b: bool| if b { "ok" } else { "EPERM" };
+
+    // The agent's rights: every capability (in the container's user
+    // namespace when id-mapped); the filter still applies.
+    // Without the file gateway the filter refuses every mount.
+    let no_mount = s && !m.moves;
+    let moving = |v: &'static str| if no_mount { "EPERM" } else { v };
+    put("agent_move_proc_sys", moving("EINVAL")); // the shared parent
+    put("agent_bind_move_proc", filtered("ok"));
+    put(
+        "agent_core_pattern_w",
+        match (s, m.idmap) {
+            (true, _) => "ENOENT",
+            (false, true) => "EACCES",
+            (false, false) => "ok",
+        },
+    );
+    put("agent_flags_before", "rw,nosuid,nodev,noexec");
+    let upstream_remount = !s || (m.upstream_remount && m.moves);
+    put("agent_remount_upstream", ok_if(upstream_remount));
+    put(
+        "agent_flags_upstream",
+        if upstream_remount {
+            "ro"
+        } else {
+            "rw,nosuid,nodev,noexec"
+        },
+    );
+    put("agent_remount", moving("ok"));
+    put(
+        "agent_flags",
+        if no_mount {
+            "rw,nosuid,nodev,noexec"
+        } else {
+            "ro,nosuid,nodev,noexec"
+        },
+    );
     for k in [
-        "mount_tmpfs",
-        "mknod_block",
-        "klog_size",
-        "settimeofday",
-        "bpf",
-        "fsopen",
-        "unshare",
+        "agent_clone_newuser",
+        "agent_clone_newns",
+        "agent_clone_newnet",
     ] {
-        assert_eq!(out[k], "ok", "{k}: {out:?}");
+        put(k, filtered("ok"));
     }
-    // Garbage is never a module, and a kernel without modules or I/O port
-    // access says ENOSYS: either way the call got past the permission
-    // checks that refuse it with EPERM above.
-    assert_ne!(out["init_module"], "EPERM", "{out:?}");
-    assert_ne!(out["iopl"], "EPERM", "{out:?}");
-    assert_eq!(out["umount2"], "ENOENT", "{out:?}");
-    assert_eq!(out["NoNewPrivs"], "0");
-    assert_eq!(out["Seccomp"], "0");
-    assert_eq!(out["memory_max"], "max");
-    assert_eq!(out["pids_max"], "max");
+    put("agent_clone3", if s { "ENOSYS" } else { "ok" });
+
+    // The app.
+    put("init_module", filtered(NOT_EPERM));
+    put("iopl", filtered(NOT_EPERM));
+    put("mount_tmpfs", filtered(ok_if(ns_admin)));
+    put(
+        "mknod_block",
+        ok_if(host("mknod") && !m.limits), // the device allowlist
+    );
+    let dmesg_open = sysctl("kernel/dmesg_restrict") == "0";
+    put(
+        "klog_size",
+        filtered(ok_if(dmesg_open || host("syslog") || host("sys_admin"))),
+    );
+    put("settimeofday", filtered(ok_if(host("sys_time"))));
+    let bpf_open = sysctl("kernel/unprivileged_bpf_disabled") == "0";
+    put(
+        "bpf",
+        filtered(ok_if(bpf_open || host("bpf") || host("sys_admin"))),
+    );
+    put("fsopen", filtered(ok_if(ns_admin)));
+    put("umount2", filtered("ENOENT"));
+    put("bind", filtered(ok_if(ns_admin)));
+    // Class 1: the bind of /proc without its read-only /proc/sys.
+    let bound = !s && ns_admin;
+    put("bind_move_proc", filtered(ok_if(ns_admin)));
+    put(
+        "core_pattern_w",
+        match (bound, m.idmap) {
+            (false, _) => "ENOENT",
+            (true, true) => "EACCES",
+            (true, false) => "ok",
+        },
+    );
+    // MS_MOVE passes the filter: the kernel's shared-parent rule refuses
+    // it, or the missing capability.
+    put(
+        "move_proc_sys",
+        moving(if ns_admin { "EINVAL" } else { "EPERM" }),
+    );
+    put("shared_proc", filtered(ok_if(ns_admin)));
+    put("private_proc", filtered(ok_if(ns_admin)));
+    let moved = !s && ns_admin;
+    put(
+        "move_proc_sys_private",
+        moving(match (ns_admin, moved) {
+            (false, _) => "EPERM",
+            (true, false) => "EINVAL",
+            (true, true) => "ok",
+        }),
+    );
+    // LXC's proc:mixed keeps /proc/sys read-only (EROFS), with or without
+    // [security]; once it is moved away, the id map alone refuses.
+    put(
+        "proc_sys_w",
+        match (moved, m.idmap) {
+            (false, _) => "EROFS",
+            (true, true) => "EACCES",
+            (true, false) => "ok",
+        },
+    );
+    put(
+        "sysrq_w",
+        if Path::new("/proc/sysrq-trigger").exists() {
+            "EROFS" // proc:mixed's read-only bind
+        } else {
+            "ENOENT" // no magic SysRq in this kernel
+        },
+    );
+    // sys:mixed: read-only, LXC's and not [security]'s.
+    put("sys_w", if m.idmap { "EACCES" } else { "EROFS" });
+
+    // Classes 2 and 3: fanotify and the filesystem ioctls, on the scratch
+    // filesystem. With fd -1 only the filter says EPERM.
+    for k in [
+        "fifreeze_badfd",
+        "fithaw_badfd",
+        "fitrim_badfd",
+        "shutdown_badfd",
+        "fifreeze_high_badfd",
+        "fanotify_mark_badfd",
+    ] {
+        put(k, filtered("EBADF"));
+    }
+    put("fanotify_init_fid", filtered("ok"));
+    let fs_admin = !s && host("sys_admin");
+    put("fithaw", if fs_admin { "EINVAL" } else { "EPERM" });
+    put("fifreeze", ok_if(fs_admin));
+    if fs_admin {
+        put("fifreeze_thawed", "ok");
+    }
+    put("fitrim", if fs_admin { "EINVAL" } else { "EPERM" });
+    put("shutdown", if fs_admin { "EINVAL" } else { "EPERM" });
+    put("fanotify_init", ok_if(fs_admin));
+    let reached = if fs_admin { "ok" } else { "unreached" };
+    put("fanotify_mark", reached);
+    put("fanotify_event_fd", reached);
+
+    // Class 4: the network, in the container's own namespace; the
+    // capabilities alone decide (the id map gives them over that
+    // namespace).
+    let net = |cap: &str| {
+        if !m.network {
+            "ENODEV"
+        } else {
+            ok_if(m.caps.has(cap))
+        }
+    };
+    put("set_mtu", net("net_admin"));
+    put("set_mac", net("net_admin"));
+    put("packet_raw", ok_if(m.caps.has("net_raw")));
+    if m.network {
+        let flushed = m.caps.has("net_admin");
+        put("iptables_flush", if flushed { "ok" } else { "refused" });
+        put("iptables_rule_kept", if flushed { "0" } else { "1" });
+    }
+
+    // Class 5: namespaces through clone: the filter alone refuses
+    // CLONE_NEWUSER, which needs no capability.
+    for ns in ["ns", "cgroup", "uts", "ipc", "user", "pid", "net"] {
+        let kernel = ok_if(ns == "user" || ns_admin);
+        put(&format!("clone_new{ns}"), filtered(kernel));
+        put(&format!("clone_new{ns}_filter"), filtered("EINVAL"));
+    }
+    put("clone_newuser_high_filter", filtered("EINVAL"));
+    put("clone_plain", "ok");
+    put("clone3", if s { "ENOSYS" } else { "ok" });
+    put("clone3_newuser", if s { "ENOSYS" } else { "ok" });
+    put("unshare", filtered(ok_if(ns_admin)));
+    put("setns", filtered("EBADF"));
+
+    // Class 6 and the mount rules: exactly the agent's sets pass.
+    let sets = if !s {
+        "all 16384"
+    } else if no_mount {
+        ""
+    } else if m.upstream_remount {
+        "4129,4143,8192"
+    } else {
+        "4143,8192"
+    };
+    put("sweep_passed", sets);
+    put(
+        "sweep_high_passed",
+        if s { "none" } else { "867, the first 0x4000" },
+    );
+    put("sweep_odd", "0");
+
+    let caps = mask(m.caps, m.idmap);
+    put("CapEff", &caps);
+    put("CapBnd", &caps);
+    put("NoNewPrivs", if m.limits { "1" } else { "0" });
+    put("Seccomp", if s { "2" } else { "0" });
+    put(
+        "memory_max",
+        &if m.limits {
+            (512u64 << 20).to_string()
+        } else {
+            "max".to_string()
+        },
+    );
+    put("pids_max", if m.limits { "1024" } else { "max" });
+    e
 }
 
-/// The device allowlist on its own: with `mknod` given back, a block
-/// device node is still refused (the device cgroup), and with the list off
-/// the same call succeeds.
+/// Compares the probe's results with [`expected`], every key.
+fn assert_results(out: &BTreeMap<String, String>, m: Measures) {
+    let mut want = expected(m);
+    for (k, v) in want.iter_mut() {
+        if v == NOT_EPERM {
+            assert_ne!(out.get(k).map(String::as_str), Some("EPERM"), "{k}");
+            assert!(out.contains_key(k), "{k} missing");
+            v.clone_from(&out[k]);
+        }
+    }
+    pretty_assertions::assert_eq!(&want, out, "{m:?}");
+}
+
+fn ready() -> bool {
+    lxc::ready() && have("cc") && have("mkfs.ext4") && have("newuidmap")
+}
+
+/// A shipped profile as it is: every attempt refused.
+fn shipped(profile: &str, m: Measures) {
+    if !ready() {
+        return;
+    }
+    let out = attempts(profile, &[], m);
+    assert_results(&out, m);
+    // The bits the container really has (issue 24 item 15): fewer than
+    // Docker's 14 and Podman's 11.
+    let bits = u64::from_str_radix(&out["CapEff"], 16)
+        .unwrap()
+        .count_ones();
+    let kept = match m.caps {
+        Caps::Keep(l) => l.len() as u32,
+        Caps::All => unreachable!(),
+    };
+    assert_eq!(bits, kept, "{out:?}");
+    assert!(bits < 11, "{bits} capabilities");
+}
+
+/// The default, patched-agent measures of a shipped profile.
+const DEFAULTS: Measures = Measures {
+    seccomp: true,
+    moves: true,
+    upstream_remount: false,
+    idmap: true,
+    caps: Caps::Keep(BASE),
+    limits: true,
+    network: false,
+};
+
+#[test]
+fn hostile_app_default_profile() {
+    shipped("default", DEFAULTS);
+}
+
+#[test]
+fn hostile_app_network_profile() {
+    shipped(
+        "network",
+        Measures {
+            network: true,
+            ..DEFAULTS
+        },
+    );
+}
+
+#[test]
+fn hostile_app_overlay_profile() {
+    shipped("overlay", DEFAULTS);
+}
+
+#[test]
+fn hostile_app_shared_bin_profile() {
+    shipped("shared-bin", DEFAULTS);
+}
+
+#[test]
+fn hostile_app_yocto_profile() {
+    shipped(
+        "yocto",
+        Measures {
+            network: true,
+            ..DEFAULTS
+        },
+    );
+}
+
+/// The unpatched agent's profile: apps keep the gateways' capabilities
+/// (within the id map), and the policy passes upstream's remount too.
+#[test]
+fn hostile_app_upstream_agent_profile() {
+    shipped(
+        "upstream-agent",
+        Measures {
+            upstream_remount: true,
+            caps: Caps::Keep(UPSTREAM),
+            network: true,
+            ..DEFAULTS
+        },
+    );
+}
+
+/// The control: every measure off (the seed's privileged container), and
+/// every attempt of the six classes succeeds, harmlessly.
+#[test]
+fn control_every_measure_off_every_attempt_succeeds() {
+    if !ready() {
+        return;
+    }
+    let mut sets = SECURITY_OFF.to_vec();
+    sets.push(PRIVILEGED);
+    let m = Measures {
+        seccomp: false,
+        moves: true,
+        upstream_remount: false,
+        idmap: false,
+        caps: Caps::All,
+        limits: false,
+        network: true,
+    };
+    assert_results(&attempts("network", &sets, m), m);
+}
+
+/// The seccomp policy alone (privileged, every capability): it refuses
+/// classes 1, 2, 3, 5 and 6 by itself; the network (class 4) is the
+/// capabilities' to refuse.
+#[test]
+fn control_the_seccomp_policy_alone() {
+    if !ready() {
+        return;
+    }
+    let m = Measures {
+        seccomp: true,
+        moves: true,
+        upstream_remount: false,
+        idmap: false,
+        caps: Caps::All,
+        limits: true,
+        network: true,
+    };
+    assert_results(&attempts("network", &[PRIVILEGED, ALL_CAPS], m), m);
+}
+
+/// The id map alone (seccomp off, every capability): it refuses classes 1,
+/// 2 and 3, not 4 and 5.
+#[test]
+fn control_the_id_map_alone() {
+    if !ready() {
+        return;
+    }
+    let m = Measures {
+        seccomp: false,
+        moves: true,
+        upstream_remount: false,
+        idmap: true,
+        caps: Caps::All,
+        limits: true,
+        network: true,
+    };
+    assert_results(
+        &attempts("network", &[ALL_CAPS, "security.seccomp=off"], m),
+        m,
+    );
+}
+
+/// The capability set alone (privileged, seccomp off): it refuses classes
+/// 1 to 4, not `clone(CLONE_NEWUSER)`.
+#[test]
+fn control_the_capability_set_alone() {
+    if !ready() {
+        return;
+    }
+    let m = Measures {
+        seccomp: false,
+        moves: true,
+        upstream_remount: false,
+        idmap: false,
+        caps: Caps::Keep(BASE),
+        limits: true,
+        network: true,
+    };
+    assert_results(
+        &attempts("network", &[PRIVILEGED, "security.seccomp=off"], m),
+        m,
+    );
+}
+
+/// Without the file gateway the built-in policy refuses every mount call,
+/// the agent's included.
+#[test]
+fn without_the_file_gateway_every_mount_is_refused() {
+    if !ready() {
+        return;
+    }
+    let m = Measures {
+        moves: false,
+        ..DEFAULTS
+    };
+    assert_results(&attempts("default", &["gateways.file=false"], m), m);
+}
+
+/// The device allowlist on its own: with `mknod` given back in a
+/// privileged container, a block device node is still refused (the device
+/// cgroup), and with the list off the same call succeeds.
 #[test]
 fn device_allowlist_refuses_a_block_device_even_with_mknod() {
-    if !(lxc::ready() && have("cc")) {
+    if !ready() {
         return;
     }
-    let keep = "security.cap-keep=[\"chown\", \"dac_override\", \"fowner\", \"fsetid\", \"kill\", \"setgid\", \"setuid\", \"sys_admin\", \"mknod\"]";
-    let out = attempts("default", &[keep]);
+    let keep = "security.cap-keep=[\"chown\", \"dac_override\", \"fowner\", \"fsetid\", \"kill\", \"setgid\", \"setuid\", \"mknod\"]";
     let mut caps = BASE.to_vec();
-    caps.extend(["sys_admin", "mknod"]);
-    assert_eq!(out["CapEff"], mask(&caps), "{out:?}");
+    caps.push("mknod");
+    let caps: &'static [&'static str] = Box::leak(caps.into_boxed_slice());
+    let m = Measures {
+        idmap: false,
+        caps: Caps::Keep(caps),
+        ..DEFAULTS
+    };
+    let out = attempts("default", &[PRIVILEGED, keep], m);
+    assert_results(&out, m);
     assert_eq!(out["mknod_block"], "EPERM", "{out:?}");
-    let out = attempts("default", &[keep, "security.devices=[]"]);
+    let out = attempts("default", &[PRIVILEGED, keep, "security.devices=[]"], m);
     assert_eq!(out["mknod_block"], "ok", "{out:?}");
 }

@@ -1,0 +1,60 @@
+# Boots one container for tests/privileges.rs and runs the hostile-app
+# probe in it, after common::lxc::PRELUDE. In: $PROFILE, $SETS (one --set a
+# line, @L@ for the lxcpath), $NETWORK (non-empty: the iptables attempt),
+# $STORE_OWNER (non-empty: the skeleton store made for that uid), $PROBE.
+# Out: key=value lines.
+ip link add lxcbr0 type bridge && ip link set lxcbr0 up
+printf 'root:100000:65536\n' >"$P/subid"
+if [ -e /etc/subuid ] && [ -e /etc/subgid ]; then
+    mount --bind "$P/subid" /etc/subuid && mount --bind "$P/subid" /etc/subgid
+else
+    cp -a /etc "$P/etc" && cp "$P/subid" "$P/etc/subuid" && cp "$P/subid" "$P/etc/subgid"
+    mount --bind "$P/etc" /etc
+fi
+# The lxcpath: a scratch ext4 of its own, which the freeze and fanotify
+# attempts may reach.
+L=$P/scratch
+mkdir "$L" && truncate -s 64M "$P/scratch.img" && mkfs.ext4 -q -F "$P/scratch.img"
+mount -o loop "$P/scratch.img" "$L"
+finish() {
+    lxc-stop -P "$L" -n c1 -k >/dev/null 2>&1 || true
+    lxc-destroy -P "$L" -n c1 -f >/dev/null 2>&1 || true
+    umount "$L" 2>/dev/null || umount -l "$L"
+    cleanup
+}
+trap finish EXIT
+chmod 755 "$P" "$L"
+mkdir -m 0777 "$L/gw" && echo from-the-host >"$L/gw/hello"
+if [ -n "${STORE_OWNER-}" ]; then install -d -o "$STORE_OWNER" -g "$STORE_OWNER" -m 755 "$L/store"; fi
+set --
+while IFS= read -r s; do
+    [ -z "$s" ] || set -- "$@" --set "$(printf '%s' "$s" | sed "s|@L@|$L|g")"
+done <<EOF
+$SETS
+EOF
+"$SCGEN" gen --profile "$PROFILE" --out "$P/art" "$@" >&2
+export SCGEN_ARTIFACTS="$P/art"
+GATEWAY_DIR="$L/gw" lxc-create -P "$L" -n c1 -t "$P/art/lxc-softwarecontainer" -f "$P/art/softwarecontainer.conf" >&2
+# A tmpfs with nosuid,nodev,noexec for the read-only remount.
+echo "lxc.mount.entry = tmpfs probe-ro tmpfs nosuid,nodev,noexec,size=64k,create=dir 0 0" >>"$L/c1/config"
+R=$(sed -n 's/^lxc.rootfs.path = //p' "$L/c1/config")
+case $R in overlay:*) R=${R##*:} ;; dir:*) R=${R#dir:} ;; esac
+mkdir "$R/probe-dir" && cp "$PROBE" "$R/probe" && chown "$(stat -c %u:%g "$R")" "$R/probe-dir" "$R/probe"
+lxc-start -P "$L" -n c1 -d -- env /bin/sleep 100000000
+lxc-wait -P "$L" -n c1 -s RUNNING -t 10
+A() { lxc-attach -P "$L" -n c1 "$@"; }
+AGENT=--elevated-privileges=CAP
+A $AGENT -- /probe --inside-container agent
+A -- /probe --inside-container app
+A -- /probe --inside-container sweep
+A -- /bin/busybox sh -c "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status" | tr -d '\t' | sed 's/:/=/'
+if [ -n "${NETWORK-}" ]; then
+    # The agent's rule, then the app's flush of the container's own table.
+    A $AGENT -- /bin/iptables -w -A INPUT -s 192.0.2.1 -j DROP >&2
+    if A -- /bin/iptables -w -F INPUT >&2; then echo iptables_flush=ok; else echo iptables_flush=refused; fi
+    echo "iptables_rule_kept=$(A $AGENT -- /bin/iptables -w -S INPUT | grep -c 192.0.2.1 || true)"
+fi
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then mem=memory.max; else mem=memory.limit_in_bytes; fi
+echo "memory_max=$(lxc-cgroup -P "$L" -n c1 $mem | sed 's/^9223372036854771712$/max/')"
+echo "pids_max=$(lxc-cgroup -P "$L" -n c1 pids.max)"
+timeout 10 lxc-stop -P "$L" -n c1 -k
