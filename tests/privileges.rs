@@ -83,8 +83,9 @@ struct Measures {
     seccomp: bool,
     /// Its mount rules pass the agent's two calls (`gateways.file`).
     moves: bool,
-    /// Its mount rules also pass upstream's remount (`security.agent =
-    /// "upstream"`).
+    /// Its remount rule is upstream's (`security.agent = "upstream"`):
+    /// `MS_REMOUNT|MS_BIND|MS_RDONLY`, which clears nosuid, nodev and
+    /// noexec, instead of the patched agent's, which keeps them.
     upstream_remount: bool,
     /// Id-mapped: the container's root is not the host's.
     idmap: bool,
@@ -122,17 +123,15 @@ const BASE: &[&str] = &[
     "setuid",
 ];
 
-/// What `security.agent = "upstream"` adds for the unpatched agent's
-/// gateways: sys_admin for the file gateway, net_admin and net_raw for the
-/// network gateway.
+/// What `security.agent = "upstream"` keeps for the unpatched agent's
+/// gateways in the shipped profile (the file gateway's sys_admin; its
+/// network gateway is off).
 const UPSTREAM: &[&str] = &[
     "chown",
     "dac_override",
     "fowner",
     "fsetid",
     "kill",
-    "net_admin",
-    "net_raw",
     "setgid",
     "setuid",
     "sys_admin",
@@ -259,13 +258,14 @@ fn expected(m: Measures) -> BTreeMap<String, String> {
             "rw,nosuid,nodev,noexec"
         },
     );
-    put("agent_remount", moving("ok"));
+    let patched_remount = !s || (m.moves && !m.upstream_remount);
+    put("agent_remount", ok_if(patched_remount));
     put(
         "agent_flags",
-        if no_mount {
-            "rw,nosuid,nodev,noexec"
-        } else {
-            "ro,nosuid,nodev,noexec"
+        match (upstream_remount, patched_remount) {
+            (_, true) => "ro,nosuid,nodev,noexec",
+            (true, false) => "ro",
+            (false, false) => "rw,nosuid,nodev,noexec",
         },
     );
     for k in [
@@ -327,14 +327,15 @@ fn expected(m: Measures) -> BTreeMap<String, String> {
             (true, true) => "ok",
         }),
     );
-    // LXC's proc:mixed keeps /proc/sys read-only (EROFS), with or without
-    // [security]; once it is moved away, the id map alone refuses.
+    // The id map refuses a write to the host's sysctls first (EACCES);
+    // without it, LXC's proc:mixed keeps /proc/sys read-only (EROFS), with
+    // or without [security], until it is moved away.
     put(
         "proc_sys_w",
-        match (moved, m.idmap) {
-            (false, _) => "EROFS",
-            (true, true) => "EACCES",
-            (true, false) => "ok",
+        match (m.idmap, moved) {
+            (true, _) => "EACCES",
+            (false, false) => "EROFS",
+            (false, true) => "ok",
         },
     );
     put(
@@ -413,7 +414,7 @@ fn expected(m: Measures) -> BTreeMap<String, String> {
     } else if no_mount {
         ""
     } else if m.upstream_remount {
-        "4129,4143,8192"
+        "4129,8192"
     } else {
         "4143,8192"
     };
@@ -535,7 +536,6 @@ fn hostile_app_upstream_agent_profile() {
         Measures {
             upstream_remount: true,
             caps: Caps::Keep(UPSTREAM),
-            network: true,
             ..DEFAULTS
         },
     );

@@ -4,13 +4,6 @@
 # $STORE_OWNER (non-empty: the skeleton store made for that uid), $PROBE.
 # Out: key=value lines.
 ip link add lxcbr0 type bridge && ip link set lxcbr0 up
-printf 'root:100000:65536\n' >"$P/subid"
-if [ -e /etc/subuid ] && [ -e /etc/subgid ]; then
-    mount --bind "$P/subid" /etc/subuid && mount --bind "$P/subid" /etc/subgid
-else
-    cp -a /etc "$P/etc" && cp "$P/subid" "$P/etc/subuid" && cp "$P/subid" "$P/etc/subgid"
-    mount --bind "$P/etc" /etc
-fi
 # The lxcpath: a scratch ext4 of its own, which the freeze and fanotify
 # attempts may reach.
 L=$P/scratch
@@ -37,9 +30,12 @@ export SCGEN_ARTIFACTS="$P/art"
 GATEWAY_DIR="$L/gw" lxc-create -P "$L" -n c1 -t "$P/art/lxc-softwarecontainer" -f "$P/art/softwarecontainer.conf" >&2
 # A tmpfs with nosuid,nodev,noexec for the read-only remount.
 echo "lxc.mount.entry = tmpfs probe-ro tmpfs nosuid,nodev,noexec,size=64k,create=dir 0 0" >>"$L/c1/config"
-R=$(sed -n 's/^lxc.rootfs.path = //p' "$L/c1/config")
+# The probe goes into the rootfs (the upper dir of an overlay).
+R=$(sed -n 's/^lxc.rootfs.path = //p' "$L/c1/config" | tail -n 1)
 case $R in overlay:*) R=${R##*:} ;; dir:*) R=${R#dir:} ;; esac
-mkdir "$R/probe-dir" && cp "$PROBE" "$R/probe" && chown "$(stat -c %u:%g "$R")" "$R/probe-dir" "$R/probe"
+mkdir "$R/probe-dir"
+cp "$PROBE" "$R/probe"
+chown "$(stat -c %u:%g "$R")" "$R/probe-dir" "$R/probe"
 lxc-start -P "$L" -n c1 -d -- env /bin/sleep 100000000
 lxc-wait -P "$L" -n c1 -s RUNNING -t 10
 A() { lxc-attach -P "$L" -n c1 "$@"; }
@@ -49,10 +45,14 @@ A -- /probe --inside-container app
 A -- /probe --inside-container sweep
 A -- /bin/busybox sh -c "grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status" | tr -d '\t' | sed 's/:/=/'
 if [ -n "${NETWORK-}" ]; then
+    # The host's iptables bound on /bin/iptables; without /lib64 (the yocto
+    # profile) through the host's loader, as an app could run it.
+    IPT=/bin/iptables
+    if ! A -- $IPT -V >/dev/null 2>&1; then IPT="$(readlink -f /lib64/ld-linux-x86-64.so.2) /bin/iptables"; fi
     # The agent's rule, then the app's flush of the container's own table.
-    A $AGENT -- /bin/iptables -w -A INPUT -s 192.0.2.1 -j DROP >&2
-    if A -- /bin/iptables -w -F INPUT >&2; then echo iptables_flush=ok; else echo iptables_flush=refused; fi
-    echo "iptables_rule_kept=$(A $AGENT -- /bin/iptables -w -S INPUT | grep -c 192.0.2.1 || true)"
+    A $AGENT -- $IPT -w -A INPUT -s 192.0.2.1 -j DROP >&2
+    if A -- $IPT -w -F INPUT >&2; then echo iptables_flush=ok; else echo iptables_flush=refused; fi
+    echo "iptables_rule_kept=$(A $AGENT -- $IPT -w -S INPUT | grep -c 192.0.2.1 || true)"
 fi
 if [ -e /sys/fs/cgroup/cgroup.controllers ]; then mem=memory.max; else mem=memory.limit_in_bytes; fi
 echo "memory_max=$(lxc-cgroup -P "$L" -n c1 $mem | sed 's/^9223372036854771712$/max/')"
