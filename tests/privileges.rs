@@ -381,7 +381,16 @@ fn expected(m: Measures) -> BTreeMap<String, String> {
     if fs_admin {
         put("fifreeze_thawed", "ok");
     }
-    put("fitrim", if fs_admin { "EINVAL" } else { "EPERM" });
+    // Past the capability check: the range (EINVAL), or a loop device
+    // without discard, on a host whose filesystem cannot punch holes.
+    put(
+        "fitrim",
+        if fs_admin {
+            "EINVAL|EOPNOTSUPP"
+        } else {
+            "EPERM"
+        },
+    );
     put("shutdown", if fs_admin { "EINVAL" } else { "EPERM" });
     put("fanotify_init", ok_if(fs_admin));
     let reached = if fs_admin { "ok" } else { "unreached" };
@@ -469,9 +478,12 @@ fn expected(m: Measures) -> BTreeMap<String, String> {
 fn assert_results(out: &BTreeMap<String, String>, m: Measures) {
     let mut want = expected(m);
     for (k, v) in want.iter_mut() {
+        let got = out.get(k).map(String::as_str);
         if v == NOT_EPERM {
-            assert_ne!(out.get(k).map(String::as_str), Some("EPERM"), "{k}");
-            assert!(out.contains_key(k), "{k} missing");
+            assert_ne!(got, Some("EPERM"), "{k}");
+            assert!(got.is_some(), "{k} missing");
+            v.clone_from(&out[k]);
+        } else if v.contains('|') && got.is_some_and(|g| v.split('|').any(|a| a == g)) {
             v.clone_from(&out[k]);
         }
     }
