@@ -124,8 +124,9 @@ const BASE: &[&str] = &[
 ];
 
 /// What `security.agent = "upstream"` keeps for the unpatched agent's
-/// gateways in the shipped profile (the file gateway's sys_admin; its
-/// network gateway is off).
+/// gateways in the shipped profile: nothing more than the base set (its
+/// mount calls are functions, which keep the agent's effective
+/// capabilities; its network gateway is off).
 const UPSTREAM: &[&str] = &[
     "chown",
     "dac_override",
@@ -134,7 +135,6 @@ const UPSTREAM: &[&str] = &[
     "kill",
     "setgid",
     "setuid",
-    "sys_admin",
 ];
 
 /// The same with the network gateway on: its net_admin and net_raw too.
@@ -148,7 +148,6 @@ const UPSTREAM_NETWORK: &[&str] = &[
     "net_raw",
     "setgid",
     "setuid",
-    "sys_admin",
 ];
 
 /// Boots `profile` with `sets` and returns the probe's results.

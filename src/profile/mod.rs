@@ -132,8 +132,8 @@ pub struct Gateways {
     /// Bind it as LXC's mount tunnel, a slave mount in the container (see
     /// [`raw::RawGateways::slave`]).
     pub slave: bool,
-    /// The agent's BindMount and file gateway are to work (they keep
-    /// `sys_admin`; see [`raw::RawGateways::file`]).
+    /// The agent's BindMount and file gateway are to work (the policy
+    /// passes their two mount calls; see [`raw::RawGateways::file`]).
     pub file: bool,
 }
 

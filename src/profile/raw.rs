@@ -163,9 +163,9 @@ pub struct RawGateways {
     pub slave: Option<bool>,
     /// The agent's BindMount and file gateway: it moves mounts out of
     /// /gateways and remounts them read-only from inside the container,
-    /// which needs `sys_admin` there. The default (true) keeps it, with the
-    /// built-in seccomp policy allowing only those two mount calls; false
-    /// drops it, and those calls fail.
+    /// with its own capabilities. The default (true) has the built-in
+    /// seccomp policy pass exactly those two mount calls; false refuses
+    /// every mount call, and BindMount and the file gateway fail.
     pub file: Option<bool>,
 }
 
@@ -176,15 +176,14 @@ pub struct RawSecurity {
     /// (default): the agent built with scgen's patch series
     /// (integration/softwarecontainer/agent/), which runs its own gateway
     /// steps in the container with its own rights, so apps keep none of
-    /// the gateways' capabilities. `upstream`: the unpatched agent, which
-    /// runs those steps with the apps' capabilities, so every app keeps
-    /// what the enabled gateways need.
+    /// the gateways' capabilities. `upstream`: the unpatched agent, whose
+    /// network gateway runs iptables with the apps' capabilities, so with
+    /// `network.gateway` every app keeps net_admin and net_raw.
     pub agent: Option<Agent>,
     /// The capabilities a container's apps keep (`lxc.cap.keep`), all
     /// others dropped. Default: chown, dac_override, fowner, fsetid, kill,
-    /// setgid, setuid; with `agent = "upstream"` also what the enabled
-    /// gateways need (sys_admin for `gateways.file`; net_admin and net_raw
-    /// for `network.gateway`), and a list must then hold those.
+    /// setgid, setuid; with `agent = "upstream"` and `network.gateway`
+    /// also net_admin and net_raw, which a list must then hold.
     pub cap_keep: Option<Vec<String>>,
     /// Instead of `cap-keep`: the capabilities to drop (`lxc.cap.drop`),
     /// all others kept. `[]` keeps every capability, as the seed did.
