@@ -655,12 +655,20 @@ fn file_gateway_on_a_nodev_mount(idmap: bool, build: Build) {
         // with EPERM; the same with MS_NOSUID | MS_NODEV (4135) kept
         // passes. No seccomp policy is loaded here, so the refusal is the
         // kernel's locked flags. (After a failed gateway the agent refuses
-        // every Execute: lxc-attach, as the agent attaches; the host's
-        // python3 is in the container through the /usr bind.)
+        // every Execute: lxc-attach with the agent's capabilities, as its
+        // function keeps them (a program started without them, as an app,
+        // has no sys_admin); the host's python3 is in the container
+        // through the /usr bind.)
         let o = common::run(
             std::process::Command::new("nsenter")
                 .args(["--target", &a.pid().to_string(), "--mount", "--net", "--"])
-                .args(["lxc-attach", "-P", "/var/lib/lxc", "-n"])
+                .args([
+                    "lxc-attach",
+                    "--elevated-privileges=CAP",
+                    "-P",
+                    "/var/lib/lxc",
+                    "-n",
+                ])
                 .arg(format!("SC-{id}"))
                 .args(["--", "/bin/sh", "-c"])
                 .arg(
