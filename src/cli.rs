@@ -246,7 +246,7 @@ fn stage(args: StageArgs) -> Result<()> {
         lock_wait: lock_wait()?,
     };
     let r = crate::stage::stage(&opts)?;
-    if let Some(note) = &r.note {
+    for note in &r.notes {
         warn(&format!("scgen stage: {note}"));
     }
     print(&format!(

@@ -17,8 +17,13 @@ pub mod exit {
     pub const STALE: u8 = 1;
     /// Bad command line (clap uses 2 as well).
     pub const USAGE: u8 = 2;
+    /// `verify`: the tree differs from `rootfs.mtree` (a report on stdout).
+    pub const DRIFT: u8 = 3;
     /// EX_DATAERR: artifacts fail their sums, or hold an unsafe entry.
     pub const DATA: u8 = 65;
+    /// EX_NOINPUT: stage: the source of a bind (not `optional`) is missing
+    /// on the host, so `lxc-start` would fail.
+    pub const MISSING_SOURCE: u8 = 66;
     /// EX_UNAVAILABLE: a host tool or the gateway dir is missing.
     pub const UNAVAILABLE: u8 = 69;
     /// EX_OSERR: overlay: the container's rootfs is on a filesystem that
@@ -59,6 +64,12 @@ pub enum Error {
     /// container, or reached through a symlink).
     #[error("{0}")]
     Unsafe(Box<Diagnostic>),
+    /// A bind mount's source is missing on the host.
+    #[error("{0}")]
+    MissingSource(Box<Diagnostic>),
+    /// `verify` found the tree different from the manifest.
+    #[error("{0}")]
+    Drift(Box<Diagnostic>),
     /// A host program the stage needs (busybox, init.lxc, iptables) is missing.
     #[error("{0}")]
     Unavailable(Box<Diagnostic>),
@@ -89,6 +100,8 @@ impl Error {
             Error::Stale(_) => exit::STALE,
             Error::Usage(_) => exit::USAGE,
             Error::Data(_) => exit::DATA,
+            Error::MissingSource(_) => exit::MISSING_SOURCE,
+            Error::Drift(_) => exit::DRIFT,
             Error::Unavailable(_) => exit::UNAVAILABLE,
             Error::Create { .. } => exit::CANT_CREATE,
             Error::Io { .. } => exit::IO,
@@ -106,6 +119,8 @@ impl Error {
             | Error::Stale(d)
             | Error::Usage(d)
             | Error::Data(d)
+            | Error::MissingSource(d)
+            | Error::Drift(d)
             | Error::Unsafe(d)
             | Error::Unavailable(d)
             | Error::UpperFs(d)
@@ -126,6 +141,14 @@ impl Error {
 
     pub fn data(message: impl Into<String>) -> Self {
         Error::Data(Box::new(Diagnostic::new(message)))
+    }
+
+    pub fn missing_source(message: impl Into<String>) -> Self {
+        Error::MissingSource(Box::new(Diagnostic::new(message)))
+    }
+
+    pub fn drift(message: impl Into<String>) -> Self {
+        Error::Drift(Box::new(Diagnostic::new(message)))
     }
 
     pub fn unsafe_target(message: impl Into<String>) -> Self {
@@ -150,6 +173,8 @@ impl Error {
         | Error::Stale(d)
         | Error::Usage(d)
         | Error::Data(d)
+        | Error::MissingSource(d)
+        | Error::Drift(d)
         | Error::Unsafe(d)
         | Error::Unavailable(d)
         | Error::UpperFs(d)
