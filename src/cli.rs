@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::artifacts::Outcome;
 use crate::error::{Error, Result};
 
+mod skeletons;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "scgen",
@@ -41,7 +43,7 @@ pub enum Command {
     /// List, check or prune the shared skeletons of overlay containers
     /// (profile `container.rootfs = "overlay"`).
     #[command(
-        after_help = "Examples:\n  scgen skeletons list --lxcpath /var/lib/lxc      # exit 65 if one fails its check\n  scgen skeletons --store /var/lib/softwarecontainer/skeletons prune --lxcpath /var/lib/lxc"
+        after_help = "Examples:\n  scgen skeletons list --lxcpath /var/lib/lxc      # exit 65 if one fails its check\n  scgen skeletons list --format json --store /var/lib/softwarecontainer/skeletons\n  scgen skeletons prune --dry-run --lxcpath /var/lib/lxc   # what prune would remove"
     )]
     Skeletons(SkeletonsArgs),
     /// Print the JSON Schema of a profile (for editor completion of TOML).
@@ -102,9 +104,14 @@ pub struct StageArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct SkeletonsArgs {
-    /// The skeleton store (the profile's `container.skeleton-store`).
-    #[arg(long, value_name = "DIR", default_value = crate::profile::DEFAULT_SKELETON_STORE)]
+    /// The skeleton store (the profile's `container.skeleton-store`); it
+    /// must exist. Before or after the subcommand.
+    #[arg(long, value_name = "DIR", global = true, default_value = crate::profile::DEFAULT_SKELETON_STORE)]
     pub store: PathBuf,
+    /// How to report: one line per entry, or a JSON object
+    /// (`{"store", "skeletons": [{"name", "state", "reason", "users", "action"}], "doubts"}`).
+    #[arg(long, value_enum, global = true, default_value_t = Format::Text)]
+    pub format: Format,
     #[command(subcommand)]
     pub action: SkeletonsAction,
 }
@@ -125,6 +132,9 @@ pub enum SkeletonsAction {
         /// Every lxcpath whose containers may use the store (repeatable).
         #[arg(long, value_name = "DIR", required = true)]
         lxcpath: Vec<PathBuf>,
+        /// Remove nothing; report what would be removed (`would remove`).
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -176,7 +186,7 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Gen(args) => gen(args),
         Command::Stage(args) => stage(args),
-        Command::Skeletons(args) => skeletons(args),
+        Command::Skeletons(args) => skeletons::run(args),
         Command::Schema => print(&crate::profile::schema()),
         Command::Completions { shell } => print(&completions(shell)),
         Command::Man => print(&man()),
@@ -261,78 +271,6 @@ fn stage(args: StageArgs) -> Result<()> {
             "unchanged"
         }
     ))
-}
-
-fn skeletons(args: SkeletonsArgs) -> Result<()> {
-    use crate::stage::skeletons::{self, Outcome, State};
-    let wait = lock_wait()?.unwrap_or(crate::stage::LOCK_WAIT);
-    let (report, pruning) = match &args.action {
-        SkeletonsAction::List { lxcpath } => (skeletons::list(&args.store, lxcpath, wait)?, false),
-        SkeletonsAction::Prune { lxcpath } => (skeletons::prune(&args.store, lxcpath, wait)?, true),
-    };
-    let doubt = report.doubts.first().cloned();
-    let mut text = String::new();
-    for (item, outcome) in &report.items {
-        let state = match &item.state {
-            State::Ok => "ok".to_string(),
-            State::Bad(why) => format!("FAILS CHECK: {why}"),
-            State::Temp { live: true } => "filling".to_string(),
-            State::Temp { live: false } => "left by a killed fill".to_string(),
-            State::Foreign => "not a skeleton of scgen's; left alone".to_string(),
-        };
-        let users: Vec<String> = item.users.iter().map(|u| u.display().to_string()).collect();
-        let users = match (users.is_empty(), &doubt, &item.state) {
-            (false, _, _) => format!("used by {}", users.join(" ")),
-            (true, Some(d), State::Ok | State::Bad(_)) => format!("use unknown: {d}"),
-            (true, _, _) => "unused".to_string(),
-        };
-        let verb = match (pruning, outcome) {
-            (false, _) => String::new(),
-            (true, Outcome::Removed) => "removed ".into(),
-            (true, Outcome::Kept) => "kept ".into(),
-            (true, Outcome::Failed(why)) => format!("FAILED TO REMOVE ({why}) "),
-        };
-        text.push_str(&format!("{verb}{} {state}; {users}\n", item.name));
-    }
-    print(&text)?;
-    for d in &report.doubts {
-        warn(&format!("scgen skeletons: {d}"));
-    }
-    let failed: Vec<&str> = report
-        .items
-        .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
-        .map(|(i, _)| i.name.as_str())
-        .collect();
-    if !failed.is_empty() {
-        return Err(Error::io(
-            &args.store,
-            std::io::Error::other(format!(
-                "could not remove {}; the rest was pruned",
-                failed.join(", ")
-            )),
-        ));
-    }
-    if let Some(bad) = report
-        .items
-        .iter()
-        .find(|(i, _)| matches!(i.state, State::Bad(_)))
-    {
-        if !pruning {
-            return Err(Error::data(format!(
-                "skeleton {} in {} fails its check",
-                bad.0.name,
-                args.store.display()
-            )));
-        }
-    }
-    match (pruning, doubt) {
-        (true, Some(d)) => Err(Error::data(format!(
-            "prune kept every skeleton: {d}"
-        ))
-        .with_help("fix or remove that container, or leave its lxcpath out if it holds no overlay containers")),
-        _ => Ok(()),
-    }
 }
 
 fn gen(args: GenArgs) -> Result<()> {

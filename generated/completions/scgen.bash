@@ -323,7 +323,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__skeletons)
-            opts="-h --store --help list prune help"
+            opts="-h --store --format --help list prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -331,6 +331,10 @@ _scgen() {
             case "${prev}" in
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -397,7 +401,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__skeletons__subcmd__list)
-            opts="-h --lxcpath --help"
+            opts="-h --lxcpath --store --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -405,6 +409,14 @@ _scgen() {
             case "${prev}" in
                 --lxcpath)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -415,7 +427,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__skeletons__subcmd__prune)
-            opts="-h --lxcpath --help"
+            opts="-h --lxcpath --dry-run --store --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -423,6 +435,14 @@ _scgen() {
             case "${prev}" in
                 --lxcpath)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

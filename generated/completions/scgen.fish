@@ -54,14 +54,23 @@ complete -c scgen -n "__fish_scgen_using_subcommand stage" -l resolv-conf -d 're
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l mapped-uid -d 'With lxc.idmap, lxc-create passes the namespace uid of its caller: the container config is given to it (the rootfs stays the container root\'s)' -r
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l mapped-gid -d 'The namespace gid of lxc-create\'s caller, for the container config' -r
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -s h -l help -d 'Print help'
-complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -l store -d 'The skeleton store (the profile\'s `container.skeleton-store`)' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -l store -d 'The skeleton store (the profile\'s `container.skeleton-store`); it must exist. Before or after the subcommand' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -l format -d 'How to report: one line per entry, or a JSON object (`{"store", "skeletons": [{"name", "state", "reason", "users", "action"}], "doubts"}`)' -r -f -a "text\t''
+json\t''"
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -f -a "list" -d 'One line per skeleton: name, `ok` or why it fails its check (stamp, owner, tree digest), and the containers using it. Exit 65 if any fails its check'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -f -a "prune" -d 'Remove every skeleton no container under the lxcpaths uses, and the temp dirs of killed fills. A skeleton in use is never removed'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from list" -l lxcpath -d 'An LXC lxcpath whose containers\' configs to read (repeatable)' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from list" -l store -d 'The skeleton store (the profile\'s `container.skeleton-store`); it must exist. Before or after the subcommand' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from list" -l format -d 'How to report: one line per entry, or a JSON object (`{"store", "skeletons": [{"name", "state", "reason", "users", "action"}], "doubts"}`)' -r -f -a "text\t''
+json\t''"
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from prune" -l lxcpath -d 'Every lxcpath whose containers may use the store (repeatable)' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from prune" -l store -d 'The skeleton store (the profile\'s `container.skeleton-store`); it must exist. Before or after the subcommand' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from prune" -l format -d 'How to report: one line per entry, or a JSON object (`{"store", "skeletons": [{"name", "state", "reason", "users", "action"}], "doubts"}`)' -r -f -a "text\t''
+json\t''"
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from prune" -l dry-run -d 'Remove nothing; report what would be removed (`would remove`)'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from help" -f -a "list" -d 'One line per skeleton: name, `ok` or why it fails its check (stamp, owner, tree digest), and the containers using it. Exit 65 if any fails its check'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove every skeleton no container under the lxcpaths uses, and the temp dirs of killed fills. A skeleton in use is never removed'
