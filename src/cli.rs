@@ -46,6 +46,13 @@ pub enum Command {
         after_help = "Examples:\n  scgen skeletons list --lxcpath /var/lib/lxc      # exit 65 if one fails its check\n  scgen skeletons list --format json --store /var/lib/softwarecontainer/skeletons\n  scgen skeletons prune --dry-run --lxcpath /var/lib/lxc   # what prune would remove"
     )]
     Skeletons(SkeletonsArgs),
+    /// Check a container's tree, or a skeleton, against the artifacts'
+    /// rootfs.mtree: what is missing, extra or changed (type, mode, owner,
+    /// link target, size, sha256 digest). Exit 3 if anything differs.
+    #[command(
+        after_help = "Examples:\n  scgen verify --artifacts /usr/local/share/softwarecontainer/scgen /var/lib/lxc/SC-1\n  scgen verify --artifacts DIR --format json /var/lib/softwarecontainer/skeletons/<name>"
+    )]
+    Verify(VerifyArgs),
     /// Print the JSON Schema of a profile (for editor completion of TOML).
     #[command(
         after_help = "Example:\n  scgen schema > profile.schema.json   # then point taplo/Even Better TOML at it"
@@ -100,6 +107,23 @@ pub struct StageArgs {
     /// The namespace gid of lxc-create's caller, for the container config.
     #[arg(long, value_name = "GID")]
     pub mapped_gid: Option<u32>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Directory of the installed artifacts (holding SHA256SUMS).
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+    /// Host ids every entry should have [default: the container root's
+    /// under the config's lxc.idmap, else 0:0].
+    #[arg(long, value_name = "UID:GID")]
+    pub owner: Option<String>,
+    /// How to report: lines in mtree's terms, or one JSON object.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// A container directory or skeleton (its rootfs/ is checked), or a rootfs.
+    #[arg(value_name = "TREE", value_hint = clap::ValueHint::DirPath)]
+    pub tree: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -187,6 +211,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gen(args) => gen(args),
         Command::Stage(args) => stage(args),
         Command::Skeletons(args) => skeletons::run(args),
+        Command::Verify(args) => verify(args),
         Command::Schema => print(&crate::profile::schema()),
         Command::Completions { shell } => print(&completions(shell)),
         Command::Man => print(&man()),
@@ -271,6 +296,38 @@ fn stage(args: StageArgs) -> Result<()> {
             "unchanged"
         }
     ))
+}
+
+fn verify(args: VerifyArgs) -> Result<()> {
+    let owner = args
+        .owner
+        .as_deref()
+        .map(|s| {
+            s.split_once(':')
+                .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
+                .ok_or_else(|| Error::usage(format!("--owner {s:?} is not UID:GID")))
+        })
+        .transpose()?;
+    let report = crate::verify::verify(&crate::verify::Options {
+        artifacts: args.artifacts,
+        tree: args.tree,
+        owner,
+    })?;
+    print(&match args.format {
+        Format::Text => report.text(),
+        Format::Json => serde_json::to_string_pretty(&report).expect("a report serialises") + "\n",
+    })?;
+    match report.drift() {
+        false => Ok(()),
+        true => Err(Error::drift(format!(
+            "{} differs from {}: {} missing, {} changed, {} extra",
+            report.rootfs.display(),
+            crate::contract::MTREE,
+            report.missing.len(),
+            report.changed.len(),
+            report.extra.len()
+        ))),
+    }
 }
 
 fn gen(args: GenArgs) -> Result<()> {

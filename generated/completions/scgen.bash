@@ -37,6 +37,9 @@ _scgen() {
             scgen,stage)
                 cmd="scgen__subcmd__stage"
                 ;;
+            scgen,verify)
+                cmd="scgen__subcmd__verify"
+                ;;
             scgen__subcmd__help,completions)
                 cmd="scgen__subcmd__help__subcmd__completions"
                 ;;
@@ -57,6 +60,9 @@ _scgen() {
                 ;;
             scgen__subcmd__help,stage)
                 cmd="scgen__subcmd__help__subcmd__stage"
+                ;;
+            scgen__subcmd__help,verify)
+                cmd="scgen__subcmd__help__subcmd__verify"
                 ;;
             scgen__subcmd__help__subcmd__skeletons,list)
                 cmd="scgen__subcmd__help__subcmd__skeletons__subcmd__list"
@@ -89,7 +95,7 @@ _scgen() {
 
     case "${cmd}" in
         scgen)
-            opts="-h -V --help --version gen stage skeletons schema completions man help"
+            opts="-h -V --help --version gen stage skeletons verify schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -155,7 +161,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help)
-            opts="gen stage skeletons schema completions man help"
+            opts="gen stage skeletons verify schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -281,6 +287,20 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help__subcmd__stage)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__help__subcmd__verify)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -511,6 +531,32 @@ _scgen() {
                     ;;
                 --mapped-gid)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__verify)
+            opts="-h --artifacts --owner --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --artifacts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --owner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
