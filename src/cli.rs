@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::artifacts::Outcome;
 use crate::error::{Error, Result};
 
+pub mod man;
 mod skeletons;
 
 #[derive(Debug, Parser)]
@@ -26,8 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Render profiles into softwarecontainer.conf, rootfs.tar.gz, rootfs.mtree,
-    /// stage.toml, the lxc-create drop-in and SHA256SUMS.
+    /// Render profiles into the artifacts (`command()` lists them from the
+    /// contract).
     #[command(
         after_help = "Examples:\n  scgen gen                                   # built-in default -> generated/default/\n  scgen gen --profile profiles/network.toml --out build/sc\n  scgen gen --check --profile profiles/*.toml  # exit 1 if generated/ is stale"
     )]
@@ -64,9 +65,18 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  scgen man > /usr/local/share/man/man1/scgen.1")]
-    Man,
+    /// Print a man page (roff): scgen(1), a subcommand's, or scgen-profile(5).
+    #[command(
+        after_help = "Examples:\n  scgen man > /usr/local/share/man/man1/scgen.1\n  scgen man scgen-profile > /usr/local/share/man/man5/scgen-profile.5\n  for p in $(scgen man --list); do scgen man \"$p\" > \"$p\"; done"
+    )]
+    Man {
+        /// The page, by name (`scgen-gen`) or file name (`scgen-gen.1`) [default: scgen].
+        #[arg(value_name = "PAGE")]
+        page: Option<String>,
+        /// Print the file name of every page, one a line, instead.
+        #[arg(long, conflicts_with = "page")]
+        list: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -196,7 +206,8 @@ pub enum Format {
 
 /// Parses `std::env::args`, runs, prints any error, returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::FromArgMatches as _;
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -214,27 +225,45 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Verify(args) => verify(args),
         Command::Schema => print(&crate::profile::schema()),
         Command::Completions { shell } => print(&completions(shell)),
-        Command::Man => print(&man()),
+        Command::Man { page, list } => match (page, list) {
+            (_, true) => print(
+                &man::pages()
+                    .into_iter()
+                    .map(|(name, _)| name + "\n")
+                    .collect::<String>(),
+            ),
+            (None, false) => print(&man()),
+            (Some(p), false) => match man::page(&p) {
+                Some(text) => print(&text),
+                None => Err(Error::usage(format!(
+                    "no man page {p:?}; `scgen man --list` names them"
+                ))),
+            },
+        },
     }
+}
+
+/// The command line as parsed, completed and documented: the derive's,
+/// with `gen`'s list of artifacts taken from the contract, so `--help`
+/// and the man pages name every one `gen` writes.
+pub fn command() -> clap::Command {
+    let artifacts = crate::contract::ALL.join(", ");
+    // mut_subcommands, not mut_subcommand: that one moves `gen` last.
+    <Cli as clap::CommandFactory>::command().mut_subcommands(|c| match c.get_name() {
+        "gen" => c.about(format!("Render profiles into the artifacts: {artifacts}")),
+        _ => c,
+    })
 }
 
 pub fn completions(shell: clap_complete::Shell) -> String {
     let mut out = Vec::new();
-    clap_complete::generate(
-        shell,
-        &mut <Cli as clap::CommandFactory>::command(),
-        "scgen",
-        &mut out,
-    );
+    clap_complete::generate(shell, &mut command(), "scgen", &mut out);
     String::from_utf8(out).expect("completions are UTF-8")
 }
 
+/// scgen(1).
 pub fn man() -> String {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-        .render(&mut out)
-        .expect("rendering into memory");
-    String::from_utf8(out).expect("roff is UTF-8")
+    man::page("scgen").expect("scgen(1) exists")
 }
 
 /// Writes a report on stdout. A reader that went away (EPIPE, as `| head`

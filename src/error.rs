@@ -40,6 +40,23 @@ pub mod exit {
     pub const UNSAFE: u8 = 77;
     /// EX_CONFIG: bad profile, `--set`, links file, template or epoch.
     pub const CONFIG: u8 = 78;
+
+    /// Every code with what it means, for `scgen(1)`'s EXIT STATUS.
+    pub const TABLE: &[(u8, &str)] = &[
+        (OK, "Success."),
+        (STALE, "gen --check: generated files are stale (a diff is printed)."),
+        (USAGE, "Usage error: an unknown argument, --out with several profiles, --set without `=`, a bad --owner."),
+        (DRIFT, "verify: the tree differs from rootfs.mtree (each difference is printed)."),
+        (DATA, "Artifacts fail SHA256SUMS or hold an unsafe entry; a skeleton fails its check (stage, skeletons list); skeletons prune cannot judge a container config."),
+        (MISSING_SOURCE, "stage: the host source of a bind in the container's config is missing (a mount without `optional`); nothing is written."),
+        (UNAVAILABLE, "stage: busybox, init.lxc, iptables or the gateway dir is missing; skeletons: the store does not exist."),
+        (UPPER_FS, "stage, overlay: the rootfs cannot be an overlayfs upper dir; nothing is written."),
+        (CANT_CREATE, "An output file or directory cannot be created."),
+        (IO, "I/O error while reading or writing; skeletons prune: a removal failed."),
+        (BUSY, "A lock was held for longer than 60 s or SCGEN_LOCK_WAIT seconds."),
+        (UNSAFE, "stage or skeletons: a refused target (the host's /, `..`, a symlink, a directory others may write, ...)."),
+        (CONFIG, "Bad profile, --set, links file, template, depfile path or SOURCE_DATE_EPOCH (EX_CONFIG)."),
+    ];
 }
 
 /// Everything that can stop `scgen`. Each diagnostic names the file or

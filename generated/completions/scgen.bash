@@ -315,7 +315,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__man)
-            opts="-h --help"
+            opts="-h --list --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
