@@ -184,7 +184,7 @@ fn the_debian_package_installs_on_a_clean_root() {
     assert!(status.contains("Status: install ok installed"), "{status}");
 
     let bin = r.join("usr/bin/scgen");
-    let v = ok(&mut Command::new(&bin).arg("--version"));
+    let v = ok(Command::new(&bin).arg("--version"));
     assert_eq!(v.trim(), format!("scgen {}", version()));
     let pages = ok(Command::new(&bin).args(["man", "--list"]));
     assert!(pages.lines().count() > 2, "{pages}");
