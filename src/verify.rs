@@ -139,6 +139,21 @@ pub fn verify(opts: &Options) -> Result<Report> {
     })?;
     let owner = opts.owner.unwrap_or_else(|| idmap_root(&conf));
     let rootfs = rootfs_of(&opts.tree);
+    // An overlay container's rootfs is only its upper dir; its tree is the
+    // skeleton its marker names.
+    if let Some(lower) = walk::small_file(&opts.tree, "scgen-skeleton") {
+        let skeleton = Path::new(lower.trim()).parent().unwrap_or(Path::new("?"));
+        return Err(Error::usage(format!(
+            "{} is an overlay container: its rootfs holds only its own changes, on the shared skeleton {}",
+            opts.tree.display(),
+            skeleton.display()
+        ))
+        .with_help(format!(
+            "verify the skeleton: scgen verify --artifacts {} {}",
+            opts.artifacts.display(),
+            skeleton.display()
+        )));
+    }
     // A skeleton of the store (`<name>/{stamp,rootfs}`) is shared by every
     // overlay container: no one but its owner may write in it, so the
     // stage stores each mode without group and other write.

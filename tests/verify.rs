@@ -237,6 +237,27 @@ fn a_skeleton_verifies_and_tampered_artifacts_are_refused() {
     let o = verify(&env.art(), &skeleton, &[]);
     expect_ok(&o, "skeleton");
     assert!(out(&o).contains("links to busybox"), "{}", out(&o));
+    // The container itself: pointed at its skeleton.
+    let o = verify(&env.art(), &env.path().join("c1"), &[]);
+    expect(&o, code::USAGE, "overlay container");
+    assert!(
+        stderr(&o).contains(&skeleton.display().to_string()),
+        "{}",
+        stderr(&o)
+    );
+    // A skeleton whose tmp others may write is a mode change.
+    fs::set_permissions(
+        skeleton.join("rootfs/tmp"),
+        fs::Permissions::from_mode(0o1777),
+    )
+    .unwrap();
+    let o = verify(&env.art(), &skeleton, &[]);
+    expect(&o, DRIFT, "skeleton tmp 1777");
+    assert!(
+        out(&o).contains("changed ./tmp mode (expected 1755, found 1777)"),
+        "{}",
+        out(&o)
+    );
 
     let bad = artifacts_copy("default");
     let m = bad.path().join("rootfs.mtree");

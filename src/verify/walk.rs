@@ -148,10 +148,10 @@ fn found(kind: Kind, st: &Stat) -> Found {
     }
 }
 
-/// The SHA-256 of a regular file, streamed, or `None` if it is not the
-/// regular file `st` describes any more. See the module doc for the open.
-fn sha256(dir: &OwnedFd, name: &std::ffi::CStr, st: &Stat) -> Option<String> {
-    use sha2::Digest as _;
+/// Opens a regular file without ever opening anything else: `O_PATH`
+/// first (opens nothing), checked to be the inode `st` describes, then
+/// reopened for reading through `/proc/self/fd` and checked again.
+fn open_checked(dir: &OwnedFd, name: &std::ffi::CStr, st: &Stat) -> Option<std::fs::File> {
     let path = rustix::fs::openat(
         dir,
         name,
@@ -167,14 +167,29 @@ fn sha256(dir: &OwnedFd, name: &std::ffi::CStr, st: &Stat) -> Option<String> {
     if !same(&rustix::fs::fstat(&path).ok()?) {
         return None;
     }
-    let mut file = std::fs::OpenOptions::new()
+    let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc_nonblock())
         .open(format!("/proc/self/fd/{}", path.as_raw_fd()))
         .ok()?;
-    if !same(&rustix::fs::fstat(&file).ok()?) {
-        return None;
-    }
+    same(&rustix::fs::fstat(&file).ok()?).then_some(file)
+}
+
+/// The bytes of a small regular file (see [`open_checked`]).
+fn read_checked(dir: &OwnedFd, name: &std::ffi::CStr, st: &Stat) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    open_checked(dir, name, st)?
+        .take(4097)
+        .read_to_end(&mut out)
+        .ok()?;
+    Some(out)
+}
+
+/// The SHA-256 of a regular file, streamed, or `None` if it is not the
+/// regular file `st` describes any more.
+fn sha256(dir: &OwnedFd, name: &std::ffi::CStr, st: &Stat) -> Option<String> {
+    use sha2::Digest as _;
+    let mut file = open_checked(dir, name, st)?;
     let mut h = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
@@ -192,4 +207,19 @@ fn sha256(dir: &OwnedFd, name: &std::ffi::CStr, st: &Stat) -> Option<String> {
 /// inode already checked).
 fn libc_nonblock() -> i32 {
     (OFlags::NONBLOCK | OFlags::CLOEXEC).bits() as i32
+}
+
+/// A small regular file `name` in directory `dir` (neither followed if a
+/// symlink), read as text; `None` for anything else.
+pub(super) fn small_file(dir: &Path, name: &str) -> Option<String> {
+    let fd = rustix::fs::open(dir, DIR, Mode::empty()).ok()?;
+    let st = rustix::fs::statat(&fd, name, AtFlags::SYMLINK_NOFOLLOW).ok()?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile || st.st_size > 4096 {
+        return None;
+    }
+    let cname = std::ffi::CString::new(name).ok()?;
+    let mut text = String::new();
+    let bytes = read_checked(&fd, &cname, &st)?;
+    text.push_str(std::str::from_utf8(&bytes).ok()?);
+    Some(text)
 }
