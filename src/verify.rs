@@ -13,7 +13,7 @@
 //! skeleton, modes are expected without group and other write, as the
 //! stage stores them there. It writes nothing. Like the stage, it knows the contract, never the profile.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -141,7 +141,10 @@ pub fn verify(opts: &Options) -> Result<Report> {
     let rootfs = rootfs_of(&opts.tree);
     // An overlay container's rootfs is only its upper dir; its tree is the
     // skeleton its marker names.
-    if let Some(lower) = walk::small_file(&opts.tree, "scgen-skeleton") {
+    let marker = (rootfs != opts.tree)
+        .then(|| walk::small_file(&opts.tree, "scgen-skeleton"))
+        .flatten();
+    if let Some(lower) = marker {
         let skeleton = Path::new(lower.trim()).parent().unwrap_or(Path::new("?"));
         return Err(Error::usage(format!(
             "{} is an overlay container: its rootfs holds only its own changes, on the shared skeleton {}",
@@ -161,10 +164,14 @@ pub fn verify(opts: &Options) -> Result<Report> {
         && rootfs != opts.tree
         && std::fs::symlink_metadata(opts.tree.join("stamp")).is_ok_and(|m| m.is_file());
     let mask = if skeleton { !0o022 } else { !0 };
-    let digest: BTreeSet<String> = expected
+    // Digests only where the size already matches: a file the container
+    // grew to a terabyte is a size change, never read.
+    let digest: BTreeMap<String, u64> = expected
         .iter()
-        .filter(|e| matches!(e.kind, Kind::File(..)))
-        .map(|e| e.path.clone())
+        .filter_map(|e| match e.kind {
+            Kind::File(size, _) => Some((e.path.clone(), size)),
+            _ => None,
+        })
         .collect();
     let mut walked = walk::walk(&rootfs, &digest)?;
     let mut report = Report {

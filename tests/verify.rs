@@ -65,7 +65,8 @@ fn a_freshly_staged_container_verifies() {
 /// Pins each keyword on a tampered container: a removed directory
 /// (missing), a file edited to the same size (sha256digest), one grown
 /// (size), a chmod (mode), a chown (uid, gid), an added file (extra), and
-/// a busybox link made elsewhere than `bin/` (extra, not host-dependent);
+/// a busybox link made elsewhere than `bin/` (extra, not host-dependent),
+/// a sparse terabyte file (size; verify finishes without reading it);
 /// exit 3 with the counts on stderr, and verify itself writes nothing.
 #[test]
 fn a_tampered_container_is_reported_in_mtree_terms() {
@@ -110,6 +111,19 @@ fn a_tampered_container_is_reported_in_mtree_terms() {
         stderr(&o)
     );
     assert_eq!(dir_fingerprint(&r), before, "verify wrote into the tree");
+
+    // A sparse terabyte where a 16-byte file belongs: a size change, never
+    // read (verify has the suite's deadline).
+    let big = fs::OpenOptions::new()
+        .write(true)
+        .open(r.join("etc/pulse/client.conf"))
+        .unwrap();
+    big.set_len(1 << 40).unwrap();
+    drop(big);
+    let o = verify(&art, &env.path().join("c"), &[]);
+    expect(&o, DRIFT, "sparse terabyte");
+    let line = "changed ./etc/pulse/client.conf size (expected 16, found 1099511627776)";
+    assert!(out(&o).contains(line), "{}", out(&o));
 }
 
 /// Pins the descriptor walk: where the manifest has files, a symlink to a

@@ -9,7 +9,7 @@
 //! between the look and the open is never opened. Depth is bounded (a
 //! descriptor per level).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::os::fd::{AsRawFd as _, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -42,7 +42,8 @@ pub(super) struct Found {
 }
 
 /// Everything below `root` by path relative to it (`a/b`), and the dirs
-/// not entered for depth. Files in `digest` get their SHA-256.
+/// not entered for depth. Files in `digest` of the size it gives get their
+/// SHA-256.
 pub(super) struct Walk {
     pub(super) found: BTreeMap<String, Found>,
     pub(super) too_deep: Vec<String>,
@@ -55,7 +56,7 @@ const DIR: OFlags = OFlags::DIRECTORY
     .union(OFlags::NONBLOCK);
 
 /// Opens `root` (never through a symlink at its last component) and walks it.
-pub(super) fn walk(root: &Path, digest: &BTreeSet<String>) -> Result<Walk> {
+pub(super) fn walk(root: &Path, digest: &BTreeMap<String, u64>) -> Result<Walk> {
     let fd = rustix::fs::open(root, DIR, Mode::empty()).map_err(|e| {
         Error::io(
             root,
@@ -77,7 +78,7 @@ fn dir(
     root: &Path,
     rel: &str,
     depth: usize,
-    digest: &BTreeSet<String>,
+    digest: &BTreeMap<String, u64>,
     w: &mut Walk,
 ) -> Result<()> {
     let io = |e: rustix::io::Errno| Error::io(root.join(rel), e.into());
@@ -101,8 +102,7 @@ fn dir(
         let kind = match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => Kind::Dir,
             FileType::RegularFile => {
-                let sum = digest
-                    .contains(&child)
+                let sum = (digest.get(&child) == Some(&(st.st_size as u64)))
                     .then(|| sha256(fd, raw.as_c_str(), &st))
                     .flatten();
                 Kind::File(st.st_size as u64, sum)
