@@ -11,6 +11,9 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::artifacts::Outcome;
 use crate::error::{Error, Result};
 
+pub mod man;
+mod skeletons;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "scgen",
@@ -24,8 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Render profiles into softwarecontainer.conf, rootfs.tar.gz, rootfs.mtree,
-    /// stage.toml, the lxc-create drop-in and SHA256SUMS.
+    /// Render profiles into the artifacts (`command()` lists them from the
+    /// contract).
     #[command(
         after_help = "Examples:\n  scgen gen                                   # built-in default -> generated/default/\n  scgen gen --profile profiles/network.toml --out build/sc\n  scgen gen --check --profile profiles/*.toml  # exit 1 if generated/ is stale"
     )]
@@ -41,7 +44,7 @@ pub enum Command {
     /// List, check or prune the shared skeletons of overlay containers
     /// (profile `container.rootfs = "overlay"`).
     #[command(
-        after_help = "Examples:\n  scgen skeletons list --lxcpath /var/lib/lxc      # exit 65 if one fails its check\n  scgen skeletons --store /var/lib/softwarecontainer/skeletons prune --lxcpath /var/lib/lxc"
+        after_help = "Examples:\n  scgen skeletons list --lxcpath /var/lib/lxc      # exit 65 if one fails its check\n  scgen skeletons list --format json --store /var/lib/softwarecontainer/skeletons\n  scgen skeletons prune --dry-run --lxcpath /var/lib/lxc   # what prune would remove"
     )]
     Skeletons(SkeletonsArgs),
     /// Give root the subordinate ids an id-mapped container needs: add
@@ -52,6 +55,13 @@ pub enum Command {
         after_help = "Examples:\n  scgen subids --artifacts /usr/local/share/softwarecontainer/scgen\n  scgen subids --artifacts out --root \"$D\"      # an image's root, at build time\n  scgen subids --artifacts out --check        # exit 67 if root lacks them"
     )]
     Subids(SubidsArgs),
+    /// Check a container's tree, or a skeleton, against the artifacts'
+    /// rootfs.mtree: what is missing, extra or changed (type, mode, owner,
+    /// link target, size, sha256 digest). Exit 3 if anything differs.
+    #[command(
+        after_help = "Examples:\n  scgen verify --artifacts /usr/local/share/softwarecontainer/scgen /var/lib/lxc/SC-1\n  scgen verify --artifacts DIR --format json /var/lib/softwarecontainer/skeletons/<name>"
+    )]
+    Verify(VerifyArgs),
     /// Print the JSON Schema of a profile (for editor completion of TOML).
     #[command(
         after_help = "Example:\n  scgen schema > profile.schema.json   # then point taplo/Even Better TOML at it"
@@ -63,9 +73,18 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff).
-    #[command(after_help = "Example:\n  scgen man > /usr/local/share/man/man1/scgen.1")]
-    Man,
+    /// Print a man page (roff): scgen(1), a subcommand's, or scgen-profile(5).
+    #[command(
+        after_help = "Examples:\n  scgen man > /usr/local/share/man/man1/scgen.1\n  scgen man scgen-profile > /usr/local/share/man/man5/scgen-profile.5\n  for p in $(scgen man --list); do scgen man \"$p\" > \"$p\"; done"
+    )]
+    Man {
+        /// The page, by name (`scgen-gen`) or file name (`scgen-gen.1`) [default: scgen].
+        #[arg(value_name = "PAGE")]
+        page: Option<String>,
+        /// Print the file name of every page, one a line, instead.
+        #[arg(long, conflicts_with = "page")]
+        list: bool,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -123,10 +142,32 @@ pub struct SubidsArgs {
 }
 
 #[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Directory of the installed artifacts (holding SHA256SUMS).
+    #[arg(long, value_name = "DIR")]
+    pub artifacts: PathBuf,
+    /// Host ids every entry should have [default: the container root's
+    /// under the config's lxc.idmap, else 0:0].
+    #[arg(long, value_name = "UID:GID")]
+    pub owner: Option<String>,
+    /// How to report: lines in mtree's terms, or one JSON object.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// A container directory or skeleton (its rootfs/ is checked), or a rootfs.
+    #[arg(value_name = "TREE", value_hint = clap::ValueHint::DirPath)]
+    pub tree: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
 pub struct SkeletonsArgs {
-    /// The skeleton store (the profile's `container.skeleton-store`).
-    #[arg(long, value_name = "DIR", default_value = crate::profile::DEFAULT_SKELETON_STORE)]
+    /// The skeleton store (the profile's `container.skeleton-store`); it
+    /// must exist. Before or after the subcommand.
+    #[arg(long, value_name = "DIR", global = true, default_value = crate::profile::DEFAULT_SKELETON_STORE)]
     pub store: PathBuf,
+    /// How to report: one line per entry, or a JSON object
+    /// (`{"store", "skeletons": [{"name", "state", "reason", "users", "action"}], "doubts"}`).
+    #[arg(long, value_enum, global = true, default_value_t = Format::Text)]
+    pub format: Format,
     #[command(subcommand)]
     pub action: SkeletonsAction,
 }
@@ -147,6 +188,9 @@ pub enum SkeletonsAction {
         /// Every lxcpath whose containers may use the store (repeatable).
         #[arg(long, value_name = "DIR", required = true)]
         lxcpath: Vec<PathBuf>,
+        /// Remove nothing; report what would be removed (`would remove`).
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -184,7 +228,8 @@ pub enum Format {
 
 /// Parses `std::env::args`, runs, prints any error, returns the exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    use clap::FromArgMatches as _;
+    let cli = Cli::from_arg_matches(&command().get_matches()).unwrap_or_else(|e| e.exit());
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -198,31 +243,50 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Gen(args) => gen(args),
         Command::Stage(args) => stage(args),
-        Command::Skeletons(args) => skeletons(args),
+        Command::Skeletons(args) => skeletons::run(args),
         Command::Subids(args) => subids(args),
+        Command::Verify(args) => verify(args),
         Command::Schema => print(&crate::profile::schema()),
         Command::Completions { shell } => print(&completions(shell)),
-        Command::Man => print(&man()),
+        Command::Man { page, list } => match (page, list) {
+            (_, true) => print(
+                &man::pages()
+                    .into_iter()
+                    .map(|(name, _)| name + "\n")
+                    .collect::<String>(),
+            ),
+            (None, false) => print(&man()),
+            (Some(p), false) => match man::page(&p) {
+                Some(text) => print(&text),
+                None => Err(Error::usage(format!(
+                    "no man page {p:?}; `scgen man --list` names them"
+                ))),
+            },
+        },
     }
+}
+
+/// The command line as parsed, completed and documented: the derive's,
+/// with `gen`'s list of artifacts taken from the contract, so `--help`
+/// and the man pages name every one `gen` writes.
+pub fn command() -> clap::Command {
+    let artifacts = crate::contract::ALL.join(", ");
+    // mut_subcommands, not mut_subcommand: that one moves `gen` last.
+    <Cli as clap::CommandFactory>::command().mut_subcommands(|c| match c.get_name() {
+        "gen" => c.about(format!("Render profiles into the artifacts: {artifacts}")),
+        _ => c,
+    })
 }
 
 pub fn completions(shell: clap_complete::Shell) -> String {
     let mut out = Vec::new();
-    clap_complete::generate(
-        shell,
-        &mut <Cli as clap::CommandFactory>::command(),
-        "scgen",
-        &mut out,
-    );
+    clap_complete::generate(shell, &mut command(), "scgen", &mut out);
     String::from_utf8(out).expect("completions are UTF-8")
 }
 
+/// scgen(1).
 pub fn man() -> String {
-    let mut out = Vec::new();
-    clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-        .render(&mut out)
-        .expect("rendering into memory");
-    String::from_utf8(out).expect("roff is UTF-8")
+    man::page("scgen").expect("scgen(1) exists")
 }
 
 /// Writes a report on stdout. A reader that went away (EPIPE, as `| head`
@@ -269,7 +333,7 @@ fn stage(args: StageArgs) -> Result<()> {
         lock_wait: lock_wait()?,
     };
     let r = crate::stage::stage(&opts)?;
-    if let Some(note) = &r.note {
+    for note in &r.notes {
         warn(&format!("scgen stage: {note}"));
     }
     print(&format!(
@@ -306,75 +370,35 @@ fn subids(args: SubidsArgs) -> Result<()> {
     print(&text)
 }
 
-fn skeletons(args: SkeletonsArgs) -> Result<()> {
-    use crate::stage::skeletons::{self, Outcome, State};
-    let wait = lock_wait()?.unwrap_or(crate::stage::LOCK_WAIT);
-    let (report, pruning) = match &args.action {
-        SkeletonsAction::List { lxcpath } => (skeletons::list(&args.store, lxcpath, wait)?, false),
-        SkeletonsAction::Prune { lxcpath } => (skeletons::prune(&args.store, lxcpath, wait)?, true),
-    };
-    let doubt = report.doubts.first().cloned();
-    let mut text = String::new();
-    for (item, outcome) in &report.items {
-        let state = match &item.state {
-            State::Ok => "ok".to_string(),
-            State::Bad(why) => format!("FAILS CHECK: {why}"),
-            State::Temp { live: true } => "filling".to_string(),
-            State::Temp { live: false } => "left by a killed fill".to_string(),
-            State::Foreign => "not a skeleton of scgen's; left alone".to_string(),
-        };
-        let users: Vec<String> = item.users.iter().map(|u| u.display().to_string()).collect();
-        let users = match (users.is_empty(), &doubt, &item.state) {
-            (false, _, _) => format!("used by {}", users.join(" ")),
-            (true, Some(d), State::Ok | State::Bad(_)) => format!("use unknown: {d}"),
-            (true, _, _) => "unused".to_string(),
-        };
-        let verb = match (pruning, outcome) {
-            (false, _) => String::new(),
-            (true, Outcome::Removed) => "removed ".into(),
-            (true, Outcome::Kept) => "kept ".into(),
-            (true, Outcome::Failed(why)) => format!("FAILED TO REMOVE ({why}) "),
-        };
-        text.push_str(&format!("{verb}{} {state}; {users}\n", item.name));
-    }
-    print(&text)?;
-    for d in &report.doubts {
-        warn(&format!("scgen skeletons: {d}"));
-    }
-    let failed: Vec<&str> = report
-        .items
-        .iter()
-        .filter(|(_, o)| matches!(o, Outcome::Failed(_)))
-        .map(|(i, _)| i.name.as_str())
-        .collect();
-    if !failed.is_empty() {
-        return Err(Error::io(
-            &args.store,
-            std::io::Error::other(format!(
-                "could not remove {}; the rest was pruned",
-                failed.join(", ")
-            )),
-        ));
-    }
-    if let Some(bad) = report
-        .items
-        .iter()
-        .find(|(i, _)| matches!(i.state, State::Bad(_)))
-    {
-        if !pruning {
-            return Err(Error::data(format!(
-                "skeleton {} in {} fails its check",
-                bad.0.name,
-                args.store.display()
-            )));
-        }
-    }
-    match (pruning, doubt) {
-        (true, Some(d)) => Err(Error::data(format!(
-            "prune kept every skeleton: {d}"
-        ))
-        .with_help("fix or remove that container, or leave its lxcpath out if it holds no overlay containers")),
-        _ => Ok(()),
+fn verify(args: VerifyArgs) -> Result<()> {
+    let owner = args
+        .owner
+        .as_deref()
+        .map(|s| {
+            s.split_once(':')
+                .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
+                .ok_or_else(|| Error::usage(format!("--owner {s:?} is not UID:GID")))
+        })
+        .transpose()?;
+    let report = crate::verify::verify(&crate::verify::Options {
+        artifacts: args.artifacts,
+        tree: args.tree,
+        owner,
+    })?;
+    print(&match args.format {
+        Format::Text => report.text(),
+        Format::Json => serde_json::to_string_pretty(&report).expect("a report serialises") + "\n",
+    })?;
+    match report.drift() {
+        false => Ok(()),
+        true => Err(Error::drift(format!(
+            "{} differs from {}: {} missing, {} changed, {} extra",
+            report.rootfs.display(),
+            crate::contract::MTREE,
+            report.missing.len(),
+            report.changed.len(),
+            report.extra.len()
+        ))),
     }
 }
 

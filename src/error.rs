@@ -17,8 +17,13 @@ pub mod exit {
     pub const STALE: u8 = 1;
     /// Bad command line (clap uses 2 as well).
     pub const USAGE: u8 = 2;
+    /// `verify`: the tree differs from `rootfs.mtree` (a report on stdout).
+    pub const DRIFT: u8 = 3;
     /// EX_DATAERR: artifacts fail their sums, or hold an unsafe entry.
     pub const DATA: u8 = 65;
+    /// EX_NOINPUT: stage: the source of a bind (not `optional`) is missing
+    /// on the host, so `lxc-start` would fail.
+    pub const MISSING_SOURCE: u8 = 66;
     /// EX_UNAVAILABLE: a host tool or the gateway dir is missing.
     pub const UNAVAILABLE: u8 = 69;
     /// EX_NOUSER: an id-mapped container, and root (who runs the agent)
@@ -39,6 +44,24 @@ pub mod exit {
     pub const UNSAFE: u8 = 77;
     /// EX_CONFIG: bad profile, `--set`, links file, template or epoch.
     pub const CONFIG: u8 = 78;
+
+    /// Every code with what it means, for `scgen(1)`'s EXIT STATUS.
+    pub const TABLE: &[(u8, &str)] = &[
+        (OK, "Success."),
+        (STALE, "gen --check: generated files are stale (a diff is printed)."),
+        (USAGE, "Usage error: an unknown argument, --out with several profiles, --set without `=`, a bad --owner."),
+        (DRIFT, "verify: the tree differs from rootfs.mtree (each difference is printed)."),
+        (DATA, "Artifacts fail SHA256SUMS or hold an unsafe entry; a skeleton fails its check (stage, skeletons list); skeletons prune cannot judge a container config."),
+        (MISSING_SOURCE, "stage: the host source of a bind in the container's config is missing (a mount without `optional`); nothing is written."),
+        (NO_SUBIDS, "stage: an id-mapped container, and root lacks its host ids in /etc/subuid or /etc/subgid where LXC maps through newuidmap; nothing is written. subids: a range another user holds, or (--check) one root lacks."),
+        (UNAVAILABLE, "stage: busybox, init.lxc, iptables or the gateway dir is missing; skeletons: the store does not exist."),
+        (UPPER_FS, "stage, overlay: the rootfs cannot be an overlayfs upper dir; nothing is written."),
+        (CANT_CREATE, "An output file or directory cannot be created."),
+        (IO, "I/O error while reading or writing; skeletons prune: a removal failed."),
+        (BUSY, "A lock was held for longer than 60 s or SCGEN_LOCK_WAIT seconds."),
+        (UNSAFE, "stage or skeletons: a refused target (the host's /, `..`, a symlink, a directory others may write, ...)."),
+        (CONFIG, "Bad profile, --set, links file, template, depfile path or SOURCE_DATE_EPOCH (EX_CONFIG)."),
+    ];
 }
 
 /// Everything that can stop `scgen`. Each diagnostic names the file or
@@ -63,6 +86,12 @@ pub enum Error {
     /// container, or reached through a symlink).
     #[error("{0}")]
     Unsafe(Box<Diagnostic>),
+    /// A bind mount's source is missing on the host.
+    #[error("{0}")]
+    MissingSource(Box<Diagnostic>),
+    /// `verify` found the tree different from the manifest.
+    #[error("{0}")]
+    Drift(Box<Diagnostic>),
     /// A host program the stage needs (busybox, init.lxc, iptables) is missing.
     #[error("{0}")]
     Unavailable(Box<Diagnostic>),
@@ -96,6 +125,8 @@ impl Error {
             Error::Stale(_) => exit::STALE,
             Error::Usage(_) => exit::USAGE,
             Error::Data(_) => exit::DATA,
+            Error::MissingSource(_) => exit::MISSING_SOURCE,
+            Error::Drift(_) => exit::DRIFT,
             Error::Unavailable(_) => exit::UNAVAILABLE,
             Error::Create { .. } => exit::CANT_CREATE,
             Error::Io { .. } => exit::IO,
@@ -114,6 +145,8 @@ impl Error {
             | Error::Stale(d)
             | Error::Usage(d)
             | Error::Data(d)
+            | Error::MissingSource(d)
+            | Error::Drift(d)
             | Error::Unsafe(d)
             | Error::Unavailable(d)
             | Error::UpperFs(d)
@@ -135,6 +168,14 @@ impl Error {
 
     pub fn data(message: impl Into<String>) -> Self {
         Error::Data(Box::new(Diagnostic::new(message)))
+    }
+
+    pub fn missing_source(message: impl Into<String>) -> Self {
+        Error::MissingSource(Box::new(Diagnostic::new(message)))
+    }
+
+    pub fn drift(message: impl Into<String>) -> Self {
+        Error::Drift(Box::new(Diagnostic::new(message)))
     }
 
     pub fn unsafe_target(message: impl Into<String>) -> Self {
@@ -163,6 +204,8 @@ impl Error {
         | Error::Stale(d)
         | Error::Usage(d)
         | Error::Data(d)
+        | Error::MissingSource(d)
+        | Error::Drift(d)
         | Error::Unsafe(d)
         | Error::Unavailable(d)
         | Error::UpperFs(d)

@@ -7,6 +7,7 @@
 //! ```text
 //! profile -> render -> skeleton -> pack, manifest -> artifacts -> gen
 //!                                                     contract -> stage
+//!                                                     contract -> verify
 //! leaves: values, lxc, diag, error, files, contract
 //! ```
 //!
@@ -15,7 +16,7 @@
 //! rootfs entries; [`pack`] and [`manifest`] make the tarball and mtree;
 //! [`artifacts`] assembles, writes or checks them; [`gen`] runs that per
 //! profile. [`contract`] is what build time hands to run time, and the only
-//! thing [`stage`] reads. [`cli`] maps the command line onto [`gen`] and
+//! thing [`stage`] and [`verify`] read. [`cli`] maps the command line onto [`gen`] and
 //! [`stage`]; `main.rs` only maps exit codes.
 
 pub mod artifacts;
@@ -34,6 +35,7 @@ pub mod render;
 pub mod skeleton;
 pub mod stage;
 pub mod values;
+pub mod verify;
 
 pub use error::{exit, Error, Result};
 pub use gen::{generate, source_date_epoch, Generated, DEFAULT_EPOCH};

@@ -97,7 +97,6 @@ fn check_flag_fails_with_diff_and_hint_and_writes_nothing() {
 fn schema_man_and_completions_match_committed_files() {
     let files = [
         ("generated/profile.schema.json", vec!["schema"]),
-        ("generated/scgen.1", vec!["man"]),
         (
             "generated/completions/scgen.bash",
             vec!["completions", "bash"],
@@ -117,4 +116,62 @@ fn schema_man_and_completions_match_committed_files() {
         );
         ensure_file_contents(&root().join(path), &o.stdout);
     }
+}
+
+/// Every man page `scgen man --list` names is committed in generated/man/
+/// (what the Debian package installs), and nothing else is there: a page
+/// of a removed subcommand would be shipped stale.
+#[test]
+fn every_man_page_matches_its_committed_file() {
+    let list = run(scgen().args(["man", "--list"]));
+    assert!(list.status.success());
+    let names: Vec<String> = String::from_utf8(list.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    assert!(names.len() > 2, "{names:?}");
+    let dir = root().join("generated/man");
+    for name in &names {
+        let o = run(scgen().args(["man", name]));
+        assert!(o.status.success(), "scgen man {name}");
+        ensure_file_contents(&dir.join(name), &o.stdout);
+    }
+    let o = run(scgen().arg("man"));
+    assert_eq!(
+        o.stdout,
+        std::fs::read(dir.join("scgen.1")).unwrap(),
+        "`scgen man` is scgen.1"
+    );
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut want = names.clone();
+    want.sort();
+    assert_eq!(
+        on_disk, want,
+        "generated/man/ holds a page `scgen man --list` does not name; remove it"
+    );
+}
+
+/// The README's exit-code table and scgen(1)'s EXIT STATUS (from
+/// `exit::TABLE`) name the same codes.
+#[test]
+fn the_readme_names_every_exit_code() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split_once("### Exit codes")
+        .and_then(|(_, rest)| rest.split_once("\n#"))
+        .expect("README has an Exit codes section")
+        .0;
+    let mut documented: Vec<u8> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("| ")?.split(' ').next()?.parse().ok())
+        .collect();
+    documented.sort_unstable();
+    let mut codes: Vec<u8> = scgen::exit::TABLE.iter().map(|(c, _)| *c).collect();
+    codes.sort_unstable();
+    assert_eq!(documented, codes, "README exit codes vs scgen::exit::TABLE");
 }

@@ -639,6 +639,9 @@ fn a_closed_pipe_never_crashes_the_binary() {
     assert_eq!(want, common::code::UNAVAILABLE);
     let o = c.stderr(closed()).stdout(Stdio::null()).status().unwrap();
     assert_eq!(o.code(), Some(want), "{o:?}");
+    // A store that exists (a missing one is an error, 69): the report,
+    // not the error path, meets the closed pipe.
+    fs::create_dir_all(env.store()).unwrap();
     let mut list = scgen();
     list.arg("skeletons")
         .arg("--store")

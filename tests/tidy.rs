@@ -120,6 +120,32 @@ fn modules_depend_one_way() {
                 "pack",
             ],
         ),
+        (
+            "verify.rs",
+            &[
+                "profile",
+                "render",
+                "skeleton",
+                "artifacts",
+                "gen",
+                "stage",
+                "manifest",
+                "pack",
+            ],
+        ),
+        (
+            "verify",
+            &[
+                "profile",
+                "render",
+                "skeleton",
+                "artifacts",
+                "gen",
+                "stage",
+                "manifest",
+                "pack",
+            ],
+        ),
     ];
     for (part, banned) in rules {
         for file in rust_files(&root().join("src").join(part)) {

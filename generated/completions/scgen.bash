@@ -40,6 +40,9 @@ _scgen() {
             scgen,subids)
                 cmd="scgen__subcmd__subids"
                 ;;
+            scgen,verify)
+                cmd="scgen__subcmd__verify"
+                ;;
             scgen__subcmd__help,completions)
                 cmd="scgen__subcmd__help__subcmd__completions"
                 ;;
@@ -63,6 +66,9 @@ _scgen() {
                 ;;
             scgen__subcmd__help,subids)
                 cmd="scgen__subcmd__help__subcmd__subids"
+                ;;
+            scgen__subcmd__help,verify)
+                cmd="scgen__subcmd__help__subcmd__verify"
                 ;;
             scgen__subcmd__help__subcmd__skeletons,list)
                 cmd="scgen__subcmd__help__subcmd__skeletons__subcmd__list"
@@ -95,7 +101,7 @@ _scgen() {
 
     case "${cmd}" in
         scgen)
-            opts="-h -V --help --version gen stage skeletons subids schema completions man help"
+            opts="-h -V --help --version gen stage skeletons subids verify schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -161,7 +167,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help)
-            opts="gen stage skeletons subids schema completions man help"
+            opts="gen stage skeletons subids verify schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -314,8 +320,22 @@ _scgen() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        scgen__subcmd__help__subcmd__verify)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         scgen__subcmd__man)
-            opts="-h --help"
+            opts="-h --list --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -343,7 +363,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__skeletons)
-            opts="-h --store --help list prune help"
+            opts="-h --store --format --help list prune help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -351,6 +371,10 @@ _scgen() {
             case "${prev}" in
                 --store)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -417,7 +441,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__skeletons__subcmd__list)
-            opts="-h --lxcpath --help"
+            opts="-h --lxcpath --store --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -425,6 +449,14 @@ _scgen() {
             case "${prev}" in
                 --lxcpath)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -435,7 +467,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__skeletons__subcmd__prune)
-            opts="-h --lxcpath --help"
+            opts="-h --lxcpath --dry-run --store --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -443,6 +475,14 @@ _scgen() {
             case "${prev}" in
                 --lxcpath)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)
@@ -533,6 +573,32 @@ _scgen() {
                     ;;
                 --root)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__verify)
+            opts="-h --artifacts --owner --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --artifacts)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --owner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -26,13 +26,14 @@ end
 
 complete -c scgen -n "__fish_scgen_needs_command" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_needs_command" -s V -l version -d 'Print version'
-complete -c scgen -n "__fish_scgen_needs_command" -f -a "gen" -d 'Render profiles into softwarecontainer.conf, rootfs.tar.gz, rootfs.mtree, stage.toml, the lxc-create drop-in and SHA256SUMS'
+complete -c scgen -n "__fish_scgen_needs_command" -f -a "gen" -d 'Render profiles into the artifacts: lxc-softwarecontainer, rootfs.mtree, rootfs.tar.gz, seccomp.policy, softwarecontainer.conf, stage.toml, SHA256SUMS'
 complete -c scgen -n "__fish_scgen_needs_command" -f -a "stage" -d 'Make one container from installed artifacts: unpack the rootfs, write machine-id and resolv.conf, link busybox applets, and append the host-dependent lines to the container\'s LXC config. Also lxc-create\'s template: it takes `--path=P --name=N --rootfs=R` in any order'
 complete -c scgen -n "__fish_scgen_needs_command" -f -a "skeletons" -d 'List, check or prune the shared skeletons of overlay containers (profile `container.rootfs = "overlay"`)'
 complete -c scgen -n "__fish_scgen_needs_command" -f -a "subids" -d 'Give root the subordinate ids an id-mapped container needs: add `root:START:COUNT` to /etc/subuid and /etc/subgid for each range of the artifacts\' `container.idmap` that root lacks (LXC maps through newuidmap/newgidmap where they are installed, and they insist)'
+complete -c scgen -n "__fish_scgen_needs_command" -f -a "verify" -d 'Check a container\'s tree, or a skeleton, against the artifacts\' rootfs.mtree: what is missing, extra or changed (type, mode, owner, link target, size, sha256 digest). Exit 3 if anything differs'
 complete -c scgen -n "__fish_scgen_needs_command" -f -a "schema" -d 'Print the JSON Schema of a profile (for editor completion of TOML)'
 complete -c scgen -n "__fish_scgen_needs_command" -f -a "completions" -d 'Print a shell completion script'
-complete -c scgen -n "__fish_scgen_needs_command" -f -a "man" -d 'Print the man page (roff)'
+complete -c scgen -n "__fish_scgen_needs_command" -f -a "man" -d 'Print a man page (roff): scgen(1), a subcommand\'s, or scgen-profile(5)'
 complete -c scgen -n "__fish_scgen_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scgen -n "__fish_scgen_using_subcommand gen" -l profile -d 'Profile to generate (repeatable). Without it: the built-in default' -r -F
 complete -c scgen -n "__fish_scgen_using_subcommand gen" -l out -d 'Directory for the artifacts [default: generated/<profile name>]. Only with a single profile' -r -F
@@ -55,14 +56,23 @@ complete -c scgen -n "__fish_scgen_using_subcommand stage" -l resolv-conf -d 're
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l mapped-uid -d 'With lxc.idmap, lxc-create passes the namespace uid of its caller: the container config is given to it (the rootfs stays the container root\'s)' -r
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l mapped-gid -d 'The namespace gid of lxc-create\'s caller, for the container config' -r
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -s h -l help -d 'Print help'
-complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -l store -d 'The skeleton store (the profile\'s `container.skeleton-store`)' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -l store -d 'The skeleton store (the profile\'s `container.skeleton-store`); it must exist. Before or after the subcommand' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -l format -d 'How to report: one line per entry, or a JSON object (`{"store", "skeletons": [{"name", "state", "reason", "users", "action"}], "doubts"}`)' -r -f -a "text\t''
+json\t''"
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -f -a "list" -d 'One line per skeleton: name, `ok` or why it fails its check (stamp, owner, tree digest), and the containers using it. Exit 65 if any fails its check'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -f -a "prune" -d 'Remove every skeleton no container under the lxcpaths uses, and the temp dirs of killed fills. A skeleton in use is never removed'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and not __fish_seen_subcommand_from list prune help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from list" -l lxcpath -d 'An LXC lxcpath whose containers\' configs to read (repeatable)' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from list" -l store -d 'The skeleton store (the profile\'s `container.skeleton-store`); it must exist. Before or after the subcommand' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from list" -l format -d 'How to report: one line per entry, or a JSON object (`{"store", "skeletons": [{"name", "state", "reason", "users", "action"}], "doubts"}`)' -r -f -a "text\t''
+json\t''"
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from prune" -l lxcpath -d 'Every lxcpath whose containers may use the store (repeatable)' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from prune" -l store -d 'The skeleton store (the profile\'s `container.skeleton-store`); it must exist. Before or after the subcommand' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from prune" -l format -d 'How to report: one line per entry, or a JSON object (`{"store", "skeletons": [{"name", "state", "reason", "users", "action"}], "doubts"}`)' -r -f -a "text\t''
+json\t''"
+complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from prune" -l dry-run -d 'Remove nothing; report what would be removed (`would remove`)'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from prune" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from help" -f -a "list" -d 'One line per skeleton: name, `ok` or why it fails its check (stamp, owner, tree digest), and the containers using it. Exit 65 if any fails its check'
 complete -c scgen -n "__fish_scgen_using_subcommand skeletons; and __fish_seen_subcommand_from help" -f -a "prune" -d 'Remove every skeleton no container under the lxcpaths uses, and the temp dirs of killed fills. A skeleton in use is never removed'
@@ -71,16 +81,23 @@ complete -c scgen -n "__fish_scgen_using_subcommand subids" -l artifacts -d 'Dir
 complete -c scgen -n "__fish_scgen_using_subcommand subids" -l root -d 'The root filesystem whose /etc/subuid and /etc/subgid to change' -r -F
 complete -c scgen -n "__fish_scgen_using_subcommand subids" -l check -d 'Change nothing; exit 67 if root lacks a range'
 complete -c scgen -n "__fish_scgen_using_subcommand subids" -s h -l help -d 'Print help'
+complete -c scgen -n "__fish_scgen_using_subcommand verify" -l artifacts -d 'Directory of the installed artifacts (holding SHA256SUMS)' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand verify" -l owner -d 'Host ids every entry should have [default: the container root\'s under the config\'s lxc.idmap, else 0:0]' -r
+complete -c scgen -n "__fish_scgen_using_subcommand verify" -l format -d 'How to report: lines in mtree\'s terms, or one JSON object' -r -f -a "text\t''
+json\t''"
+complete -c scgen -n "__fish_scgen_using_subcommand verify" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand schema" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand completions" -s h -l help -d 'Print help'
+complete -c scgen -n "__fish_scgen_using_subcommand man" -l list -d 'Print the file name of every page, one a line, instead'
 complete -c scgen -n "__fish_scgen_using_subcommand man" -s h -l help -d 'Print help'
-complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids schema completions man help" -f -a "gen" -d 'Render profiles into softwarecontainer.conf, rootfs.tar.gz, rootfs.mtree, stage.toml, the lxc-create drop-in and SHA256SUMS'
-complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids schema completions man help" -f -a "stage" -d 'Make one container from installed artifacts: unpack the rootfs, write machine-id and resolv.conf, link busybox applets, and append the host-dependent lines to the container\'s LXC config. Also lxc-create\'s template: it takes `--path=P --name=N --rootfs=R` in any order'
-complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids schema completions man help" -f -a "skeletons" -d 'List, check or prune the shared skeletons of overlay containers (profile `container.rootfs = "overlay"`)'
-complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids schema completions man help" -f -a "subids" -d 'Give root the subordinate ids an id-mapped container needs: add `root:START:COUNT` to /etc/subuid and /etc/subgid for each range of the artifacts\' `container.idmap` that root lacks (LXC maps through newuidmap/newgidmap where they are installed, and they insist)'
-complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids schema completions man help" -f -a "schema" -d 'Print the JSON Schema of a profile (for editor completion of TOML)'
-complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids schema completions man help" -f -a "completions" -d 'Print a shell completion script'
-complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids schema completions man help" -f -a "man" -d 'Print the man page (roff)'
-complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids schema completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids verify schema completions man help" -f -a "gen" -d 'Render profiles into the artifacts: lxc-softwarecontainer, rootfs.mtree, rootfs.tar.gz, seccomp.policy, softwarecontainer.conf, stage.toml, SHA256SUMS'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids verify schema completions man help" -f -a "stage" -d 'Make one container from installed artifacts: unpack the rootfs, write machine-id and resolv.conf, link busybox applets, and append the host-dependent lines to the container\'s LXC config. Also lxc-create\'s template: it takes `--path=P --name=N --rootfs=R` in any order'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids verify schema completions man help" -f -a "skeletons" -d 'List, check or prune the shared skeletons of overlay containers (profile `container.rootfs = "overlay"`)'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids verify schema completions man help" -f -a "subids" -d 'Give root the subordinate ids an id-mapped container needs: add `root:START:COUNT` to /etc/subuid and /etc/subgid for each range of the artifacts\' `container.idmap` that root lacks (LXC maps through newuidmap/newgidmap where they are installed, and they insist)'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids verify schema completions man help" -f -a "verify" -d 'Check a container\'s tree, or a skeleton, against the artifacts\' rootfs.mtree: what is missing, extra or changed (type, mode, owner, link target, size, sha256 digest). Exit 3 if anything differs'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids verify schema completions man help" -f -a "schema" -d 'Print the JSON Schema of a profile (for editor completion of TOML)'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids verify schema completions man help" -f -a "completions" -d 'Print a shell completion script'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids verify schema completions man help" -f -a "man" -d 'Print a man page (roff): scgen(1), a subcommand\'s, or scgen-profile(5)'
+complete -c scgen -n "__fish_scgen_using_subcommand help; and not __fish_seen_subcommand_from gen stage skeletons subids verify schema completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c scgen -n "__fish_scgen_using_subcommand help; and __fish_seen_subcommand_from skeletons" -f -a "list" -d 'One line per skeleton: name, `ok` or why it fails its check (stamp, owner, tree digest), and the containers using it. Exit 65 if any fails its check'
 complete -c scgen -n "__fish_scgen_using_subcommand help; and __fish_seen_subcommand_from skeletons" -f -a "prune" -d 'Remove every skeleton no container under the lxcpaths uses, and the temp dirs of killed fills. A skeleton in use is never removed'

@@ -5,7 +5,7 @@
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
-use rustix::fs::{AtFlags, FileType};
+use rustix::fs::{AtFlags, FileType, OFlags};
 
 use crate::contract::{StageSpec, BUSYBOX, INIT_LXC, IPTABLES};
 use crate::error::{Error, Result};
@@ -102,6 +102,42 @@ fn remove_stale_temps(dir: &OwnedFd) {
     }
 }
 
+/// The container's `config`, if it is a plain file the stage may read.
+fn existing(dir: &OwnedFd) -> Option<String> {
+    read_plain(dir, "config", &plain, CONFIG_MAX).and_then(|b| String::from_utf8(b).ok())
+}
+
+/// The lines of `base` outside the previous run's block.
+fn outside_block(base: &str) -> Vec<&str> {
+    let mut kept = Vec::new();
+    let mut inside = false;
+    for line in base.lines() {
+        match line {
+            BEGIN => inside = true,
+            END => inside = false,
+            l if !inside => kept.push(l),
+            _ => {}
+        }
+    }
+    kept
+}
+
+/// The lines [`write`] will keep, read before any write to check them: of
+/// the existing `config` in `container` when there is one it would read
+/// (opened as [`write`] does, never through a symlink), else of
+/// `static_conf`.
+pub(super) fn kept_lines(container: &Path, static_conf: &str) -> Vec<String> {
+    let flags =
+        OFlags::DIRECTORY | OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
+    let old = rustix::fs::open(container, flags, rustix::fs::Mode::empty())
+        .ok()
+        .and_then(|fd| existing(&fd));
+    outside_block(old.as_deref().unwrap_or(static_conf))
+        .into_iter()
+        .map(String::from)
+        .collect()
+}
+
 /// Writes the container config below `dir` (the container directory,
 /// `shown` in messages): the existing one (or the static config for a new
 /// container), without the previous run's block, plus a block of `lines`
@@ -117,18 +153,8 @@ pub(super) fn write(
     owner: Option<(u32, u32)>,
 ) -> Result<bool> {
     remove_stale_temps(dir);
-    let old = read_plain(dir, "config", &plain, CONFIG_MAX).and_then(|b| String::from_utf8(b).ok());
-    let base = old.as_deref().unwrap_or(static_conf);
-    let mut kept = Vec::new();
-    let mut inside = false;
-    for line in base.lines() {
-        match line {
-            BEGIN => inside = true,
-            END => inside = false,
-            l if !inside => kept.push(l),
-            _ => {}
-        }
-    }
+    let old = existing(dir);
+    let kept = outside_block(old.as_deref().unwrap_or(static_conf));
     let mut text: String = kept.iter().map(|l| format!("{l}\n")).collect();
     text.push_str(BEGIN);
     text.push('\n');

@@ -20,6 +20,7 @@ use crate::contract::{self, Entry, Kind};
 use crate::error::{Error, Result};
 
 mod beneath;
+mod binds;
 mod config;
 mod host;
 mod overlay;
@@ -84,8 +85,8 @@ pub struct Report {
     pub kept: usize,
     /// Whether the container config was written.
     pub config_written: bool,
-    /// A change of plan the caller should hear of (one line, for stderr).
-    pub note: Option<String>,
+    /// Changes of plan the caller should hear of (a line each, for stderr).
+    pub notes: Vec<String>,
 }
 
 /// Runs the stage.
@@ -147,6 +148,17 @@ pub fn stage(opts: &Options) -> Result<Report> {
         &tools,
         gateway_dir.as_ref().map(|g| g.path.as_str()),
     )?;
+
+    let kept = config::kept_lines(&container, &verified.conf);
+    let exempt: Vec<&str> = spec.shared_bin.iter().map(|d| d.as_str()).collect();
+    binds::check(kept.iter().chain(&lines).map(String::as_str), &exempt)?;
+    let mut notes: Vec<String> = note.into_iter().collect();
+    if gateway_dir.is_none() {
+        notes.push(
+            "no gateway dir: the container gets no /gateways mount, and SoftwareContainer's gateways cannot reach it; give --gateway-dir or $GATEWAY_DIR, or set `gateways.dir` in the profile"
+                .to_string(),
+        );
+    }
 
     let mut applets = applets.map(BusyboxList::finish).transpose()?;
 
@@ -217,7 +229,7 @@ pub fn stage(opts: &Options) -> Result<Report> {
         created: root.created + shared_created + skeleton_created,
         kept: root.kept + shared_kept,
         config_written,
-        note,
+        notes,
     })
 }
 

@@ -68,6 +68,8 @@ pub enum State {
 pub enum Outcome {
     Removed,
     Kept,
+    /// `prune --dry-run`: would have been removed.
+    WouldRemove,
     /// Its removal failed; the others went on.
     Failed(String),
 }
@@ -84,9 +86,7 @@ pub struct Report {
 /// recomputing its tree digest, with the containers under `lxcpaths`
 /// that use it.
 pub fn list(store: &Path, lxcpaths: &[PathBuf], wait: Duration) -> Result<Report> {
-    let Some(s) = store::open(store, None, false)? else {
-        return Ok(Report::default());
-    };
+    let s = existing(store)?;
     s.lock(false, wait)?;
     scan(&s, lxcpaths, true, |_, _| Ok(Outcome::Kept))
 }
@@ -95,11 +95,11 @@ pub fn list(store: &Path, lxcpaths: &[PathBuf], wait: Duration) -> Result<Report
 /// uses, and the temp dirs of killed fills; keeps everything when a
 /// container's use cannot be told. Holds the store's lock exclusively, so
 /// no stage is between finding a skeleton and recording its use.
-pub fn prune(store: &Path, lxcpaths: &[PathBuf], wait: Duration) -> Result<Report> {
-    let Some(s) = store::open(store, None, false)? else {
-        return Ok(Report::default());
-    };
-    s.lock(true, wait)?;
+/// With `dry_run`, removes nothing and says what it would remove, under
+/// the store's shared lock (a stage may go on meanwhile).
+pub fn prune(store: &Path, lxcpaths: &[PathBuf], wait: Duration, dry_run: bool) -> Result<Report> {
+    let s = existing(store)?;
+    s.lock(!dry_run, wait)?;
     scan(&s, lxcpaths, false, |item, doubt| {
         let remove = match item.state {
             State::Temp { live } => !live,
@@ -109,10 +109,22 @@ pub fn prune(store: &Path, lxcpaths: &[PathBuf], wait: Duration) -> Result<Repor
         if !remove {
             return Ok(Outcome::Kept);
         }
+        if dry_run {
+            return Ok(Outcome::WouldRemove);
+        }
         Ok(match out_of_sight(&s, &item.name) {
             Ok(()) => Outcome::Removed,
             Err(why) => Outcome::Failed(why),
         })
+    })
+}
+
+/// The store, checked as the stage checks it; a store that does not exist
+/// is an error (69), not an empty list: `--store` is likely mistyped.
+fn existing(store: &Path) -> Result<Store> {
+    store::open(store, None, false)?.ok_or_else(|| {
+        Error::unavailable(format!("skeleton store {} does not exist", store.display()))
+            .with_help("give the profile's `container.skeleton-store` as --store; a stage of an overlay container creates it")
     })
 }
 
