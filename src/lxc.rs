@@ -150,6 +150,31 @@ pub fn fstab_escape(field: &str) -> String {
     out
 }
 
+/// Reads one fstab field (or an mtree name, which escapes the same way)
+/// back as getmntent does: `\` and three octal digits is that byte;
+/// anything else is kept as it is.
+pub fn fstab_unescape(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b.get(i + 1..i + 4).filter(|d| {
+            b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)) && d[0] <= b'3'
+        });
+        match octal {
+            Some(d) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The longest `lxc.mount.entry` value liblxc reads whole. It parses mount
 /// entries with getmntent_r() into a 4096-byte buffer, which holds 4095
 /// bytes of a line with its newline; a longer entry is cut without a word,

@@ -42,8 +42,8 @@ pub(super) fn binds<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<Bind> {
                 .iter()
                 .any(|o| matches!(*o, "bind" | "rbind"))
                 .then(|| Bind {
-                    source: fstab_unescape(source),
-                    target: fstab_unescape(target),
+                    source: crate::lxc::fstab_unescape(source),
+                    target: crate::lxc::fstab_unescape(target),
                     optional: options.contains(&"optional"),
                 })
         })
@@ -85,30 +85,6 @@ pub(super) fn check<'a>(lines: impl IntoIterator<Item = &'a str>, exempt: &[&str
         "install what provides it, or mark the mount optional in the profile \
          (`options = [\"ro\", \"bind\", \"optional\"]`) if the container may start without it",
     ))
-}
-
-/// Reads one fstab field back as getmntent does: `\` and three octal
-/// digits is that byte; anything else is kept as it is.
-fn fstab_unescape(field: &str) -> String {
-    let b = field.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let octal = b.get(i + 1..i + 4).filter(|d| {
-            b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)) && d[0] <= b'3'
-        });
-        match octal {
-            Some(d) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            None => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! /etc/subuid or /etc/subgid does not give the caller: `lxc-create` still
 //! succeeds, and every `lxc-start` then fails with "newuidmap failed to
 //! write mapping". Without those tools LXC, as root, writes the maps
-//! itself and needs nothing. Saying so at create time, with the line to
+//! itself and needs nothing. Saying so at create time (the stage checks
+//! when LXC runs it as an id-mapped container's template), with the line to
 //! add, beats a container that never starts. [`provision`] adds those
 //! lines (`scgen subids`), for a CMake install or an image build to call.
 

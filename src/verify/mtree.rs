@@ -23,7 +23,7 @@ pub(super) fn parse_mtree(text: &str) -> std::result::Result<Vec<Expected>, Stri
         }
         let bad = |m: &str| format!("line {}: {m}", n + 1);
         let mut fields = line.split_whitespace();
-        let name = unescape(fields.next().unwrap_or_default());
+        let name = crate::lxc::fstab_unescape(fields.next().unwrap_or_default());
         if name.starts_with('/') {
             return Err(bad(
                 "`/set` and other special lines are not what scgen writes",
@@ -43,7 +43,7 @@ pub(super) fn parse_mtree(text: &str) -> std::result::Result<Vec<Expected>, Stri
                 "mode" => mode = u32::from_str_radix(v, 8).ok(),
                 "size" => size = v.parse().map_err(|_| bad("size is not a number"))?,
                 "sha256digest" => sum = Some(v.to_ascii_lowercase()),
-                "link" => link = Some(unescape(v)),
+                "link" => link = Some(crate::lxc::fstab_unescape(v)),
                 _ => {}
             }
         }
@@ -61,29 +61,6 @@ pub(super) fn parse_mtree(text: &str) -> std::result::Result<Vec<Expected>, Stri
         });
     }
     Ok(out)
-}
-
-/// mtree's `\ooo` escapes back to bytes.
-fn unescape(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let digits = b.get(i + 1..i + 4).filter(|d| {
-            b[i] == b'\\' && d[0] <= b'3' && d.iter().all(|c| (b'0'..=b'7').contains(c))
-        });
-        match digits {
-            Some(d) => {
-                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
-                i += 4;
-            }
-            None => {
-                out.push(b[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
