@@ -14,9 +14,10 @@ use common::*;
 use std::collections::BTreeMap;
 
 /// After `common::lxc::PRELUDE`: the overlay profile generated with the
-/// store in the scenario's temp dir, and a `create` that takes a config.
+/// store in the scenario's temp dir (and `$IDMAP`, the test's
+/// `container.idmap`), and a `create` that takes a config.
 const EXTRA: &str = r#"
-"$SCGEN" gen --profile "$PROFILE" --out "$P/art" --set "container.skeleton-store=$P/store" >/dev/null
+"$SCGEN" gen --profile "$PROFILE" --out "$P/art" --set "container.skeleton-store=$P/store" --set "container.idmap=$IDMAP" >/dev/null
 ART=$P/art
 export SCGEN_ARTIFACTS=$ART
 create() {
@@ -24,11 +25,13 @@ create() {
 }
 "#;
 
-fn scenario(script: &str) -> BTreeMap<String, String> {
+/// `idmap`: the `container.idmap` value, `[]` (privileged) or the default's.
+fn scenario(idmap: &str, script: &str) -> BTreeMap<String, String> {
     let o = run(std::process::Command::new("unshare")
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
         .arg(format!("{}\n{EXTRA}\n{script}", common::lxc::PRELUDE))
         .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
+        .env("IDMAP", idmap)
         .env("PROFILE", root().join("profiles/overlay.toml")));
     common::lxc::key_values(&o)
 }
@@ -40,7 +43,10 @@ fn two_overlay_containers_boot_on_one_skeleton() {
     if !lxc_ready() {
         return;
     }
+    // Privileged (`container.idmap = []`): the store and skeleton are
+    // root's, so `skeletons list` and `prune` run on them as on a host.
     let out = scenario(
+        "[]",
         r#"
 create o1
 create o2
@@ -106,7 +112,7 @@ echo "still=$(run o2 'echo boots')"
     assert_eq!(get("still"), "boots");
 }
 
-/// A user-namespaced overlay container: the stage runs as the container's
+/// A user-namespaced overlay container (the default): the stage runs as the container's
 /// root, so its skeleton is owned by the mapped root (host 100000) and
 /// named by the id map. Its store must belong to that root (the stage
 /// refuses a store it does not own or root does not own). The kernel must
@@ -117,21 +123,15 @@ fn user_namespaced_overlay_container_gets_its_own_skeleton() {
     if !(lxc_ready() && have("newuidmap")) {
         return;
     }
+    // The lxc3 default map; the prelude gives root its subordinate ids.
     let out = scenario(
+        r#"["u 0 100000 65536", "g 0 100000 65536"]"#,
         r#"
-printf 'root:100000:65536\n' > "$P/subid"
-if [ -e /etc/subuid ] && [ -e /etc/subgid ]; then
-    mount --bind "$P/subid" /etc/subuid && mount --bind "$P/subid" /etc/subgid
-else
-    cp -a /etc "$P/etc" && cp "$P/subid" "$P/etc/subuid" && cp "$P/subid" "$P/etc/subgid"
-    mount --bind "$P/etc" /etc
-fi
-chmod 755 "$P" && chmod 0777 "$P/gw"
+chmod 0777 "$P/gw"
 install -d -o 100000 -g 100000 -m 755 "$P/store"
-cp "$ART/softwarecontainer.conf" "$P/idmap.conf"
-printf 'lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\n' >> "$P/idmap.conf"
-create u1 "$P/idmap.conf"
-create u2 "$P/idmap.conf"
+grep -q '^lxc.idmap = u 0 100000 65536$' "$ART/softwarecontainer.conf"
+create u1
+create u2
 echo "skeletons=$(ls "$P/store" | wc -l)"
 echo "skel_owner=$(stat -c %u:%g "$P"/store/*/rootfs/etc/passwd)"
 echo "upper_owner=$(stat -c %u:%g "$P/u1/rootfs/etc/machine-id")"

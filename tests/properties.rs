@@ -62,6 +62,7 @@ fn assert_contained(conf: &str, p: &profile::Profile) {
         keys.cap_drop,
         keys.seccomp,
         keys.no_new_privs,
+        keys.idmap,
     ];
     let mut mounts = 0;
     for line in conf.lines() {

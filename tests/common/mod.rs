@@ -37,7 +37,8 @@ pub mod code {
 
 /// The `--set`s that turn every `[security]` key off: the seed's container,
 /// which is also what an lxc2 profile gives.
-pub const SECURITY_OFF: [&str; 6] = [
+pub const SECURITY_OFF: [&str; 7] = [
+    "container.idmap=[]",
     "security.cap-drop=[]",
     "security.seccomp=off",
     "security.devices=[]",
