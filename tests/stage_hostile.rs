@@ -1100,11 +1100,14 @@ fn rootfs_is_roots_and_config_is_the_callers_with_mapped_ids() {
     fs::set_permissions(&rootfs, fs::Permissions::from_mode(0o755)).unwrap();
     std::os::unix::fs::lchown(&rootfs, Some(1234), Some(1234)).unwrap();
     symlink(&host_file, rootfs.join("bin/ls")).unwrap();
-    let o = run(env
-        .stage(&art)
-        .arg("--path")
-        .arg(env.path().join("c"))
-        .args(["--mapped-uid", "100000", "--mapped-gid", "100001"]));
+    let mut stage = env.stage(&art);
+    stage.arg("--path").arg(env.path().join("c")).args([
+        "--mapped-uid",
+        "100000",
+        "--mapped-gid",
+        "100001",
+    ]);
+    let o = run(&mut env.with_subids(&stage));
     expect_ok(&o, "mapped stage");
     let mut n = 0;
     for e in walkdir::WalkDir::new(&rootfs).follow_links(false) {

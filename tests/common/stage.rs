@@ -61,6 +61,31 @@ impl Env {
         self.stage_with(artifacts, "", OsStr::new(""))
     }
 
+    /// `cmd` run (as root) in a mount namespace of its own in which
+    /// /etc/subuid and /etc/subgid give root the ids of the lxc3 default
+    /// map, as a host provisioned for id-mapped containers has them: the
+    /// stage checks them when it is given `--mapped-uid/--mapped-gid`, as
+    /// lxc-create gives them. The host's files are never touched.
+    pub fn with_subids(&self, cmd: &Command) -> Command {
+        let subid = self.path().join("subid");
+        std::fs::write(&subid, "root:100000:65536\n").unwrap();
+        let mut c = Command::new("unshare");
+        c.args(["--mount", "--propagation", "private", "sh", "-c"])
+            .arg(
+                "mount --bind \"$0\" /etc/subuid && mount --bind \"$0\" /etc/subgid && exec \"$@\"",
+            )
+            .arg(&subid)
+            .arg(cmd.get_program())
+            .args(cmd.get_args());
+        for (k, v) in cmd.get_envs() {
+            match v {
+                Some(v) => c.env(k, v),
+                None => c.env_remove(k),
+            };
+        }
+        c
+    }
+
     /// [`Env::stage`] with `flag`'s value replaced by `value`.
     pub fn stage_with(&self, artifacts: &Path, flag: &str, value: &OsStr) -> Command {
         let mut c = scgen();
