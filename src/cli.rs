@@ -27,7 +27,7 @@ pub enum Command {
     /// Render profiles into softwarecontainer.conf, rootfs.tar.gz, rootfs.mtree,
     /// stage.toml, the lxc-create drop-in and SHA256SUMS.
     #[command(
-        after_help = "Examples:\n  scgen gen                                   # built-in default -> generated/default/\n  scgen gen --profile profiles/network.toml --out build/sc\n  scgen gen --check --profile profiles/*.toml  # exit 1 if generated/ is stale"
+        after_help = "Examples:\n  scgen gen                                   # built-in default -> generated/default/\n  scgen gen --profile profiles/network.toml --out build/sc\n  scgen gen --check --profile profiles/*.toml  # exit 1 if generated/ is stale\n  scgen gen --quiet --profile my.toml --out build/sc  # in a CMake or Ninja rule"
     )]
     Gen(GenArgs),
     /// Make one container from installed artifacts: unpack the rootfs, write
@@ -130,16 +130,21 @@ pub enum SkeletonsAction {
 
 #[derive(Debug, clap::Args)]
 pub struct GenArgs {
-    /// Profile to generate (repeatable). Without it: the built-in default.
-    #[arg(long, value_name = "FILE")]
+    /// Profiles to generate: `--profile a.toml b.toml` (a shell glob) or
+    /// repeated. Without it: the built-in default.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub profile: Vec<PathBuf>,
     /// Directory for the artifacts [default: generated/<profile name>].
     /// Only with a single profile.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Write nothing; exit 1 with a diff if any artifact on disk differs.
+    /// Write nothing; list what is stale, with a diff and the one command
+    /// that regenerates it, and exit 1. Silent when nothing is stale.
     #[arg(long)]
     pub check: bool,
+    /// Print no report, only errors (for build systems).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     /// Override a profile value, e.g. `--set network.gateway=true` (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -346,7 +351,9 @@ fn gen(args: GenArgs) -> Result<()> {
         source_date_epoch: std::env::var_os("SOURCE_DATE_EPOCH"),
     };
     let run = crate::gen::run(&opts)?;
-    report(&run.outcomes, opts.check, args.format)?;
+    if !args.quiet {
+        report(&run.outcomes, opts.check, args.format)?;
+    }
     match run.stale {
         None => Ok(()),
         Some(d) => Err(Error::Stale(Box::new(d))),
@@ -356,14 +363,15 @@ fn gen(args: GenArgs) -> Result<()> {
 fn report(outcomes: &[Outcome], check: bool, format: Format) -> Result<()> {
     let text = match format {
         Format::Json => serde_json::to_string_pretty(outcomes).expect("outcomes serialise") + "\n",
+        // `--check` lists only what is stale: a clean check says nothing.
         Format::Text => outcomes
             .iter()
+            .filter(|o| !check || o.changed)
             .map(|o| {
                 let verb = match (check, o.changed) {
                     (false, true) => "wrote",
                     (false, false) => "unchanged",
-                    (true, true) => "stale",
-                    (true, false) => "ok",
+                    (true, _) => "stale",
                 };
                 format!("{verb:>9} {}\n", o.path.display())
             })

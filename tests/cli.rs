@@ -386,3 +386,86 @@ fn idmap_is_written_in_the_dialects_key() {
     let conf = std::fs::read_to_string(out.join("softwarecontainer.conf")).unwrap();
     assert!(!conf.contains("map = "), "{conf}");
 }
+
+/// Copies shipped profiles into `dir/profiles/` (their `extends` included),
+/// so a run there writes `dir/generated/`.
+fn profiles_in(dir: &Path, names: &[&str]) {
+    std::fs::create_dir_all(dir.join("profiles")).unwrap();
+    for n in names {
+        std::fs::copy(
+            root().join("profiles").join(n),
+            dir.join("profiles").join(n),
+        )
+        .unwrap();
+    }
+}
+
+/// The CI gate as the README writes it: one `--profile` followed by a
+/// shell glob's many files. `--check` lists only what is stale, the diff,
+/// and one command that fixes all of it, which then does.
+#[test]
+fn check_takes_a_glob_lists_only_the_stale_and_one_command_fixes_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    let names = ["default.toml", "idmap.toml", "network.toml"];
+    profiles_in(tmp.path(), &names);
+    let mut globbed: Vec<String> = names.iter().map(|n| format!("profiles/{n}")).collect();
+    globbed.insert(0, "--profile".into());
+    let gen = |extra: &[&str]| {
+        run(scgen()
+            .current_dir(tmp.path())
+            .arg("gen")
+            .args(extra)
+            .args(&globbed))
+    };
+    let o = gen(&["--quiet"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "", "--quiet printed");
+    let o = gen(&["--check"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        (String::from_utf8_lossy(&o.stdout).into_owned(), stderr(&o)),
+        (String::new(), String::new()),
+        "a clean check is silent"
+    );
+
+    let conf = tmp.path().join("generated/network/softwarecontainer.conf");
+    let text = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, text.replace("lxcbr0", "br9")).unwrap();
+    std::fs::remove_file(tmp.path().join("generated/idmap/stage.toml")).unwrap();
+    let o = gen(&["--check"]);
+    assert_eq!(o.status.code(), Some(code::STALE), "{}", stderr(&o));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "    stale generated/idmap/stage.toml\n    stale generated/network/softwarecontainer.conf\n"
+    );
+    let err = stderr(&o);
+    ensure_file_contents(
+        &root().join("tests/cli-output/gen_check_stale.stderr"),
+        err.as_bytes(),
+    );
+    let fix = "scgen gen --profile profiles/idmap.toml --profile profiles/network.toml";
+    assert_eq!(err.matches("help:").count(), 1, "{err}");
+    assert!(
+        err.contains(&format!("help: regenerate with `{fix}`")),
+        "{err}"
+    );
+    assert!(!err.contains("cargo") && !err.contains("BLESS"), "{err}");
+    let o = run(scgen().current_dir(tmp.path()).args(fix.split(' ').skip(1)));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = gen(&["--check"]);
+    assert!(
+        o.status.success(),
+        "the hint did not fix it: {}",
+        stderr(&o)
+    );
+
+    // --quiet silences the report, never an error.
+    let o = run(scgen().current_dir(tmp.path()).args([
+        "gen",
+        "--quiet",
+        "--profile",
+        "profiles/missing.toml",
+    ]));
+    assert_eq!(o.status.code(), Some(code::CONFIG));
+    assert!(stderr(&o).contains("cannot read profile"), "{}", stderr(&o));
+}

@@ -117,7 +117,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__gen)
-            opts="-h --profile --out --check --set --templates --depfile --format --help"
+            opts="-q -h --profile --out --check --quiet --set --templates --depfile --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

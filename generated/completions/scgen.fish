@@ -33,14 +33,15 @@ complete -c scgen -n "__fish_scgen_needs_command" -f -a "schema" -d 'Print the J
 complete -c scgen -n "__fish_scgen_needs_command" -f -a "completions" -d 'Print a shell completion script'
 complete -c scgen -n "__fish_scgen_needs_command" -f -a "man" -d 'Print the man page (roff)'
 complete -c scgen -n "__fish_scgen_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c scgen -n "__fish_scgen_using_subcommand gen" -l profile -d 'Profile to generate (repeatable). Without it: the built-in default' -r -F
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -l profile -d 'Profiles to generate: `--profile a.toml b.toml` (a shell glob) or repeated. Without it: the built-in default' -r -F
 complete -c scgen -n "__fish_scgen_using_subcommand gen" -l out -d 'Directory for the artifacts [default: generated/<profile name>]. Only with a single profile' -r -F
 complete -c scgen -n "__fish_scgen_using_subcommand gen" -l set -d 'Override a profile value, e.g. `--set network.gateway=true` (repeatable)' -r
 complete -c scgen -n "__fish_scgen_using_subcommand gen" -l templates -d 'Directory whose templates replace the built-in ones of the same name' -r -F
 complete -c scgen -n "__fish_scgen_using_subcommand gen" -l depfile -d 'Also write a Make/Ninja depfile listing every input of the artifacts' -r -F
 complete -c scgen -n "__fish_scgen_using_subcommand gen" -l format -d 'How to report what was generated' -r -f -a "text\t''
 json\t''"
-complete -c scgen -n "__fish_scgen_using_subcommand gen" -l check -d 'Write nothing; exit 1 with a diff if any artifact on disk differs'
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -l check -d 'Write nothing; list what is stale, with a diff and the one command that regenerates it, and exit 1. Silent when nothing is stale'
+complete -c scgen -n "__fish_scgen_using_subcommand gen" -s q -l quiet -d 'Print no report, only errors (for build systems)'
 complete -c scgen -n "__fish_scgen_using_subcommand gen" -s h -l help -d 'Print help'
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l artifacts -d 'Directory of the installed artifacts (holding SHA256SUMS)' -r -F
 complete -c scgen -n "__fish_scgen_using_subcommand stage" -l path -d 'Container directory: its `config` is written (lxc-create\'s --path)' -r -f -a "(__fish_complete_directories)"
