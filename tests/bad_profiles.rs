@@ -172,6 +172,7 @@ bad_profiles! {
     idmap_overlap,
     idmap_bad_kind,
     idmap_injection,
+    replace_unknown_list,
 }
 
 bad_sets! {

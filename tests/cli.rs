@@ -469,3 +469,139 @@ fn check_takes_a_glob_lists_only_the_stale_and_one_command_fixes_all() {
     assert_eq!(o.status.code(), Some(code::CONFIG));
     assert!(stderr(&o).contains("cannot read profile"), "{}", stderr(&o));
 }
+
+/// The `lxc.mount.entry` and `lxc.mount.auto` lines of a generated config.
+fn mount_lines(out: &Path) -> Vec<String> {
+    std::fs::read_to_string(out.join("softwarecontainer.conf"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with("lxc.mount."))
+        .map(String::from)
+        .collect()
+}
+
+/// Issue 22: a profile that extends the default and adds one bind kept
+/// only that bind, and `/bin/iptables` broke with `/lib` gone. Lists now
+/// add to the inherited ones (with or without `extends`), an entry with an
+/// inherited identity replaces that entry in place, and dropping the
+/// inherited entries takes `[]` or `replace`.
+#[test]
+fn lists_add_to_inherited_entries_and_drop_them_only_on_purpose() {
+    let tmp = tempfile::tempdir().unwrap();
+    profiles_in(tmp.path(), &["default.toml", "network.toml"]);
+    let gen = |name: &str, text: &str, sets: &[&str]| -> Vec<String> {
+        let path = tmp.path().join("profiles").join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        let out = tmp.path().join("out").join(name);
+        sets.iter()
+            .fold(Gen::new().profile(&path).out(&out), |g, s| g.set(s))
+            .ok();
+        mount_lines(&out)
+    };
+    let one_bind = "[[mounts]]\nsource = \"/srv/data\"\ntarget = \"srv/data\"\n";
+    let base = gen("base", "extends = \"network.toml\"\n", &[]);
+    let usr = "lxc.mount.entry = /usr usr none ro,bind 0 0";
+    let lib = "lxc.mount.entry = /lib lib none ro,bind 0 0";
+    let srv = "lxc.mount.entry = /srv/data srv/data none ro,bind 0 0";
+    assert!(
+        base.contains(&usr.to_string()) && base.contains(&lib.to_string()),
+        "{base:#?}"
+    );
+
+    for (name, text) in [
+        (
+            "extends_file",
+            format!("extends = \"network.toml\"\n{one_bind}"),
+        ),
+        (
+            "extends_builtin",
+            format!("extends = \"default\"\n{one_bind}"),
+        ),
+        ("no_extends", one_bind.to_string()),
+    ] {
+        let lines = gen(name, &text, &[]);
+        let at = |l: &str| lines.iter().position(|x| x == l);
+        assert!(
+            at(usr) < at(lib) && at(lib).is_some() && at(srv) > at(lib),
+            "{name}: inherited binds lost or reordered:\n{lines:#?}"
+        );
+    }
+    // Same target: replaces the inherited bind in place.
+    let lines = gen(
+        "same_target",
+        "extends = \"network.toml\"\n[[mounts]]\nsource = \"/opt/lib\"\ntarget = \"lib\"\n",
+        &[],
+    );
+    let want_lib = "lxc.mount.entry = /opt/lib lib none ro,bind 0 0";
+    assert_eq!(
+        lines.iter().filter(|l| l.contains(" lib none")).count(),
+        1,
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines.iter().position(|l| l == want_lib),
+        Some(2),
+        "{lines:#?}"
+    );
+    // A token's family: `proc:mixed` replaces `proc`, `sys` stays.
+    let lines = gen("auto", "[container]\nmount-auto = [\"proc:mixed\"]\n", &[]);
+    assert_eq!(lines[0], "lxc.mount.auto = proc:mixed sys", "{lines:#?}");
+    // On purpose: the old "replaced whole", and an empty list.
+    let lines = gen(
+        "replace",
+        &format!("replace = [\"mounts\"]\n{one_bind}"),
+        &[],
+    );
+    assert!(!lines.iter().any(|l| l == usr || l == lib), "{lines:#?}");
+    assert!(lines.iter().any(|l| l == srv), "{lines:#?}");
+    let lines = gen("empty", "mounts = []\n", &[]);
+    assert!(!lines.iter().any(|l| l == usr || l == lib), "{lines:#?}");
+    // `--set` is a layer like any other: it adds, and `[]` empties.
+    let lines = gen(
+        "set",
+        "",
+        &["mounts=[{source = \"/srv/data\", target = \"srv/data\"}]"],
+    );
+    assert!(
+        lines.iter().any(|l| l == usr) && lines.iter().any(|l| l == srv),
+        "{lines:#?}"
+    );
+    let conf = |name: &str| {
+        std::fs::read_to_string(
+            tmp.path()
+                .join("out")
+                .join(name)
+                .join("softwarecontainer.conf"),
+        )
+        .unwrap()
+    };
+    gen(
+        "idmap",
+        "[container]\nidmap = [\"u 0 100000 65536\", \"g 0 100000 65536\"]\n",
+        &[],
+    );
+    assert!(conf("idmap").contains("lxc.idmap = u 0 100000 65536"));
+    // An inherited map is replaced entry by entry (same kind, same
+    // container id), and `[]` turns it off.
+    gen(
+        "idmap_child",
+        "extends = \"idmap.toml\"\n[container]\nidmap = [\"u 0 200000 65536\", \"g 0 200000 65536\"]\n",
+        &[],
+    );
+    assert!(
+        conf("idmap_child")
+            .contains("lxc.idmap = u 0 200000 65536\nlxc.idmap = g 0 200000 65536\n"),
+        "{}",
+        conf("idmap_child")
+    );
+    gen(
+        "idmap_off",
+        "extends = \"idmap.toml\"\n",
+        &["container.idmap=[]"],
+    );
+    assert!(
+        !conf("idmap_off").contains("lxc.idmap"),
+        "{}",
+        conf("idmap_off")
+    );
+}

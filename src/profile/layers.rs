@@ -3,14 +3,16 @@
 //!
 //! Each layer is parsed strictly on its own into [`RawProfile`], so an
 //! unknown key or a wrong type is reported with that layer's line and
-//! column. The layers then merge as TOML tables (later layers win, arrays
-//! are replaced whole). A later check that fails names a key path, and
-//! [`Layers::locate`] finds the layer that set it, so the caret points
-//! there.
+//! column. The layers then merge as [`super::merge`] describes (later
+//! layers win, tables merge key by key, lists append). A later check that
+//! fails names a key path, and [`Layers::locate`] finds the layer that set
+//! it, so the caret points there.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::explain::explain;
+use super::merge::{self, Origins, LISTS};
 use super::raw::RawProfile;
 use crate::diag::{self, Diagnostic, Source};
 use crate::error::{Error, Result};
@@ -25,16 +27,20 @@ const MAX_PROFILE: u64 = 64 << 20;
 /// One parsed input: its text (for snippets) and its table (for merging).
 #[derive(Debug, Clone)]
 pub(super) struct Layer {
-    source: Source,
+    pub(super) source: Source,
     table: toml::Table,
+    /// The lists whose inherited entries this file drops (`replace`).
+    replace: Vec<String>,
 }
 
 /// The inputs of one profile, base first, `--set` values last.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Layers {
-    layers: Vec<Layer>,
+    pub(super) layers: Vec<Layer>,
     /// Every profile file read, for depfiles.
     pub(super) inputs: Vec<PathBuf>,
+    /// Where each merged value was set; filled by [`Layers::merged`].
+    pub(super) origins: Origins,
 }
 
 /// A failed check: which key, what is wrong, how to fix it.
@@ -146,7 +152,7 @@ impl Layers {
         source: Source,
         seen: Option<&mut Vec<(PathBuf, String)>>,
     ) -> Result<()> {
-        let (table, extends) = parse_layer(&source)?;
+        let (table, extends, replace) = parse_layer(&source)?;
         if let Some(extends) = extends {
             let span = span_of(&source.text, "extends");
             let refuse = |message: &str, hint: &str| {
@@ -168,6 +174,16 @@ impl Layers {
                     "rename the base profile; such names break depfiles and logs",
                 ));
             }
+            if extends == super::BUILTIN_NAME {
+                // The built-in default, by name: no file to find.
+                self.push_builtin()?;
+                self.layers.push(Layer {
+                    source,
+                    table,
+                    replace,
+                });
+                return Ok(());
+            }
             let Some(dir) = &source.dir else {
                 return Err(Error::config(
                     Diagnostic::new("the built-in profile cannot extend another").at(&source, span),
@@ -178,8 +194,25 @@ impl Layers {
             let from = span.map(|span| (&source, span));
             self.push_file(&dir.join(extends), seen, from)?;
         }
-        self.layers.push(Layer { source, table });
+        self.layers.push(Layer {
+            source,
+            table,
+            replace,
+        });
         Ok(())
+    }
+
+    /// The built-in default (`profiles/default.toml` as compiled in): the
+    /// base every profile starts from.
+    pub(super) fn push_builtin(&mut self) -> Result<()> {
+        self.push_chain(
+            Source {
+                name: super::BUILTIN_SOURCE.into(),
+                dir: None,
+                text: super::DEFAULT_PROFILE.into(),
+            },
+            None,
+        )
     }
 
     pub(super) fn push_set(&mut self, set: &str) -> Result<()> {
@@ -200,29 +233,51 @@ impl Layers {
             dir: std::env::current_dir().ok(),
             text,
         };
-        let (table, extends) = parse_layer(&source)?;
+        let (table, extends, replace) = parse_layer(&source)?;
         if extends.is_some() {
             return Err(Error::usage("--set cannot change `extends`"));
         }
-        self.layers.push(Layer { source, table });
+        self.layers.push(Layer {
+            source,
+            table,
+            replace,
+        });
         Ok(())
     }
 
-    pub(super) fn merged(&self) -> toml::Table {
+    /// The layers merged, base first; records where each value came from.
+    pub(super) fn merged(&mut self) -> toml::Table {
         let mut out = toml::Table::new();
-        for layer in &self.layers {
-            merge(&mut out, layer.table.clone());
+        let mut origins = Origins::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            merge::layer(&mut out, &layer.table, &layer.replace, i, &mut origins);
         }
+        self.origins = origins;
         out
     }
 
-    /// The topmost layer that sets `key` (a path like `mounts[1].source`),
-    /// and the span of its value there.
-    pub(super) fn locate(&self, key: &str) -> Option<(&Layer, Range<usize>)> {
+    /// The layer that set `key` of the merged profile (a path like
+    /// `mounts[1].source`, or the nearest enclosing one it has), the span
+    /// of the value there, and `key` as that layer spells it (merging may
+    /// have moved a list entry: `mounts[2]` may be the file's `mounts[0]`).
+    pub(super) fn locate(&self, key: &str) -> Option<(&Layer, Range<usize>, String)> {
+        let mut k = key;
+        loop {
+            if let Some(from) = self.origins.get(k) {
+                let layer = &self.layers[from.layer];
+                if let Some(span) = span_of(&layer.source.text, &from.path) {
+                    return Some((layer, span, format!("{}{}", from.path, &key[k.len()..])));
+                }
+            }
+            match k.rfind(['.', '[']) {
+                Some(i) => k = &k[..i],
+                None => break,
+            }
+        }
         self.layers
             .iter()
             .rev()
-            .find_map(|l| span_of(&l.source.text, key).map(|s| (l, s)))
+            .find_map(|l| span_of(&l.source.text, key).map(|s| (l, s, key.to_string())))
     }
 
     /// The diagnostic for a failed check, pointing at the layer that set
@@ -235,26 +290,32 @@ impl Layers {
                 .at(&source, Some(span))
                 .help_opt(invalid.hint);
         }
-        let d = Diagnostic::new(format!("`{key}`: {}", invalid.message)).help_opt(invalid.hint);
         match self.locate(&key) {
-            Some((layer, span)) => d.at(&layer.source, Some(span)),
-            None => d.at(
-                &self.layers.last().expect("at least one layer").source,
-                None,
-            ),
+            Some((layer, span, shown)) => {
+                Diagnostic::new(format!("`{shown}`: {}", invalid.message))
+                    .help_opt(invalid.hint)
+                    .at(&layer.source, Some(span))
+            }
+            None => Diagnostic::new(format!("`{key}`: {}", invalid.message))
+                .help_opt(invalid.hint)
+                .at(
+                    &self.layers.last().expect("at least one layer").source,
+                    None,
+                ),
         }
     }
 
     /// The directory a relative path set at `key` resolves against.
     pub(super) fn dir_of(&self, key: &str) -> PathBuf {
         self.locate(key)
-            .and_then(|(l, _)| l.source.dir.clone())
+            .and_then(|(l, _, _)| l.source.dir.clone())
             .unwrap_or_else(|| PathBuf::from("."))
     }
 }
 
-/// Strictly parses one layer; returns its table without `extends`.
-fn parse_layer(source: &Source) -> Result<(toml::Table, Option<String>)> {
+/// Strictly parses one layer; returns its table without `extends` and
+/// `replace`, and those two.
+fn parse_layer(source: &Source) -> Result<(toml::Table, Option<String>, Vec<String>)> {
     if let Err(e) = toml::from_str::<RawProfile>(&source.text) {
         let quoted = e.span().and_then(|s| source.text.get(s));
         let (message, hint) = explain(e.message().trim(), quoted);
@@ -267,110 +328,36 @@ fn parse_layer(source: &Source) -> Result<(toml::Table, Option<String>)> {
         Some(toml::Value::String(s)) => Some(s),
         _ => None,
     };
-    Ok((table, extends))
-}
-
-/// Rewords a toml/serde error for someone editing a profile (no Rust type
-/// names) and adds a hint. `quoted` is the source text under the error span.
-fn explain(message: &str, quoted: Option<&str>) -> (String, Option<String>) {
-    let unknown = message
-        .strip_prefix("unknown field `")
-        .map(|rest| ("key", rest))
-        .or_else(|| {
-            message
-                .strip_prefix("unknown variant `")
-                .map(|rest| ("value", rest))
-        });
-    if let Some((what, rest)) = unknown {
-        let (word, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-        let list = candidates
-            .iter()
-            .map(|c| format!("`{c}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let hint = match diag::did_you_mean(word, candidates.iter().copied()) {
-            Some(best) => Some(format!("did you mean `{best}`?")),
-            None if !candidates.is_empty() => Some(format!("use one of: {list}")),
-            None => None,
-        };
-        return (format!("unknown {what} `{word}`"), hint);
-    }
-    // serde names the Rust type it wanted; say what to write instead.
-    const EXPECTED: &[(&str, &str, &str)] = &[
-        (
-            "expected u32",
-            "expected a whole number from 0 to 4294967295",
-            "write a number without quotes, e.g. `1`",
-        ),
-        (
-            "expected a boolean",
-            "expected `true` or `false`",
-            "write `true` or `false` without quotes",
-        ),
-        (
-            "expected a string",
-            "expected a string",
-            "put the value in double quotes",
-        ),
-        (
-            "expected a sequence",
-            "expected an array",
-            "write an array, e.g. `[\"a\", \"b\"]`",
-        ),
-    ];
-    if message.starts_with("invalid type") || message.starts_with("invalid value") {
-        if let Some((serde, plain, hint)) = EXPECTED.iter().find(|e| message.ends_with(e.0)) {
-            let message = format!("{}{plain}", &message[..message.len() - serde.len()]);
-            return (message, Some((*hint).into()));
-        }
-        if let Some(at) = message.find("expected struct ") {
-            return (
-                format!("{}expected a table", &message[..at]),
-                Some("write it as a `[table]` header followed by `key = value` lines".into()),
-            );
-        }
-        return (message.into(), None);
-    }
-    if let Some(rest) = message.strip_prefix("missing field ") {
-        return (
-            format!("missing key {rest}"),
-            Some(format!("add {rest} to this table")),
-        );
-    }
-    if message == "duplicate key" {
-        let message = match quoted {
-            Some(key) => format!("duplicate key `{}`", key.trim()),
-            None => message.into(),
-        };
-        return (
-            message,
-            Some("a key may appear once per table; delete one of them".into()),
-        );
-    }
-    // Anything else is TOML syntax.
-    (
-        format!("invalid TOML: {message}"),
-        Some(
-            "profiles are TOML (https://toml.io): check quotes, brackets and `key = value`".into(),
-        ),
-    )
-}
-
-/// Later layers win; tables merge key by key; anything else is replaced.
-fn merge(into: &mut toml::Table, from: toml::Table) {
-    for (key, value) in from {
-        match (into.get_mut(&key), value) {
-            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
-            (_, value) => {
-                into.insert(key, value);
+    let mut replace = Vec::new();
+    if let Some(toml::Value::Array(items)) = table.remove("replace") {
+        let lists = || LISTS.iter().map(|(k, _)| *k);
+        for (i, item) in items.iter().enumerate() {
+            let key = item.as_str().unwrap_or_default();
+            if !lists().any(|k| k == key) {
+                let hint = match diag::did_you_mean(key, lists()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!(
+                        "`replace` names lists: {}",
+                        lists()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                return Err(Error::config(
+                    Diagnostic::new(format!("`replace`: `{key}` is not a list of a profile"))
+                        .at(source, span_of(&source.text, &format!("replace[{i}]")))
+                        .help(hint),
+                ));
             }
+            replace.push(key.to_string());
         }
     }
+    Ok((table, extends, replace))
 }
 
 /// Byte span of the value at `key` (`a.b`, `a[2].b`) in a TOML text.
-fn span_of(text: &str, key: &str) -> Option<Range<usize>> {
+pub(super) fn span_of(text: &str, key: &str) -> Option<Range<usize>> {
     use toml::de::{DeTable, DeValue};
     let doc = DeTable::parse(text).ok()?;
     let mut table = doc.get_ref();

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::diag::{Diagnostic, Source};
+use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 pub use crate::lxc::Dialect;
 use crate::values::{
@@ -20,7 +20,9 @@ use crate::values::{
 
 mod busybox;
 mod check;
+mod explain;
 mod layers;
+mod merge;
 mod raw;
 pub mod security;
 pub use security::Security;
@@ -30,6 +32,11 @@ pub use raw::{schema, RawProfile, RootfsKind};
 
 /// The shipped default profile, compiled in so `scgen gen` works anywhere.
 pub const DEFAULT_PROFILE: &str = include_str!("../../profiles/default.toml");
+
+/// What `extends` names the built-in default by (no file is read).
+pub const BUILTIN_NAME: &str = "default";
+/// How messages name the built-in default.
+pub const BUILTIN_SOURCE: &str = "profiles/default.toml (built in)";
 
 /// Where overlay containers keep their shared skeletons unless the profile
 /// says otherwise (`container.skeleton-store`).
@@ -157,19 +164,13 @@ pub enum Origin {
 /// Loads, merges and checks a profile, with `sets` (`key=value`, from
 /// `--set`) applied on top.
 pub fn load(origin: &Origin, sets: &[String]) -> Result<Profile> {
+    // Every profile starts from the built-in default, as a systemd unit's
+    // drop-ins start from the unit: a profile without `extends` is the
+    // default plus what it says.
     let mut layers = Layers::default();
+    layers.push_builtin()?;
     let name = match origin {
-        Origin::Embedded => {
-            layers.push_chain(
-                Source {
-                    name: "profiles/default.toml (built in)".into(),
-                    dir: None,
-                    text: DEFAULT_PROFILE.into(),
-                },
-                None,
-            )?;
-            "default".to_string()
-        }
+        Origin::Embedded => "default".to_string(),
         Origin::File(path) => {
             layers.push_file(path, &mut Vec::new(), None)?;
             profile_name(path)?
