@@ -44,6 +44,12 @@ pub enum Command {
         after_help = "Examples:\n  scgen skeletons list --lxcpath /var/lib/lxc      # exit 65 if one fails its check\n  scgen skeletons --store /var/lib/softwarecontainer/skeletons prune --lxcpath /var/lib/lxc"
     )]
     Skeletons(SkeletonsArgs),
+    /// Print a complete, commented profile to start from: every key with
+    /// its note and the built-in default's value.
+    #[command(
+        after_help = "Example:\n  scgen init > profiles/mine.toml   # then delete what you keep as it is"
+    )]
+    Init,
     /// Print the JSON Schema of a profile (for editor completion of TOML).
     #[command(
         after_help = "Example:\n  scgen schema > profile.schema.json   # then point taplo/Even Better TOML at it"
@@ -183,6 +189,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Stage(args) => stage(args),
         Command::Skeletons(args) => skeletons(args),
         Command::Schema => print(&crate::profile::schema()),
+        Command::Init => print(&crate::profile::init()),
         Command::Completions { shell } => print(&completions(shell)),
         Command::Man => print(&man()),
     }

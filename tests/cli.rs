@@ -163,7 +163,7 @@ fn json_report_lists_paths_digests_and_changes() {
 
 #[test]
 fn every_subcommand_help_has_an_example() {
-    for sub in ["gen", "stage", "schema", "completions", "man"] {
+    for sub in ["gen", "stage", "schema", "init", "completions", "man"] {
         let o = run(scgen().args([sub, "--help"]));
         assert!(o.status.success());
         let text = String::from_utf8_lossy(&o.stdout);
@@ -603,5 +603,63 @@ fn lists_add_to_inherited_entries_and_drop_them_only_on_purpose() {
         !conf("idmap_off").contains("lxc.idmap"),
         "{}",
         conf("idmap_off")
+    );
+}
+
+/// `scgen init` is a profile to start from: as printed, it is the built-in
+/// default (the same artifacts, byte for byte, as `generated/default/`),
+/// and `extends = "default"` names that default without a file.
+#[test]
+fn init_prints_a_profile_that_is_the_default() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = run(scgen().arg("init"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.lines().filter(|l| l.starts_with("# ")).count() > 100,
+        "init is not commented:\n{text}"
+    );
+    let path = tmp.path().join("default.toml");
+    std::fs::write(&path, &text).unwrap();
+    let o = Gen::new()
+        .check()
+        .profile(&path)
+        .out(root().join("generated/default"))
+        .run();
+    assert!(
+        o.status.success(),
+        "init differs from the default: {}",
+        stderr(&o)
+    );
+    // Every profile starts from the built-in default: two lines are
+    // profiles/network.toml, and so is `extends = "default"` with them.
+    for text in [
+        "[network]\ngateway = true\n",
+        "extends = \"default\"\n[network]\ngateway = true\n",
+    ] {
+        let path = tmp.path().join("network.toml");
+        std::fs::write(&path, text).unwrap();
+        let o = Gen::new()
+            .check()
+            .profile(&path)
+            .out(root().join("generated/network"))
+            .run();
+        assert!(o.status.success(), "{text:?}: {}", stderr(&o));
+    }
+    // Uncommented, every example value is one the loader takes.
+    let uncommented: String = text
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(kv) if kv.contains(" = ") && !kv.starts_with("cap-drop") => kv,
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, uncommented.replace("extends = \"default\"\n", "")).unwrap();
+    let o = Gen::new().profile(&path).out(tmp.path().join("x")).run();
+    assert!(
+        !stderr(&o).contains("invalid type") && !stderr(&o).contains("unknown key"),
+        "an example has the wrong type: {}",
+        stderr(&o)
     );
 }

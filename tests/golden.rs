@@ -105,6 +105,7 @@ fn schema_man_and_completions_match_committed_files() {
     let files = [
         ("generated/profile.schema.json", vec!["schema"]),
         ("generated/scgen.1", vec!["man"]),
+        ("generated/init.toml", vec!["init"]),
         (
             "generated/completions/scgen.bash",
             vec!["completions", "bash"],

@@ -25,6 +25,9 @@ _scgen() {
             scgen,help)
                 cmd="scgen__subcmd__help"
                 ;;
+            scgen,init)
+                cmd="scgen__subcmd__init"
+                ;;
             scgen,man)
                 cmd="scgen__subcmd__man"
                 ;;
@@ -45,6 +48,9 @@ _scgen() {
                 ;;
             scgen__subcmd__help,help)
                 cmd="scgen__subcmd__help__subcmd__help"
+                ;;
+            scgen__subcmd__help,init)
+                cmd="scgen__subcmd__help__subcmd__init"
                 ;;
             scgen__subcmd__help,man)
                 cmd="scgen__subcmd__help__subcmd__man"
@@ -89,7 +95,7 @@ _scgen() {
 
     case "${cmd}" in
         scgen)
-            opts="-h -V --help --version gen stage skeletons schema completions man help"
+            opts="-h -V --help --version gen stage skeletons init schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -155,7 +161,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help)
-            opts="gen stage skeletons schema completions man help"
+            opts="gen stage skeletons init schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -197,6 +203,20 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__help__subcmd__init)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -283,6 +303,20 @@ _scgen() {
         scgen__subcmd__help__subcmd__stage)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__init)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

@@ -21,12 +21,14 @@ use crate::values::{
 mod busybox;
 mod check;
 mod explain;
+mod init;
 mod layers;
 mod merge;
 mod raw;
 pub mod security;
 pub use security::Security;
 
+pub use init::init;
 use layers::{Layers, Problem};
 pub use raw::{schema, RawProfile, RootfsKind};
 
