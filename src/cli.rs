@@ -44,6 +44,14 @@ pub enum Command {
         after_help = "Examples:\n  scgen skeletons list --lxcpath /var/lib/lxc      # exit 65 if one fails its check\n  scgen skeletons --store /var/lib/softwarecontainer/skeletons prune --lxcpath /var/lib/lxc"
     )]
     Skeletons(SkeletonsArgs),
+    /// Inspect a profile as a build would use it.
+    #[command(
+        after_help = "Examples:\n  scgen profile show --profile profiles/yocto.toml --origin\n  scgen profile show --profile my.toml --set network.gateway=true --format json"
+    )]
+    Profile {
+        #[command(subcommand)]
+        action: ProfileAction,
+    },
     /// Print a complete, commented profile to start from: every key with
     /// its note and the built-in default's value.
     #[command(
@@ -64,6 +72,33 @@ pub enum Command {
     /// Print the man page (roff).
     #[command(after_help = "Example:\n  scgen man > /usr/local/share/man/man1/scgen.1")]
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileAction {
+    /// Print the merged profile (the built-in default, the `extends`
+    /// chain, the file and each `--set`, merged) as TOML that loads back
+    /// to the same profile, or as JSON. Only keys some layer sets are
+    /// shown; the rest take their computed defaults.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The profile [default: the built-in default].
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Override a profile value, as `gen --set` (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Say where each value was set: `file:line`, the `--set`, or
+    /// `built-in profiles/default.toml:line`.
+    #[arg(long)]
+    pub origin: bool,
+    /// TOML, or JSON: the merged table; with `--origin`, a list of
+    /// `{key, value, origin: {layer, file, line}}`.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]
@@ -190,6 +225,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Skeletons(args) => skeletons(args),
         Command::Schema => print(&crate::profile::schema()),
         Command::Init => print(&crate::profile::init()),
+        Command::Profile {
+            action: ProfileAction::Show(args),
+        } => profile_show(args),
         Command::Completions { shell } => print(&completions(shell)),
         Command::Man => print(&man()),
     }
@@ -345,6 +383,18 @@ fn skeletons(args: SkeletonsArgs) -> Result<()> {
         .with_help("fix or remove that container, or leave its lxcpath out if it holds no overlay containers")),
         _ => Ok(()),
     }
+}
+
+fn profile_show(args: ShowArgs) -> Result<()> {
+    use crate::profile::Origin;
+    let origin = args.profile.map_or(Origin::Embedded, Origin::File);
+    let p = crate::profile::load(&origin, &args.set)?;
+    let json = |v: serde_json::Value| serde_json::to_string_pretty(&v).expect("JSON") + "\n";
+    print(&match (args.format, args.origin) {
+        (Format::Text, o) => p.show(o),
+        (Format::Json, false) => json(serde_json::json!(p.merged())),
+        (Format::Json, true) => json(serde_json::json!(p.settings())),
+    })
 }
 
 fn gen(args: GenArgs) -> Result<()> {

@@ -163,7 +163,15 @@ fn json_report_lists_paths_digests_and_changes() {
 
 #[test]
 fn every_subcommand_help_has_an_example() {
-    for sub in ["gen", "stage", "schema", "init", "completions", "man"] {
+    for sub in [
+        "gen",
+        "stage",
+        "profile",
+        "schema",
+        "init",
+        "completions",
+        "man",
+    ] {
         let o = run(scgen().args([sub, "--help"]));
         assert!(o.status.success());
         let text = String::from_utf8_lossy(&o.stdout);
@@ -662,4 +670,87 @@ fn init_prints_a_profile_that_is_the_default() {
         "an example has the wrong type: {}",
         stderr(&o)
     );
+}
+
+/// `profile show`: the merged profile with the layer that set each value
+/// (issue 22 item 5: which of the layers set `network.gateway`?). The
+/// text loads back to the same artifacts; the JSON names file and line.
+#[test]
+fn profile_show_prints_the_merged_profile_and_where_each_value_came_from() {
+    let show = |args: &[&str]| {
+        let o = run(scgen()
+            .current_dir(root())
+            .args(["profile", "show"])
+            .args(args));
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let text = show(&[
+        "--profile",
+        "profiles/yocto.toml",
+        "--origin",
+        "--set",
+        "network.bridge=br1",
+    ]);
+    ensure_file_contents(
+        &root().join("tests/cli-output/profile_show_origin.toml"),
+        text.as_bytes(),
+    );
+    for line in [
+        "gateway = true  # profiles/network.toml:6",
+        "prefix = \"/usr\"  # profiles/yocto.toml:8",
+        "bridge = \"br1\"  # --set network.bridge=\"br1\"",
+        "uts-name = \"contained\"  # profiles/default.toml:23",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    let builtin = show(&["--origin"]);
+    for line in [
+        "uts-name = \"contained\"  # built-in profiles/default.toml:23",
+        "[[mounts]]  # built-in profiles/default.toml:",
+    ] {
+        assert!(builtin.contains(line), "{line} missing:\n{builtin}");
+    }
+
+    // Without --origin: a profile that gives the same artifacts.
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = show(&["--profile", "profiles/network.toml"]);
+    assert!(!plain.contains('#'), "{plain}");
+    std::fs::write(tmp.path().join("network.toml"), &plain).unwrap();
+    let o = Gen::new()
+        .check()
+        .profile(tmp.path().join("network.toml"))
+        .out(root().join("generated/network"))
+        .run();
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let json: serde_json::Value = serde_json::from_str(&show(&[
+        "--profile",
+        "profiles/network.toml",
+        "--origin",
+        "--format",
+        "json",
+    ]))
+    .unwrap();
+    let gateway = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["key"] == "network.gateway")
+        .expect("network.gateway listed");
+    assert_eq!(
+        gateway["origin"],
+        serde_json::json!({"layer": "profile", "file": "profiles/network.toml", "line": 6})
+    );
+    assert_eq!(gateway["value"], true);
+    let json: serde_json::Value = serde_json::from_str(&show(&["--format", "json"])).unwrap();
+    assert_eq!(json["network"]["gateway"], false, "{json}");
+    // A bad profile is refused as `gen` refuses it.
+    let o = run(scgen().current_dir(root()).args([
+        "profile",
+        "show",
+        "--profile",
+        "tests/bad-profiles/prefix_root.toml",
+    ]));
+    assert_eq!(o.status.code(), Some(code::CONFIG));
 }

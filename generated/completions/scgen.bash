@@ -31,6 +31,9 @@ _scgen() {
             scgen,man)
                 cmd="scgen__subcmd__man"
                 ;;
+            scgen,profile)
+                cmd="scgen__subcmd__profile"
+                ;;
             scgen,schema)
                 cmd="scgen__subcmd__schema"
                 ;;
@@ -55,6 +58,9 @@ _scgen() {
             scgen__subcmd__help,man)
                 cmd="scgen__subcmd__help__subcmd__man"
                 ;;
+            scgen__subcmd__help,profile)
+                cmd="scgen__subcmd__help__subcmd__profile"
+                ;;
             scgen__subcmd__help,schema)
                 cmd="scgen__subcmd__help__subcmd__schema"
                 ;;
@@ -64,11 +70,26 @@ _scgen() {
             scgen__subcmd__help,stage)
                 cmd="scgen__subcmd__help__subcmd__stage"
                 ;;
+            scgen__subcmd__help__subcmd__profile,show)
+                cmd="scgen__subcmd__help__subcmd__profile__subcmd__show"
+                ;;
             scgen__subcmd__help__subcmd__skeletons,list)
                 cmd="scgen__subcmd__help__subcmd__skeletons__subcmd__list"
                 ;;
             scgen__subcmd__help__subcmd__skeletons,prune)
                 cmd="scgen__subcmd__help__subcmd__skeletons__subcmd__prune"
+                ;;
+            scgen__subcmd__profile,help)
+                cmd="scgen__subcmd__profile__subcmd__help"
+                ;;
+            scgen__subcmd__profile,show)
+                cmd="scgen__subcmd__profile__subcmd__show"
+                ;;
+            scgen__subcmd__profile__subcmd__help,help)
+                cmd="scgen__subcmd__profile__subcmd__help__subcmd__help"
+                ;;
+            scgen__subcmd__profile__subcmd__help,show)
+                cmd="scgen__subcmd__profile__subcmd__help__subcmd__show"
                 ;;
             scgen__subcmd__skeletons,help)
                 cmd="scgen__subcmd__skeletons__subcmd__help"
@@ -95,7 +116,7 @@ _scgen() {
 
     case "${cmd}" in
         scgen)
-            opts="-h -V --help --version gen stage skeletons init schema completions man help"
+            opts="-h -V --help --version gen stage skeletons profile init schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -161,7 +182,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help)
-            opts="gen stage skeletons init schema completions man help"
+            opts="gen stage skeletons profile init schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -233,6 +254,34 @@ _scgen() {
         scgen__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__help__subcmd__profile)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__help__subcmd__profile__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -335,6 +384,88 @@ _scgen() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__profile)
+            opts="-h --help show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__profile__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__profile__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__profile__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__profile__subcmd__show)
+            opts="-h --profile --set --origin --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -41,6 +41,8 @@ pub(super) struct Layers {
     pub(super) inputs: Vec<PathBuf>,
     /// Where each merged value was set; filled by [`Layers::merged`].
     pub(super) origins: Origins,
+    /// The merged table, as [`Layers::merged`] last made it.
+    pub(super) table: toml::Table,
 }
 
 /// A failed check: which key, what is wrong, how to fix it.
@@ -253,6 +255,7 @@ impl Layers {
             merge::layer(&mut out, &layer.table, &layer.replace, i, &mut origins);
         }
         self.origins = origins;
+        self.table = out.clone();
         out
     }
 

@@ -26,11 +26,13 @@ mod layers;
 mod merge;
 mod raw;
 pub mod security;
+mod show;
 pub use security::Security;
 
 pub use init::init;
 use layers::{Layers, Problem};
 pub use raw::{schema, RawProfile, RootfsKind};
+pub use show::{Origin as SetBy, Setting};
 
 /// The shipped default profile, compiled in so `scgen gen` works anywhere.
 pub const DEFAULT_PROFILE: &str = include_str!("../../profiles/default.toml");
