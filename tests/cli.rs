@@ -100,6 +100,28 @@ fn template_errors_are_config_errors_naming_the_template() {
         );
         assert!(!out.exists(), "a failed render wrote output");
     }
+    // The variable by name, the template's path, line and column, and the
+    // line itself under it (issue 22 item 8: it said `undefined value`).
+    std::fs::write(
+        tmp.path().join("softwarecontainer.conf.j2"),
+        "# ok\n{{ keys.uts_name }} = {{ container.nosuch }}\n",
+    )
+    .unwrap();
+    let o = Gen::new()
+        .templates(tmp.path())
+        .out(tmp.path().join("out"))
+        .run();
+    let err = stderr(&o);
+    let path = tmp.path().join("softwarecontainer.conf.j2");
+    for want in [
+        "error: template: `container.nosuch` is undefined".to_string(),
+        format!("--> {}:2:26", path.display()),
+        "2 | {{ keys.uts_name }} = {{ container.nosuch }}".to_string(),
+        "^^^^^^^^^^^^^^^^".to_string(),
+        "help: a template sees the variables".to_string(),
+    ] {
+        assert!(err.contains(&want), "{want} missing:\n{err}");
+    }
 }
 
 #[test]

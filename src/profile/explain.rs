@@ -1,11 +1,128 @@
 //! toml and serde errors reworded for someone editing a profile: no Rust
-//! type names, the key or value at fault named, and a hint to fix it.
+//! type names, the key or value at fault named, and a hint to fix it; and
+//! all of them found in one pass over a file ([`strict`]).
 
-use crate::diag;
+use std::ops::Range;
+
+use toml::de::{DeTable, DeValue};
+
+use super::raw::RawProfile;
+use crate::diag::{self, Diagnostic, Source};
+
+/// The most errors reported of one file: past that, the file is likely
+/// not a profile at all.
+const MAX_ERRORS: usize = 32;
+
+/// One refused entry: its offset, the diagnostic, and whether it is TOML
+/// syntax (after which nothing more of the file can be read).
+pub(super) type Refused = (usize, Diagnostic, bool);
+
+/// Parses `source` strictly as a profile. Each entry the schema refuses
+/// (an unknown key, a value of the wrong type, a table missing a key) is
+/// reported and blanked out, keeping every offset, and the rest parsed
+/// again, so a file with three mistakes reports three. Returns the text
+/// with the refused entries blanked.
+pub(super) fn strict(source: &Source) -> (String, Vec<Refused>) {
+    let mut text = source.text.clone();
+    let mut found: Vec<Refused> = Vec::new();
+    while found.len() < MAX_ERRORS {
+        let Err(e) = toml::from_str::<RawProfile>(&text) else {
+            break;
+        };
+        let quoted = e.span().and_then(|s| source.text.get(s));
+        let (message, hint) = explain(e.message().trim(), quoted);
+        let at = e.span().map_or(0, |s| s.start);
+        let entry = e.span().and_then(|span| {
+            DeTable::parse(&text)
+                .ok()
+                .and_then(|d| find(d.get_ref(), &span, &text))
+        });
+        let syntax = DeTable::parse(&text).is_err();
+        found.push((
+            at,
+            Diagnostic::new(message).at(source, e.span()).help_opt(hint),
+            syntax,
+        ));
+        match entry {
+            Some(r) if !syntax => blank(&mut text, r),
+            _ => break,
+        }
+    }
+    (text, found)
+}
+
+/// Replaces `r` of `text` with spaces, keeping line breaks (and so every
+/// line and column after it).
+fn blank(text: &mut String, r: Range<usize>) {
+    let mut bytes = std::mem::take(text).into_bytes();
+    for b in &mut bytes[r] {
+        if *b != b'\n' {
+            *b = b' ';
+        }
+    }
+    *text = String::from_utf8(bytes).expect("ASCII spaces over whole characters");
+}
+
+/// The entry of `t` holding offset `at.start`: `key = value`, or a whole
+/// `[table]` or `[[table]]` section when the error is on its header.
+fn find(t: &DeTable, at: &Range<usize>, text: &str) -> Option<Range<usize>> {
+    let is_header = |v: &toml::Spanned<DeValue>| {
+        matches!(v.get_ref(), DeValue::Table(_))
+            && text.get(v.span()).is_some_and(|h| h.starts_with('['))
+    };
+    let holds = |r: &Range<usize>| r.start <= at.start && at.start < r.end.max(r.start + 1);
+    for (k, v) in t.iter() {
+        let sections: Vec<&toml::Spanned<DeValue>> = match v.get_ref() {
+            DeValue::Table(_) if is_header(v) => vec![v],
+            DeValue::Array(items) if !items.is_empty() && items.iter().all(is_header) => {
+                items.iter().collect()
+            }
+            _ => {
+                let whole = k.span().start..extent(v);
+                if holds(&whole) {
+                    return Some(whole);
+                }
+                continue;
+            }
+        };
+        for s in sections {
+            let DeValue::Table(inner) = s.get_ref() else {
+                continue;
+            };
+            if holds(&s.span()) {
+                return Some(s.span().start..extent(s));
+            }
+            if let Some(r) = find(inner, at, text) {
+                return Some(r);
+            }
+        }
+    }
+    None
+}
+
+/// Where a value ends, its contents included (a header table's span is
+/// only its header).
+fn extent(v: &toml::Spanned<DeValue>) -> usize {
+    let mut end = v.span().end;
+    match v.get_ref() {
+        DeValue::Table(t) => {
+            for (k, x) in t.iter() {
+                end = end.max(k.span().end).max(extent(x));
+            }
+        }
+        DeValue::Array(items) => {
+            for x in items {
+                end = end.max(extent(x));
+            }
+        }
+        _ => {}
+    }
+    end
+}
 
 /// Rewords a toml/serde error for someone editing a profile (no Rust type
 /// names) and adds a hint. `quoted` is the source text under the error span.
-pub(super) fn explain(message: &str, quoted: Option<&str>) -> (String, Option<String>) {
+fn explain(message: &str, quoted: Option<&str>) -> (String, Option<String>) {
     let unknown = message
         .strip_prefix("unknown field `")
         .map(|rest| ("key", rest))
@@ -53,6 +170,17 @@ pub(super) fn explain(message: &str, quoted: Option<&str>) -> (String, Option<St
         ),
     ];
     if message.starts_with("invalid type") || message.starts_with("invalid value") {
+        if message.starts_with("invalid type: map") && message.ends_with("expected a sequence") {
+            if let Some(header) = quoted.filter(|q| q.starts_with('[')) {
+                let name = header.trim_matches(|c| c == '[' || c == ']');
+                return (
+                    format!("`{name}` is a list of tables, written here as one table"),
+                    Some(format!(
+                        "write each entry under its own `[[{name}]]` header (two brackets)"
+                    )),
+                );
+            }
+        }
         if let Some((serde, plain, hint)) = EXPECTED.iter().find(|e| message.ends_with(e.0)) {
             let message = format!("{}{plain}", &message[..message.len() - serde.len()]);
             return (message, Some((*hint).into()));

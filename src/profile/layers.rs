@@ -11,9 +11,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::explain::explain;
 use super::merge::{self, Origins, LISTS};
-use super::raw::RawProfile;
 use crate::diag::{self, Diagnostic, Source};
 use crate::error::{Error, Result};
 use crate::values::Invalid;
@@ -43,6 +41,9 @@ pub(super) struct Layers {
     pub(super) origins: Origins,
     /// The merged table, as [`Layers::merged`] last made it.
     pub(super) table: toml::Table,
+    /// What the strict parse of each layer refused, by (layer, offset):
+    /// kept so one run reports them with the checks' problems.
+    errors: Vec<((usize, usize), Diagnostic)>,
 }
 
 /// A failed check: which key, what is wrong, how to fix it.
@@ -64,6 +65,13 @@ impl Problem {
             },
             at: None,
         }
+    }
+
+    /// The same problem with another hint (the type's own hint is for
+    /// another key).
+    pub(super) fn hint(mut self, hint: &str) -> Self {
+        self.invalid.hint = Some(hint.to_string());
+        self
     }
 
     /// A value refused by its type's parser, at `key`.
@@ -154,7 +162,7 @@ impl Layers {
         source: Source,
         seen: Option<&mut Vec<(PathBuf, String)>>,
     ) -> Result<()> {
-        let (table, extends, replace) = parse_layer(&source)?;
+        let (table, extends, replace, errors) = parse_layer(&source)?;
         if let Some(extends) = extends {
             let span = span_of(&source.text, "extends");
             let refuse = |message: &str, hint: &str| {
@@ -179,11 +187,7 @@ impl Layers {
             if extends == super::BUILTIN_NAME {
                 // The built-in default, by name: no file to find.
                 self.push_builtin()?;
-                self.layers.push(Layer {
-                    source,
-                    table,
-                    replace,
-                });
+                self.push_layer(source, table, replace, errors);
                 return Ok(());
             }
             let Some(dir) = &source.dir else {
@@ -196,12 +200,25 @@ impl Layers {
             let from = span.map(|span| (&source, span));
             self.push_file(&dir.join(extends), seen, from)?;
         }
+        self.push_layer(source, table, replace, errors);
+        Ok(())
+    }
+
+    fn push_layer(
+        &mut self,
+        source: Source,
+        table: toml::Table,
+        replace: Vec<String>,
+        errors: Vec<(usize, Diagnostic)>,
+    ) {
+        let i = self.layers.len();
+        self.errors
+            .extend(errors.into_iter().map(|(at, d)| ((i, at), d)));
         self.layers.push(Layer {
             source,
             table,
             replace,
         });
-        Ok(())
     }
 
     /// The built-in default (`profiles/default.toml` as compiled in): the
@@ -235,15 +252,11 @@ impl Layers {
             dir: std::env::current_dir().ok(),
             text,
         };
-        let (table, extends, replace) = parse_layer(&source)?;
+        let (table, extends, replace, errors) = parse_layer(&source)?;
         if extends.is_some() {
             return Err(Error::usage("--set cannot change `extends`"));
         }
-        self.layers.push(Layer {
-            source,
-            table,
-            replace,
-        });
+        self.push_layer(source, table, replace, errors);
         Ok(())
     }
 
@@ -308,6 +321,25 @@ impl Layers {
         }
     }
 
+    /// One diagnostic for several failed checks, ordered as the layers
+    /// (base first) and, in each, as the file: the order of reading.
+    /// `None` when there is nothing to report.
+    pub(super) fn diagnose_all(&self, problems: Vec<Problem>) -> Option<Diagnostic> {
+        let mut all: Vec<((usize, usize), Diagnostic)> = self.errors.clone();
+        all.extend(problems.into_iter().map(|p| {
+            let at = self
+                .locate(&p.key)
+                .and_then(|(l, span, _)| {
+                    let i = self.layers.iter().position(|x| std::ptr::eq(x, l))?;
+                    Some((i, span.start))
+                })
+                .unwrap_or((usize::MAX, 0));
+            (at, self.diagnose(p))
+        }));
+        all.sort_by_key(|(at, _)| *at);
+        (!all.is_empty()).then(|| Diagnostic::all(all.into_iter().map(|(_, d)| d).collect()))
+    }
+
     /// The directory a relative path set at `key` resolves against.
     pub(super) fn dir_of(&self, key: &str) -> PathBuf {
         self.locate(key)
@@ -316,17 +348,26 @@ impl Layers {
     }
 }
 
-/// Strictly parses one layer; returns its table without `extends` and
-/// `replace`, and those two.
-fn parse_layer(source: &Source) -> Result<(toml::Table, Option<String>, Vec<String>)> {
-    if let Err(e) = toml::from_str::<RawProfile>(&source.text) {
-        let quoted = e.span().and_then(|s| source.text.get(s));
-        let (message, hint) = explain(e.message().trim(), quoted);
-        return Err(Error::config(
-            Diagnostic::new(message).at(source, e.span()).help_opt(hint),
-        ));
+/// What [`parse_layer`] gives: the table without `extends` and `replace`,
+/// those two, and what the strict parse refused (by offset), left out of
+/// the table.
+type Parsed = (
+    toml::Table,
+    Option<String>,
+    Vec<String>,
+    Vec<(usize, Diagnostic)>,
+);
+
+/// Strictly parses one layer. Each entry the schema refuses is reported
+/// and blanked out, and the rest parsed again, so one run reports them all.
+fn parse_layer(source: &Source) -> Result<Parsed> {
+    let (text, refused) = super::explain::strict(source);
+    if refused.iter().any(|(_, _, syntax)| *syntax) {
+        let errors = refused.into_iter().map(|(at, d, _)| (at, d)).collect();
+        return Ok((toml::Table::new(), None, Vec::new(), errors));
     }
-    let mut table: toml::Table = source.text.parse().expect("parsed once already");
+    let errors: Vec<(usize, Diagnostic)> = refused.into_iter().map(|(at, d, _)| (at, d)).collect();
+    let mut table: toml::Table = text.parse().expect("parsed once already");
     let extends = match table.remove("extends") {
         Some(toml::Value::String(s)) => Some(s),
         _ => None,
@@ -356,7 +397,7 @@ fn parse_layer(source: &Source) -> Result<(toml::Table, Option<String>, Vec<Stri
             replace.push(key.to_string());
         }
     }
-    Ok((table, extends, replace))
+    Ok((table, extends, replace, errors))
 }
 
 /// Byte span of the value at `key` (`a.b`, `a[2].b`) in a TOML text.

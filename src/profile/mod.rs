@@ -24,6 +24,7 @@ mod explain;
 mod init;
 mod layers;
 mod merge;
+mod mounts;
 mod raw;
 pub mod security;
 mod show;
@@ -187,7 +188,16 @@ pub fn load(origin: &Origin, sets: &[String]) -> Result<Profile> {
         .merged()
         .try_into()
         .map_err(|e: toml::de::Error| Error::config(Diagnostic::new(e.message())))?;
-    check::check(name, raw, &layers).map_err(|p| Error::config(layers.diagnose(p)))
+    // Every problem at once: what the strict parse refused, then the checks.
+    let (profile, problems) = match check::check(name, raw, &layers) {
+        Ok(p) => (Some(p), Vec::new()),
+        Err(problems) => (None, problems),
+    };
+    match (layers.diagnose_all(problems), profile) {
+        (None, Some(p)) => Ok(p),
+        (Some(d), _) => Err(Error::config(d)),
+        (None, None) => unreachable!("a failed check has a problem"),
+    }
 }
 
 /// The profile's name: its file stem, which names `generated/<name>/`, so
