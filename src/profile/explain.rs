@@ -1,6 +1,7 @@
 //! toml and serde errors reworded for someone editing a profile: no Rust
 //! type names, the key or value at fault named, and a hint to fix it; and
-//! all of them found in one pass over a file ([`strict`]).
+//! all of them found in one pass over a file ([`strict`]); and where a
+//! key's value stands in a text ([`span_of`]).
 
 use std::ops::Range;
 
@@ -32,12 +33,12 @@ pub(super) fn strict(source: &Source) -> (String, Vec<Refused>) {
         let quoted = e.span().and_then(|s| source.text.get(s));
         let (message, hint) = explain(e.message().trim(), quoted);
         let at = e.span().map_or(0, |s| s.start);
-        let entry = e.span().and_then(|span| {
-            DeTable::parse(&text)
-                .ok()
-                .and_then(|d| find(d.get_ref(), &span, &text))
-        });
-        let syntax = DeTable::parse(&text).is_err();
+        let doc = DeTable::parse(&text);
+        let syntax = doc.is_err();
+        let entry = e
+            .span()
+            .zip(doc.ok())
+            .and_then(|(span, d)| find(d.get_ref(), &span, &text));
         found.push((
             at,
             Diagnostic::new(message).at(source, e.span()).help_opt(hint),
@@ -216,4 +217,77 @@ fn explain(message: &str, quoted: Option<&str>) -> (String, Option<String>) {
             "profiles are TOML (https://toml.io): check quotes, brackets and `key = value`".into(),
         ),
     )
+}
+
+/// Byte span of the value at `key` (`a.b`, `a[2].b`) in a TOML text.
+pub(super) fn span_of(text: &str, key: &str) -> Option<Range<usize>> {
+    let doc = DeTable::parse(text).ok()?;
+    let mut table = doc.get_ref();
+    let mut segments = key.split('.').peekable();
+    while let Some(seg) = segments.next() {
+        let (name, index) = match seg.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (seg, None),
+        };
+        let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
+        let mut value = value;
+        if let Some(i) = index {
+            match value.get_ref() {
+                DeValue::Array(items) => value = items.get(i)?,
+                _ => return Some(value.span()),
+            }
+        }
+        if segments.peek().is_none() {
+            return Some(value.span());
+        }
+        match value.get_ref() {
+            DeValue::Table(t) => table = t,
+            _ => return Some(value.span()),
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(text: &str) -> Vec<(usize, String)> {
+        let source = Source {
+            name: "p.toml".into(),
+            dir: None,
+            text: text.into(),
+        };
+        strict(&source)
+            .1
+            .into_iter()
+            .map(|(at, d, _)| (at, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn every_refused_entry_is_reported_past_a_bad_section_header() {
+        let text =
+            "[mounts]\nsource = \"/a\"\ntarget = \"a\"\n[network]\nbridg = 1\ngateway = \"yes\"\n";
+        let found = refused(text);
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[0].1.contains("list of tables"), "{found:?}");
+        assert_eq!(&text[found[1].0..found[1].0 + 5], "bridg");
+        assert!(found[2].1.contains("`true` or `false`"), "{found:?}");
+    }
+
+    #[test]
+    fn syntax_ends_the_file_and_a_clean_file_has_nothing() {
+        assert_eq!(refused("[install\nprefix = 1\n").len(), 1);
+        assert!(refused("[install]\nprefix = \"/opt\"\n").is_empty());
+    }
+
+    #[test]
+    fn span_of_finds_nested_and_indexed_keys() {
+        let text =
+            "[install]\nprefix = \"/x\"\n[[mounts]]\nsource = \"a\"\n[[mounts]]\nsource = \"b\"\n";
+        assert_eq!(&text[span_of(text, "install.prefix").unwrap()], "\"/x\"");
+        assert_eq!(&text[span_of(text, "mounts[1].source").unwrap()], "\"b\"");
+        assert_eq!(span_of(text, "network.bridge"), None);
+    }
 }

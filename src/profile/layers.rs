@@ -11,6 +11,7 @@
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
+use super::explain::span_of;
 use super::merge::{self, Origins, LISTS};
 use crate::diag::{self, Diagnostic, Source};
 use crate::error::{Error, Result};
@@ -299,14 +300,29 @@ impl Layers {
     /// The diagnostic for a failed check, pointing at the layer that set
     /// the key (or at the other file the problem lies in).
     pub(super) fn diagnose(&self, p: Problem) -> Diagnostic {
+        self.diagnose_at(p).1
+    }
+
+    /// The diagnostic, and where it stands in reading order: (layer,
+    /// offset). One [`Layers::locate`] (a parse of the layer's text).
+    fn diagnose_at(&self, p: Problem) -> ((usize, usize), Diagnostic) {
         let Problem { key, invalid, at } = p;
+        let found = self.locate(&key);
+        let order = found
+            .as_ref()
+            .and_then(|(l, span, _)| {
+                let i = self.layers.iter().position(|x| std::ptr::eq(x, *l))?;
+                Some((i, span.start))
+            })
+            .unwrap_or((usize::MAX, 0));
         if let Some(at) = at {
             let (source, span) = *at;
-            return Diagnostic::new(invalid.message)
+            let d = Diagnostic::new(invalid.message)
                 .at(&source, Some(span))
                 .help_opt(invalid.hint);
+            return (order, d);
         }
-        match self.locate(&key) {
+        let d = match found {
             Some((layer, span, shown)) => {
                 Diagnostic::new(format!("`{shown}`: {}", invalid.message))
                     .help_opt(invalid.hint)
@@ -318,7 +334,8 @@ impl Layers {
                     &self.layers.last().expect("at least one layer").source,
                     None,
                 ),
-        }
+        };
+        (order, d)
     }
 
     /// One diagnostic for several failed checks, ordered as the layers
@@ -326,16 +343,7 @@ impl Layers {
     /// `None` when there is nothing to report.
     pub(super) fn diagnose_all(&self, problems: Vec<Problem>) -> Option<Diagnostic> {
         let mut all: Vec<((usize, usize), Diagnostic)> = self.errors.clone();
-        all.extend(problems.into_iter().map(|p| {
-            let at = self
-                .locate(&p.key)
-                .and_then(|(l, span, _)| {
-                    let i = self.layers.iter().position(|x| std::ptr::eq(x, l))?;
-                    Some((i, span.start))
-                })
-                .unwrap_or((usize::MAX, 0));
-            (at, self.diagnose(p))
-        }));
+        all.extend(problems.into_iter().map(|p| self.diagnose_at(p)));
         all.sort_by_key(|(at, _)| *at);
         (!all.is_empty()).then(|| Diagnostic::all(all.into_iter().map(|(_, d)| d).collect()))
     }
@@ -398,48 +406,4 @@ fn parse_layer(source: &Source) -> Result<Parsed> {
         }
     }
     Ok((table, extends, replace, errors))
-}
-
-/// Byte span of the value at `key` (`a.b`, `a[2].b`) in a TOML text.
-pub(super) fn span_of(text: &str, key: &str) -> Option<Range<usize>> {
-    use toml::de::{DeTable, DeValue};
-    let doc = DeTable::parse(text).ok()?;
-    let mut table = doc.get_ref();
-    let mut segments = key.split('.').peekable();
-    while let Some(seg) = segments.next() {
-        let (name, index) = match seg.split_once('[') {
-            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
-            None => (seg, None),
-        };
-        let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
-        let mut value = value;
-        if let Some(i) = index {
-            match value.get_ref() {
-                DeValue::Array(items) => value = items.get(i)?,
-                _ => return Some(value.span()),
-            }
-        }
-        if segments.peek().is_none() {
-            return Some(value.span());
-        }
-        match value.get_ref() {
-            DeValue::Table(t) => table = t,
-            _ => return Some(value.span()),
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn span_of_finds_nested_and_indexed_keys() {
-        let text =
-            "[install]\nprefix = \"/x\"\n[[mounts]]\nsource = \"a\"\n[[mounts]]\nsource = \"b\"\n";
-        assert_eq!(&text[span_of(text, "install.prefix").unwrap()], "\"/x\"");
-        assert_eq!(&text[span_of(text, "mounts[1].source").unwrap()], "\"b\"");
-        assert_eq!(span_of(text, "network.bridge"), None);
-    }
 }
