@@ -737,7 +737,10 @@ fn profile_show_prints_the_merged_profile_and_where_each_value_came_from() {
     // Without --origin: a profile that gives the same artifacts.
     let tmp = tempfile::tempdir().unwrap();
     let plain = show(&["--profile", "profiles/network.toml"]);
-    assert!(!plain.contains('#'), "{plain}");
+    assert!(
+        !plain.contains("  # "),
+        "origins without --origin:\n{plain}"
+    );
     std::fs::write(tmp.path().join("network.toml"), &plain).unwrap();
     let o = Gen::new()
         .check()
@@ -746,6 +749,24 @@ fn profile_show_prints_the_merged_profile_and_where_each_value_came_from() {
         .run();
     assert!(o.status.success(), "{}", stderr(&o));
 
+    // A profile that drops inherited binds shows lists that stand alone.
+    let only = tmp.path().join("only.toml");
+    std::fs::write(
+        &only,
+        "replace = [\"mounts\"]\n[[mounts]]\nsource = \"/srv\"\ntarget = \"srv\"\n",
+    )
+    .unwrap();
+    let shown = show(&["--profile", only.to_str().unwrap()]);
+    std::fs::write(tmp.path().join("shown.toml"), &shown).unwrap();
+    let conf = |name: &str| {
+        let out = tmp.path().join(format!("out-{name}"));
+        Gen::new()
+            .profile(tmp.path().join(format!("{name}.toml")))
+            .out(&out)
+            .ok();
+        mount_lines(&out)
+    };
+    assert_eq!(conf("only"), conf("shown"), "{shown}");
     let json: serde_json::Value = serde_json::from_str(&show(&[
         "--profile",
         "profiles/network.toml",

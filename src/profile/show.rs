@@ -84,9 +84,18 @@ impl Profile {
     /// The merged profile as TOML that loads back to the same profile;
     /// with `origins`, each value's layer in a comment beside it.
     pub fn show(&self, origins: bool) -> String {
-        let mut out = String::new();
+        // The lists shown are whole: loaded back, they must not add to the
+        // built-in default's again.
+        let lists: Vec<String> = super::merge::LISTS
+            .iter()
+            .map(|(k, _)| toml::Value::from(*k).to_string())
+            .collect();
+        let mut out = format!(
+            "# The merged profile: its lists are whole, not added to a base.\nreplace = [{}]\n",
+            lists.join(", ")
+        );
         write_table(self, &mut out, self.merged(), "", origins);
-        out.trim_start().to_string()
+        out
     }
 }
 
