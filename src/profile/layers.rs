@@ -128,7 +128,7 @@ impl Layers {
             fail(
                 format!("cannot read profile {}: {e}", path.display()),
                 match from {
-                    Some(_) => "`extends` is relative to the directory of the profile that sets it",
+                    Some(_) => "`extends` is relative to the directory of the profile that sets it; `extends = \"default\"` names the built-in default",
                     None => "check the path given to --profile",
                 },
             )
@@ -176,7 +176,7 @@ impl Layers {
             if extends.trim().is_empty() {
                 return Err(refuse(
                     "is empty",
-                    "name the base profile, e.g. `extends = \"default.toml\"`, or remove the key",
+                    "name the base profile, e.g. `extends = \"default\"` (the built-in default), or remove the key",
                 ));
             }
             if extends.chars().any(crate::values::breaks_line) {
