@@ -296,3 +296,37 @@ fn the_default_profile_and_init_list_every_key_of_the_schema() {
         );
     }
 }
+
+/// Every array of the schema merges as a list (appends, by identity);
+/// one missing from the merge's table would silently be replaced whole.
+#[test]
+fn every_list_of_the_schema_appends_when_merged() {
+    let text = fs::read_to_string(root().join("generated/profile.schema.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut arrays = Vec::new();
+    for (k, v) in schema["properties"].as_object().unwrap() {
+        if v["type"] == "array" && k != "replace" {
+            arrays.push(k.clone());
+        }
+        let def = v["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/$defs/"))
+            .map(|d| &schema["$defs"][d]);
+        for (inner, spec) in def
+            .and_then(|d| d["properties"].as_object())
+            .into_iter()
+            .flatten()
+        {
+            if spec["type"] == "array" {
+                arrays.push(format!("{k}.{inner}"));
+            }
+        }
+    }
+    let mut lists: Vec<String> = scgen::profile::list_keys().map(String::from).collect();
+    arrays.sort();
+    lists.sort();
+    assert_eq!(
+        arrays, lists,
+        "src/profile/merge.rs LISTS against the schema's arrays"
+    );
+}

@@ -29,8 +29,8 @@ pub(super) enum Identity {
 }
 
 /// Every list a profile has, with how its entries are identified. A list
-/// not named here is replaced whole (there is none today; tidy keeps the
-/// list complete against the schema).
+/// not named here would be replaced whole; tests/tidy.rs keeps this list
+/// the schema's arrays.
 pub(super) const LISTS: &[(&str, Identity)] = &[
     ("mounts", Identity::Field("target")),
     ("container.mount-auto", Identity::Family),

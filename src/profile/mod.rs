@@ -43,6 +43,12 @@ pub const BUILTIN_NAME: &str = "default";
 /// How messages name the built-in default.
 pub const BUILTIN_SOURCE: &str = "profiles/default.toml (built in)";
 
+/// The lists of a profile, which add to the inherited ones when merged
+/// (`mounts`, `container.idmap`, ...); what `replace` may name.
+pub fn list_keys() -> impl Iterator<Item = &'static str> {
+    merge::LISTS.iter().map(|(k, _)| *k)
+}
+
 /// Where overlay containers keep their shared skeletons unless the profile
 /// says otherwise (`container.skeleton-store`).
 pub const DEFAULT_SKELETON_STORE: &str = "/var/lib/softwarecontainer/skeletons";
