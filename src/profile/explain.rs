@@ -26,7 +26,8 @@ pub(super) type Refused = (usize, Diagnostic, bool);
 pub(super) fn strict(source: &Source) -> (String, Vec<Refused>) {
     let mut text = source.text.clone();
     let mut found: Vec<Refused> = Vec::new();
-    while found.len() < MAX_ERRORS {
+    let mut blanked: Vec<usize> = Vec::new();
+    for _ in 0..MAX_ERRORS {
         let Err(e) = toml::from_str::<RawProfile>(&text) else {
             break;
         };
@@ -39,13 +40,24 @@ pub(super) fn strict(source: &Source) -> (String, Vec<Refused>) {
             .span()
             .zip(doc.ok())
             .and_then(|(span, d)| find(d.get_ref(), &span, &text));
-        found.push((
-            at,
-            Diagnostic::new(message).at(source, e.span()).help_opt(hint),
-            syntax,
-        ));
+        // A table missing a key that was blanked for another error is
+        // that error's echo, not a mistake of its own.
+        let echo = e.message().starts_with("missing field")
+            && entry
+                .as_ref()
+                .is_some_and(|r| blanked.iter().any(|b| r.contains(b)));
+        if !echo {
+            found.push((
+                at,
+                Diagnostic::new(message).at(source, e.span()).help_opt(hint),
+                syntax,
+            ));
+        }
         match entry {
-            Some(r) if !syntax => blank(&mut text, r),
+            Some(r) if !syntax => {
+                blanked.push(r.start);
+                blank(&mut text, r);
+            }
             _ => break,
         }
     }
@@ -274,6 +286,16 @@ mod tests {
         assert!(found[0].1.contains("list of tables"), "{found:?}");
         assert_eq!(&text[found[1].0..found[1].0 + 5], "bridg");
         assert!(found[2].1.contains("`true` or `false`"), "{found:?}");
+    }
+
+    #[test]
+    fn a_missing_key_left_by_blanking_a_bad_one_is_not_reported() {
+        let text = "[[mounts]]\nsource = 3\ntarget = \"b\"\n[[mounts]]\nsource = \"/a\"\n";
+        let found = refused(text);
+        let messages: Vec<&str> = found.iter().map(|(_, m)| m.as_str()).collect();
+        assert_eq!(messages.len(), 2, "{messages:?}");
+        assert!(messages[0].contains("expected a string"), "{messages:?}");
+        assert_eq!(messages[1], "missing key `target`");
     }
 
     #[test]
