@@ -133,7 +133,9 @@ function(scgen_generate)
 
   # Arguments. The prefix set by INSTALL or SOFTWARECONTAINER goes first so
   # a SET of the caller wins.
-  set(_args gen --profile "${_scgen_PROFILE}" --out "${_scgen_OUTPUT_DIR}")
+  # --quiet: the COMMENT below says what runs; a `wrote` line per artifact
+  # on every build is noise in the build log.
+  set(_args gen --quiet --profile "${_scgen_PROFILE}" --out "${_scgen_OUTPUT_DIR}")
   if(_scgen_INSTALL OR _scgen_SOFTWARECONTAINER)
     if(NOT DEFINED CMAKE_INSTALL_LIBDIR AND NOT DEFINED CMAKE_SIZEOF_VOID_P)
       # A LANGUAGES NONE project: GNUInstallDirs would warn that it cannot

@@ -30,7 +30,7 @@ pub enum Command {
     /// Render profiles into the artifacts (`command()` lists them from the
     /// contract).
     #[command(
-        after_help = "Examples:\n  scgen gen                                   # built-in default -> generated/default/\n  scgen gen --profile profiles/network.toml --out build/sc\n  scgen gen --check --profile profiles/*.toml  # exit 1 if generated/ is stale"
+        after_help = "Examples:\n  scgen gen                                   # built-in default -> generated/default/\n  scgen gen --profile profiles/network.toml --out build/sc\n  scgen gen --check --profile profiles/*.toml  # exit 1 if generated/ is stale\n  scgen gen --quiet --profile my.toml --out build/sc  # in a CMake or Ninja rule"
     )]
     Gen(GenArgs),
     /// Make one container from installed artifacts: unpack the rootfs, write
@@ -62,6 +62,20 @@ pub enum Command {
         after_help = "Examples:\n  scgen verify --artifacts /usr/local/share/softwarecontainer/scgen /var/lib/lxc/SC-1\n  scgen verify --artifacts DIR --format json /var/lib/softwarecontainer/skeletons/<name>"
     )]
     Verify(VerifyArgs),
+    /// Inspect a profile as a build would use it.
+    #[command(
+        after_help = "Examples:\n  scgen profile show --profile profiles/yocto.toml --origin\n  scgen profile show --profile my.toml --set network.gateway=true --format json"
+    )]
+    Profile {
+        #[command(subcommand)]
+        action: ProfileAction,
+    },
+    /// Print a complete, commented profile to start from: every key with
+    /// its note and the built-in default's value.
+    #[command(
+        after_help = "Example:\n  scgen init > profiles/mine.toml   # then delete what you keep as it is"
+    )]
+    Init,
     /// Print the JSON Schema of a profile (for editor completion of TOML).
     #[command(
         after_help = "Example:\n  scgen schema > profile.schema.json   # then point taplo/Even Better TOML at it"
@@ -85,6 +99,33 @@ pub enum Command {
         #[arg(long, conflicts_with = "page")]
         list: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileAction {
+    /// Print the merged profile (the built-in default, the `extends`
+    /// chain, the file and each `--set`, merged) as TOML that loads back
+    /// to the same profile, or as JSON. Only keys some layer sets are
+    /// shown; the rest take their computed defaults.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ShowArgs {
+    /// The profile [default: the built-in default].
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
+    /// Override a profile value, as `gen --set` (repeatable).
+    #[arg(long, value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Say where each value was set: `file:line`, the `--set`, or
+    /// `built-in profiles/default.toml:line`.
+    #[arg(long)]
+    pub origin: bool,
+    /// TOML, or JSON: the merged table; with `--origin`, a list of
+    /// `{key, value, origin: {layer, file, line}}`.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]
@@ -196,16 +237,21 @@ pub enum SkeletonsAction {
 
 #[derive(Debug, clap::Args)]
 pub struct GenArgs {
-    /// Profile to generate (repeatable). Without it: the built-in default.
-    #[arg(long, value_name = "FILE")]
+    /// Profiles to generate: `--profile a.toml b.toml` (a shell glob) or
+    /// repeated. Without it: the built-in default.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
     pub profile: Vec<PathBuf>,
     /// Directory for the artifacts [default: generated/<profile name>].
     /// Only with a single profile.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
-    /// Write nothing; exit 1 with a diff if any artifact on disk differs.
+    /// Write nothing; list what is stale, with a diff and the one command
+    /// that regenerates it, and exit 1. Silent when nothing is stale.
     #[arg(long)]
     pub check: bool,
+    /// Print no report, only errors (for build systems).
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
     /// Override a profile value, e.g. `--set network.gateway=true` (repeatable).
     #[arg(long, value_name = "KEY=VALUE")]
     pub set: Vec<String>,
@@ -247,6 +293,10 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Subids(args) => subids(args),
         Command::Verify(args) => verify(args),
         Command::Schema => print(&crate::profile::schema()),
+        Command::Init => print(&crate::profile::init()),
+        Command::Profile {
+            action: ProfileAction::Show(args),
+        } => profile_show(args),
         Command::Completions { shell } => print(&completions(shell)),
         Command::Man { page, list } => match (page, list) {
             (_, true) => print(
@@ -402,6 +452,18 @@ fn verify(args: VerifyArgs) -> Result<()> {
     }
 }
 
+fn profile_show(args: ShowArgs) -> Result<()> {
+    use crate::profile::Origin;
+    let origin = args.profile.map_or(Origin::Embedded, Origin::File);
+    let p = crate::profile::load(&origin, &args.set)?;
+    let json = |v: serde_json::Value| serde_json::to_string_pretty(&v).expect("JSON") + "\n";
+    print(&match (args.format, args.origin) {
+        (Format::Text, o) => p.show(o),
+        (Format::Json, false) => json(serde_json::json!(p.merged())),
+        (Format::Json, true) => json(serde_json::json!(p.settings())),
+    })
+}
+
 fn gen(args: GenArgs) -> Result<()> {
     let opts = crate::gen::Options {
         profiles: args.profile,
@@ -413,7 +475,9 @@ fn gen(args: GenArgs) -> Result<()> {
         source_date_epoch: std::env::var_os("SOURCE_DATE_EPOCH"),
     };
     let run = crate::gen::run(&opts)?;
-    report(&run.outcomes, opts.check, args.format)?;
+    if !args.quiet {
+        report(&run.outcomes, opts.check, args.format)?;
+    }
     match run.stale {
         None => Ok(()),
         Some(d) => Err(Error::Stale(Box::new(d))),
@@ -423,14 +487,15 @@ fn gen(args: GenArgs) -> Result<()> {
 fn report(outcomes: &[Outcome], check: bool, format: Format) -> Result<()> {
     let text = match format {
         Format::Json => serde_json::to_string_pretty(outcomes).expect("outcomes serialise") + "\n",
+        // `--check` lists only what is stale: a clean check says nothing.
         Format::Text => outcomes
             .iter()
+            .filter(|o| !check || o.changed)
             .map(|o| {
                 let verb = match (check, o.changed) {
                     (false, true) => "wrote",
                     (false, false) => "unchanged",
-                    (true, true) => "stale",
-                    (true, false) => "ok",
+                    (true, _) => "stale",
                 };
                 format!("{verb:>9} {}\n", o.path.display())
             })

@@ -30,6 +30,8 @@ pub struct Diagnostic {
     /// Text shown below the message (a diff), before the hint.
     pub body: Option<String>,
     pub help: Option<String>,
+    /// Further errors of the same run, shown after this one in order.
+    pub more: Vec<Diagnostic>,
 }
 
 impl Diagnostic {
@@ -39,7 +41,15 @@ impl Diagnostic {
             origin: None,
             body: None,
             help: None,
+            more: Vec::new(),
         }
+    }
+
+    /// Several errors as one, in the order given (the first must exist).
+    pub fn all(mut list: Vec<Diagnostic>) -> Self {
+        let mut first = list.remove(0);
+        first.more.extend(list);
+        first
     }
 
     /// Points at `span` of `source` (or at the file alone, without a span).
@@ -91,6 +101,13 @@ impl fmt::Display for Diagnostic {
         write!(f, "{}", Renderer::plain().render(&[group]))?;
         if let Some(name) = named {
             write!(f, "\n  --> {name}")?;
+        }
+        for d in &self.more {
+            write!(f, "\n\n{d}")?;
+        }
+        if !self.more.is_empty() {
+            let n = self.more.len() + 1;
+            write!(f, "\n\nerror: {n} problems; nothing was written")?;
         }
         Ok(())
     }

@@ -123,7 +123,7 @@ pub fn run(opts: &Options) -> Result<Run> {
     }
     let mut outcomes: Vec<Outcome> = Vec::new();
     let mut report = String::new();
-    let mut fixes = Vec::new();
+    let mut stale_origins: Vec<&Origin> = Vec::new();
     let mut depfile = Vec::new();
     for origin in &origins {
         let g = generate(origin, &opts.sets, opts.templates.as_deref(), mtime)?;
@@ -136,7 +136,7 @@ pub fn run(opts: &Options) -> Result<Run> {
             outcomes.extend(o);
             if !stale.is_empty() {
                 report.push_str(&stale);
-                fixes.push(format!("`{}`", regen_command(origin, opts)));
+                stale_origins.push(origin);
             }
         } else {
             outcomes.extend(artifacts::write(&dir, &g.artifacts)?);
@@ -157,12 +157,12 @@ pub fn run(opts: &Options) -> Result<Run> {
             write_atomic(path, &depfile, 0o644)?;
         }
     }
-    let stale = (!fixes.is_empty()).then(|| {
+    let stale = (!stale_origins.is_empty()).then(|| {
         Diagnostic::new("generated files differ from what their profiles give")
             .body(report)
             .help(format!(
-                "regenerate with {} (golden tests: `BLESS=1 cargo test`)",
-                fixes.join(", then ")
+                "regenerate with `{}`",
+                regen_command(&stale_origins, opts)
             ))
     });
     Ok(Run { outcomes, stale })
@@ -187,13 +187,16 @@ fn one_profile_per_name(profiles: &[PathBuf]) -> Result<()> {
     Ok(())
 }
 
-/// The `scgen gen` command that rewrites what `--check` found stale: the
-/// same profile, output, `--set`s and templates, quoted for the shell.
-fn regen_command(origin: &Origin, opts: &Options) -> String {
+/// The one `scgen gen` command that rewrites all `--check` found stale:
+/// the stale profiles, with the same output, `--set`s and templates,
+/// quoted for the shell.
+fn regen_command(origins: &[&Origin], opts: &Options) -> String {
     let q = |p: &Path| shell_word(&p.to_string_lossy());
     let mut s = String::from("scgen gen");
-    if let Origin::File(p) = origin {
-        s.push_str(&format!(" --profile {}", q(p)));
+    for origin in origins {
+        if let Origin::File(p) = origin {
+            s.push_str(&format!(" --profile {}", q(p)));
+        }
     }
     if let Some(out) = &opts.out {
         s.push_str(&format!(" --out {}", q(out)));
@@ -234,11 +237,17 @@ mod tests {
             templates: Some("tpl".into()),
             ..Default::default()
         };
-        let cmd = regen_command(&Origin::File("profiles/x.toml".into()), &opts);
+        let cmd = regen_command(&[&Origin::File("profiles/x.toml".into())], &opts);
         assert_eq!(
             cmd,
             "scgen gen --profile profiles/x.toml --out 'out dir' --set network.gateway=true \
              --set 'install.prefix=/opt/a b' --templates tpl"
         );
+        let two = [
+            &Origin::File("a.toml".into()),
+            &Origin::File("b c.toml".into()),
+        ];
+        let cmd = regen_command(&two, &Options::default());
+        assert_eq!(cmd, "scgen gen --profile a.toml --profile 'b c.toml'");
     }
 }

@@ -12,7 +12,7 @@ use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::contract::ARTIFACTS_DIR;
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, Source};
 use crate::error::{Error, Result};
 use crate::lxc::{self, Keys};
 use crate::profile::{Container, Mount, Network, Profile, Security};
@@ -106,7 +106,13 @@ pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
     // The directory itself too: adding an override there changes its mtime,
     // which a depfile then turns into a regeneration.
     let mut inputs: Vec<PathBuf> = overrides.map(Path::to_path_buf).into_iter().collect();
+    // Each template's text and how messages name it, for error snippets.
+    let mut sources: Vec<Source> = Vec::new();
     for (name, builtin) in TEMPLATES {
+        let shown = match overrides.map(|d| d.join(name)).filter(|p| p.exists()) {
+            Some(path) => path.display().to_string(),
+            None => format!("templates/{name} (built in)"),
+        };
         let text = match overrides.map(|d| d.join(name)).filter(|p| p.exists()) {
             Some(path) => {
                 let text = crate::files::read_input(&path, 16 << 20).map_err(|e| {
@@ -120,15 +126,20 @@ pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
             }
             None => builtin.to_string(),
         };
+        sources.push(Source {
+            name: shown,
+            dir: None,
+            text: text.clone(),
+        });
         env.add_template_owned(name.to_string(), text)
-            .map_err(template_error)?;
+            .map_err(|e| template_error(e, &sources))?;
     }
     let ctx = Context::new(profile);
     let render = |name: &str| -> Result<String> {
         let text = env
             .get_template(name)
             .and_then(|t| t.render(minijinja::value::Serde(&ctx)))
-            .map_err(template_error)?;
+            .map_err(|e| template_error(e, &sources))?;
         Ok(text)
     };
     let conf = render(CONF_TEMPLATE)?;
@@ -141,9 +152,53 @@ pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
     })
 }
 
-fn template_error(e: minijinja::Error) -> Error {
-    // `{:#}` adds minijinja's source excerpt around the failing line.
-    Error::config(Diagnostic::new(format!("template {e:#}")))
+/// A template error as a diagnostic: the expression at fault (an
+/// undefined variable by name), the template's path, line and a caret.
+fn template_error(e: minijinja::Error, sources: &[Source]) -> Error {
+    use minijinja::ErrorKind;
+    let index = e
+        .name()
+        .and_then(|n| TEMPLATES.iter().position(|(name, _)| *name == n));
+    let source = index.and_then(|i| sources.get(i));
+    let quoted = source
+        .zip(e.range())
+        .and_then(|(s, r)| s.text.get(r))
+        .map(|q| crate::values::short(q.trim()));
+    let detail = e.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    let (message, help) = match (e.kind(), &quoted) {
+        (ErrorKind::UndefinedError, Some(q)) => (
+            format!("template: `{q}` is undefined"),
+            "a template sees the variables README \"Template variables\" lists: profile, dialect, keys, prefix, container, mounts, network, security, scgen_bin, artifacts_dir".to_string(),
+        ),
+        (ErrorKind::SyntaxError, _) => (
+            format!("template syntax error{detail}"),
+            "check the `{{ }}` and `{% %}` pairs (minijinja, Jinja2 syntax)".to_string(),
+        ),
+        (kind, _) => (
+            format!("template error: {kind}{detail}"),
+            "check the template against README \"Template variables\"".to_string(),
+        ),
+    };
+    let d = Diagnostic::new(message).help(help);
+    let d = match source {
+        Some(s) => {
+            // Without a range, point at the line minijinja names.
+            let span = e.range().or_else(|| {
+                let line = e.line()?;
+                let start: usize = s
+                    .text
+                    .split_inclusive('\n')
+                    .take(line - 1)
+                    .map(str::len)
+                    .sum();
+                let len = s.text[start..].find('\n').unwrap_or(s.text.len() - start);
+                Some(start..start + len)
+            });
+            d.at(s, span)
+        }
+        None => d,
+    };
+    Error::config(d)
 }
 
 /// A last guard for integrator templates: every line of the config must be

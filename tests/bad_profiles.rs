@@ -172,6 +172,9 @@ bad_profiles! {
     idmap_overlap,
     idmap_bad_kind,
     idmap_injection,
+    replace_unknown_list,
+    mounts_single_brackets,
+    mount_fstype_hash,
 }
 
 bad_sets! {
@@ -247,4 +250,48 @@ fn control_good_profiles_and_sets_pass() {
         );
         assert!(out.join("softwarecontainer.conf").is_file());
     }
+}
+
+/// Issue 22 item 8: one run reports every problem of a profile, the
+/// strict parse's (unknown key, wrong type) and the checks' alike, in the
+/// order of the files (base first, `--set`s last), and then how many.
+#[test]
+fn every_error_of_a_profile_in_one_run_in_file_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let o = Gen::new()
+        .cwd(root())
+        .profile("tests/cli-output/many_errors.toml")
+        .set("container.pty-max=lots")
+        .out(tmp.path().join("out"))
+        .run();
+    assert_eq!(o.status.code(), Some(code::CONFIG));
+    assert!(!tmp.path().join("out").exists());
+    let stderr = String::from_utf8(o.stderr).unwrap();
+    ensure_file_contents(
+        &root().join("tests/cli-output/many_errors.stderr"),
+        stderr.as_bytes(),
+    );
+    let lines: Vec<usize> = stderr
+        .lines()
+        .filter_map(|l| {
+            l.trim_start()
+                .strip_prefix("--> tests/cli-output/many_errors.toml:")
+        })
+        .map(|at| at.split(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lines, [7, 10, 11, 12, 15, 19, 23], "{stderr}");
+    assert!(
+        stderr.contains("--> --set:1:"),
+        "the --set's error is missing:\n{stderr}"
+    );
+    assert!(
+        stderr.rfind("many_errors.toml:23").unwrap() < stderr.find("--> --set").unwrap(),
+        "the --set is not last:\n{stderr}"
+    );
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("error: 8 problems; nothing was written"),
+        "{stderr}"
+    );
 }

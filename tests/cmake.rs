@@ -256,6 +256,11 @@ fn example_builds_installs_and_rebuilds_only_when_inputs_change() {
         out.contains(RAN),
         "touching the profile did not rerun scgen:\n{out}"
     );
+    // `gen --quiet`: the rule's COMMENT, not a line per artifact.
+    assert!(
+        !out.contains("unchanged ") && !out.contains("wrote "),
+        "scgen reported into the build log:\n{out}"
+    );
     assert_eq!(
         p.mtimes(),
         before,

@@ -37,15 +37,22 @@ fn generated_matches_every_shipped_profile() {
 #[test]
 fn check_flag_is_clean_on_committed_output() {
     let mut cmd = scgen();
-    cmd.current_dir(root()).args(["gen", "--check"]);
+    // As the README has it: `--check --profile profiles/*.toml`.
+    cmd.current_dir(root())
+        .args(["gen", "--check", "--profile"]);
     for p in shipped_profiles() {
-        cmd.arg("--profile").arg(p.strip_prefix(root()).unwrap());
+        cmd.arg(p.strip_prefix(root()).unwrap());
     }
     let o = run(&mut cmd);
     assert!(
         o.status.success(),
         "gen --check: {}",
         String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "",
+        "a clean check is silent"
     );
     let embedded = run(scgen().current_dir(root()).args(["gen", "--check"]));
     assert!(
@@ -97,6 +104,7 @@ fn check_flag_fails_with_diff_and_hint_and_writes_nothing() {
 fn schema_man_and_completions_match_committed_files() {
     let files = [
         ("generated/profile.schema.json", vec!["schema"]),
+        ("generated/init.toml", vec!["init"]),
         (
             "generated/completions/scgen.bash",
             vec!["completions", "bash"],

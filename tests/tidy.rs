@@ -240,3 +240,119 @@ fn the_recipe_ships_every_directory_the_manifest_names() {
         );
     }
 }
+
+/// Every key of the schema, as `table.key` (`key` at the top, `mounts.key`
+/// for the items of `[[mounts]]`).
+fn schema_keys() -> Vec<String> {
+    let text = fs::read_to_string(root().join("generated/profile.schema.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let resolve = |v: &serde_json::Value| -> serde_json::Value {
+        match v["$ref"].as_str().and_then(|r| r.strip_prefix("#/$defs/")) {
+            Some(name) => schema["$defs"][name].clone(),
+            None => v.clone(),
+        }
+    };
+    let mut keys = Vec::new();
+    for (k, v) in schema["properties"].as_object().unwrap() {
+        let table = match (resolve(v), v["type"].as_str()) {
+            (t, _) if t["type"] == "object" => t,
+            (_, Some("array")) if resolve(&v["items"])["type"] == "object" => resolve(&v["items"]),
+            _ => {
+                keys.push(k.clone());
+                continue;
+            }
+        };
+        for inner in table["properties"].as_object().unwrap().keys() {
+            keys.push(format!("{k}.{inner}"));
+        }
+    }
+    assert!(keys.len() > 30, "the schema lost its keys: {keys:?}");
+    keys
+}
+
+/// The `table.key` paths a profile text lists, set or commented out
+/// (`# key = ...`), by the `[table]` or `[[table]]` they stand under.
+fn listed_keys(text: &str) -> Vec<String> {
+    let mut table = String::new();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix('[') {
+            table = h.trim_matches(|c| c == '[' || c == ']').to_string();
+            continue;
+        }
+        let bare = line.trim_start_matches('#').trim_start();
+        if let Some((k, _)) = bare.split_once(" = ") {
+            if !k.is_empty()
+                && k.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                out.push(match table.as_str() {
+                    "" => k.to_string(),
+                    t => format!("{t}.{k}"),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// `profiles/default.toml` says "every key is listed": the schema is the
+/// list of keys, and `scgen init` prints every one of them too.
+#[test]
+fn the_default_profile_and_init_list_every_key_of_the_schema() {
+    let default = fs::read_to_string(root().join("profiles/default.toml")).unwrap();
+    let init = String::from_utf8(run(scgen().arg("init")).stdout).unwrap();
+    for (name, text) in [("profiles/default.toml", &default), ("scgen init", &init)] {
+        let listed = listed_keys(text);
+        let missing: Vec<String> = schema_keys()
+            .into_iter()
+            .filter(|k| !listed.contains(k))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "{name} does not list {missing:?} (set, or `# key = ...` where the default is computed)"
+        );
+        let unknown: Vec<&String> = listed
+            .iter()
+            .filter(|k| !schema_keys().contains(k))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "{name} lists keys the schema lacks: {unknown:?}"
+        );
+    }
+}
+
+/// Every array of the schema merges as a list (appends, by identity);
+/// one missing from the merge's table would silently be replaced whole.
+#[test]
+fn every_list_of_the_schema_appends_when_merged() {
+    let text = fs::read_to_string(root().join("generated/profile.schema.json")).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut arrays = Vec::new();
+    for (k, v) in schema["properties"].as_object().unwrap() {
+        if v["type"] == "array" && k != "replace" {
+            arrays.push(k.clone());
+        }
+        let def = v["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/$defs/"))
+            .map(|d| &schema["$defs"][d]);
+        for (inner, spec) in def
+            .and_then(|d| d["properties"].as_object())
+            .into_iter()
+            .flatten()
+        {
+            if spec["type"] == "array" {
+                arrays.push(format!("{k}.{inner}"));
+            }
+        }
+    }
+    let mut lists: Vec<String> = scgen::profile::list_keys().map(String::from).collect();
+    arrays.sort();
+    lists.sort();
+    assert_eq!(
+        arrays, lists,
+        "src/profile/merge.rs LISTS against the schema's arrays"
+    );
+}

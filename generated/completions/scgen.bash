@@ -25,8 +25,14 @@ _scgen() {
             scgen,help)
                 cmd="scgen__subcmd__help"
                 ;;
+            scgen,init)
+                cmd="scgen__subcmd__init"
+                ;;
             scgen,man)
                 cmd="scgen__subcmd__man"
+                ;;
+            scgen,profile)
+                cmd="scgen__subcmd__profile"
                 ;;
             scgen,schema)
                 cmd="scgen__subcmd__schema"
@@ -52,8 +58,14 @@ _scgen() {
             scgen__subcmd__help,help)
                 cmd="scgen__subcmd__help__subcmd__help"
                 ;;
+            scgen__subcmd__help,init)
+                cmd="scgen__subcmd__help__subcmd__init"
+                ;;
             scgen__subcmd__help,man)
                 cmd="scgen__subcmd__help__subcmd__man"
+                ;;
+            scgen__subcmd__help,profile)
+                cmd="scgen__subcmd__help__subcmd__profile"
                 ;;
             scgen__subcmd__help,schema)
                 cmd="scgen__subcmd__help__subcmd__schema"
@@ -70,11 +82,26 @@ _scgen() {
             scgen__subcmd__help,verify)
                 cmd="scgen__subcmd__help__subcmd__verify"
                 ;;
+            scgen__subcmd__help__subcmd__profile,show)
+                cmd="scgen__subcmd__help__subcmd__profile__subcmd__show"
+                ;;
             scgen__subcmd__help__subcmd__skeletons,list)
                 cmd="scgen__subcmd__help__subcmd__skeletons__subcmd__list"
                 ;;
             scgen__subcmd__help__subcmd__skeletons,prune)
                 cmd="scgen__subcmd__help__subcmd__skeletons__subcmd__prune"
+                ;;
+            scgen__subcmd__profile,help)
+                cmd="scgen__subcmd__profile__subcmd__help"
+                ;;
+            scgen__subcmd__profile,show)
+                cmd="scgen__subcmd__profile__subcmd__show"
+                ;;
+            scgen__subcmd__profile__subcmd__help,help)
+                cmd="scgen__subcmd__profile__subcmd__help__subcmd__help"
+                ;;
+            scgen__subcmd__profile__subcmd__help,show)
+                cmd="scgen__subcmd__profile__subcmd__help__subcmd__show"
                 ;;
             scgen__subcmd__skeletons,help)
                 cmd="scgen__subcmd__skeletons__subcmd__help"
@@ -101,7 +128,7 @@ _scgen() {
 
     case "${cmd}" in
         scgen)
-            opts="-h -V --help --version gen stage skeletons subids verify schema completions man help"
+            opts="-h -V --help --version gen stage skeletons subids verify profile init schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -129,7 +156,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__gen)
-            opts="-h --profile --out --check --set --templates --depfile --format --help"
+            opts="-q -h --profile --out --check --quiet --set --templates --depfile --format --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -167,7 +194,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help)
-            opts="gen stage skeletons subids verify schema completions man help"
+            opts="gen stage skeletons subids verify profile init schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -222,9 +249,51 @@ _scgen() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        scgen__subcmd__help__subcmd__init)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         scgen__subcmd__help__subcmd__man)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__help__subcmd__profile)
+            opts="show"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__help__subcmd__profile__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -334,6 +403,20 @@ _scgen() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        scgen__subcmd__init)
+            opts="-h --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         scgen__subcmd__man)
             opts="-h --list --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -341,6 +424,88 @@ _scgen() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__profile)
+            opts="-h --help show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__profile__subcmd__help)
+            opts="show help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__profile__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__profile__subcmd__help__subcmd__show)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__profile__subcmd__show)
+            opts="-h --profile --set --origin --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --set)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --format)
+                    COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

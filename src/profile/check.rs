@@ -6,12 +6,11 @@
 
 use super::busybox;
 use super::layers::{Layers, Problem};
-use super::raw::{RawMount, RawProfile, RootfsKind};
-use super::{Applets, Container, Gateways, Mount, Network, Profile, DEFAULT_SKELETON_STORE};
+use super::mounts::{mount, ro_bind, word};
+use super::raw::{RawProfile, RootfsKind};
+use super::{Applets, Container, Gateways, Network, Profile, DEFAULT_SKELETON_STORE};
 use crate::lxc::Dialect;
-use crate::values::{
-    AbsPath, FstabWord, IdMap, IfName, Invalid, Mode, MountAuto, RelPath, Signal, UtsName,
-};
+use crate::values::{AbsPath, IdMap, IfName, Invalid, Mode, MountAuto, RelPath, Signal, UtsName};
 
 /// Parses `value` at `key` with its type's parser.
 pub(super) fn parse<T>(
@@ -53,14 +52,44 @@ fn below_root(key: &str, value: &str, hint: &str) -> Result<AbsPath, Problem> {
     Ok(p)
 }
 
-pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Profile, Problem> {
+/// The problems found so far: a check goes on past a bad value (with its
+/// default in its place), so one run reports every problem.
+#[derive(Default)]
+struct Bad(Vec<Problem>);
+
+impl Bad {
+    /// The value, or `instead` after recording the problem.
+    fn or<T>(&mut self, r: Result<T, Problem>, instead: impl FnOnce() -> T) -> T {
+        r.unwrap_or_else(|p| {
+            self.0.push(p);
+            instead()
+        })
+    }
+
+    fn keep<T>(&mut self, r: Result<T, Problem>) -> Option<T> {
+        r.map_err(|p| self.0.push(p)).ok()
+    }
+}
+
+fn fixed<T>(value: &str, parser: fn(&str) -> Result<T, Invalid>) -> T {
+    parser(value).unwrap_or_else(|_| panic!("the built-in default {value:?} parses"))
+}
+
+/// Checks every key; `Err` holds every problem found, in no set order.
+pub(super) fn check(
+    name: String,
+    raw: RawProfile,
+    layers: &Layers,
+) -> Result<Profile, Vec<Problem>> {
+    let mut bad = Bad::default();
     let dialect = raw.lxc.and_then(|l| l.dialect).unwrap_or(Dialect::Lxc3);
     let install = raw.install.unwrap_or_default();
     let prefix = below_root(
         "install.prefix",
         install.prefix.as_deref().unwrap_or("/usr/local"),
         "the prefix is bind-mounted into the container; use e.g. `/usr/local` or `/opt/app`",
-    )?;
+    );
+    let prefix = bad.or(prefix, || fixed("/usr/local", AbsPath::parse));
     let under_prefix = |key: &str, value: Option<&str>, default: &str| {
         let value = value.unwrap_or(default);
         if value.trim().is_empty() {
@@ -78,8 +107,10 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
             parse(key, value, RelPath::parse).map(|rel| prefix.join(&rel))
         }
     };
-    let bindir = under_prefix("install.bindir", install.bindir.as_deref(), "bin")?;
-    let datadir = under_prefix("install.datadir", install.datadir.as_deref(), "share")?;
+    let bindir = under_prefix("install.bindir", install.bindir.as_deref(), "bin");
+    let bindir = bad.or(bindir, || prefix.clone());
+    let datadir = under_prefix("install.datadir", install.datadir.as_deref(), "share");
+    let datadir = bad.or(datadir, || prefix.clone());
 
     let c = raw.container.unwrap_or_default();
     let skeleton_store = skeleton_store(
@@ -90,21 +121,26 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
             .as_ref()
             .and_then(|b| b.shared_bin.as_ref())
             .is_some(),
-    )?;
+    );
+    let skeleton_store = bad.or(skeleton_store, || None);
+    let uts_name = parse(
+        "container.uts-name",
+        c.uts_name.as_deref().unwrap_or("contained"),
+        UtsName::parse,
+    );
+    let tty_max = count("container.tty-max", c.tty_max.unwrap_or(1), TTY_MAX);
+    let pty_max = count("container.pty-max", c.pty_max.unwrap_or(1), PTY_MAX);
+    let halt_signal = parse(
+        "container.halt-signal",
+        c.halt_signal.as_deref().unwrap_or("SIGKILL"),
+        Signal::parse,
+    );
     let container = Container {
-        uts_name: parse(
-            "container.uts-name",
-            c.uts_name.as_deref().unwrap_or("contained"),
-            UtsName::parse,
-        )?,
+        uts_name: bad.or(uts_name, || fixed("contained", UtsName::parse)),
         autodev: c.autodev.unwrap_or(true),
-        tty_max: count("container.tty-max", c.tty_max.unwrap_or(1), TTY_MAX)?,
-        pty_max: count("container.pty-max", c.pty_max.unwrap_or(1), PTY_MAX)?,
-        halt_signal: parse(
-            "container.halt-signal",
-            c.halt_signal.as_deref().unwrap_or("SIGKILL"),
-            Signal::parse,
-        )?,
+        tty_max: bad.or(tty_max, || 1),
+        pty_max: bad.or(pty_max, || 1),
+        halt_signal: bad.or(halt_signal, || fixed("SIGKILL", Signal::parse)),
         mount_auto: match c.mount_auto {
             None => vec![MountAuto::parse("proc"), MountAuto::parse("sys")]
                 .into_iter()
@@ -113,19 +149,28 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
             Some(tokens) => tokens
                 .iter()
                 .enumerate()
-                .map(|(i, t)| parse(&format!("container.mount-auto[{i}]"), t, MountAuto::parse))
-                .collect::<Result<_, _>>()?,
+                .filter_map(|(i, t)| {
+                    bad.keep(parse(
+                        &format!("container.mount-auto[{i}]"),
+                        t,
+                        MountAuto::parse,
+                    ))
+                })
+                .collect(),
         },
         lib64: c.lib64.unwrap_or(true),
         init_lxc: c.init_lxc.unwrap_or(true),
-        idmap: match &c.idmap {
-            Some(entries) => idmap(entries)?,
-            // Unprivileged by default: the container's root is not the
-            // host's, so whatever an app gets past, it gets as nobody.
-            None if dialect == Dialect::Lxc3 => idmap(&DEFAULT_IDMAP.map(String::from))?,
-            None => Vec::new(),
-        },
+        idmap: Vec::new(),
     };
+    let map = match &c.idmap {
+        Some(entries) => idmap(entries),
+        // Unprivileged by default: the container's root is not the host's,
+        // so whatever an app gets past, it gets as nobody.
+        None if dialect == Dialect::Lxc3 => idmap(&DEFAULT_IDMAP.map(String::from)),
+        None => Ok(Vec::new()),
+    };
+    let mut container = container;
+    container.idmap = bad.or(map, Vec::new);
 
     let mut mounts = match raw.mounts {
         None => vec![
@@ -135,8 +180,8 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
         Some(list) => list
             .into_iter()
             .enumerate()
-            .map(|(i, m)| mount(i, m))
-            .collect::<Result<_, _>>()?,
+            .filter_map(|(i, m)| bad.keep(mount(i, m)))
+            .collect(),
     };
     if container.lib64 {
         let mut m = ro_bind("/lib64", "lib64", "container.lib64");
@@ -158,71 +203,80 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
 
     let n = raw.network.unwrap_or_default();
     let network = if n.gateway.unwrap_or(false) {
+        let bridge = parse(
+            "network.bridge",
+            n.bridge.as_deref().unwrap_or("lxcbr0"),
+            IfName::parse,
+        );
+        let interface = parse(
+            "network.interface",
+            n.interface.as_deref().unwrap_or("eth0"),
+            IfName::parse,
+        );
         Some(Network {
-            bridge: parse(
-                "network.bridge",
-                n.bridge.as_deref().unwrap_or("lxcbr0"),
-                IfName::parse,
-            )?,
-            interface: parse(
-                "network.interface",
-                n.interface.as_deref().unwrap_or("eth0"),
-                IfName::parse,
-            )?,
+            bridge: bad.or(bridge, || fixed("lxcbr0", IfName::parse)),
+            interface: bad.or(interface, || fixed("eth0", IfName::parse)),
         })
     } else {
         None
     };
 
     let g = raw.gateways.unwrap_or_default();
+    let dir = g
+        .dir
+        .as_deref()
+        .map(|d| {
+            below_root(
+                "gateways.dir",
+                d,
+                "the stage binds it read-write and chmods it; use a directory of its own",
+            )
+        })
+        .transpose();
+    let mode = parse(
+        "gateways.mode",
+        g.mode.as_deref().unwrap_or("0777"),
+        Mode::parse,
+    );
     let gateways = Gateways {
-        dir: g
-            .dir
-            .as_deref()
-            .map(|d| {
-                below_root(
-                    "gateways.dir",
-                    d,
-                    "the stage binds it read-write and chmods it; use a directory of its own",
-                )
-            })
-            .transpose()?,
-        mode: parse(
-            "gateways.mode",
-            g.mode.as_deref().unwrap_or("0777"),
-            Mode::parse,
-        )?,
+        dir: bad.or(dir, || None),
+        mode: bad.or(mode, || fixed("0777", Mode::parse)),
         slave: match (g.slave, dialect) {
             (Some(true), Dialect::Lxc2) => {
-                return Err(Problem::new(
+                bad.0.push(Problem::new(
                     "gateways.slave",
                     "LXC 2 has no mount tunnel (`lxc.mount.auto = shmounts:`), and does not make /gateways shared, so the agent's moves work there without it",
                     Some("remove the key, or use `lxc.dialect = \"lxc3\"`"),
-                ))
+                ));
+                false
             }
             (Some(on), _) => on,
             (None, d) => d == Dialect::Lxc3,
         },
         file: g.file.unwrap_or(true),
     };
-    let security = super::security::check(raw.security, dialect, gateways.file, network.is_some())?;
+    let security = super::security::check(raw.security, dialect, gateways.file, network.is_some());
+    let security = bad.or(security, Default::default);
 
     let b = raw.busybox.unwrap_or_default();
     let mut inputs = layers.inputs.clone();
     let applets = match (b.applets, b.links_file) {
         (Some(_), Some(_)) => {
-            return Err(Problem::new(
+            bad.0.push(Problem::new(
                 "busybox.links-file",
                 "cannot be set together with `busybox.applets`",
                 Some("keep one: a fixed list, or a busybox.links file"),
-            ))
+            ));
+            Applets::Stage
         }
-        (Some(list), None) => Applets::Fixed(busybox::applet_list(&list)?),
+        (Some(list), None) => bad.or(busybox::applet_list(&list).map(Applets::Fixed), || {
+            Applets::Stage
+        }),
         (None, Some(file)) => {
             let path = layers.dir_of("busybox.links-file").join(&file);
-            let list = busybox::links_file(&path)?;
+            let list = busybox::links_file(&path);
             inputs.push(path);
-            Applets::Fixed(list)
+            bad.or(list.map(Applets::Fixed), || Applets::Stage)
         }
         (None, None) => Applets::Stage,
     };
@@ -236,9 +290,10 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
                 "use a directory of its own, e.g. `/var/lib/softwarecontainer/bin`",
             )
         })
-        .transpose()?;
+        .transpose();
+    let shared_bin = bad.or(shared_bin, || None);
     if let Some(dir) = shared_bin.as_ref().filter(|d| is_system_dir(d)) {
-        return Err(Problem::new(
+        bad.0.push(Problem::new(
             "busybox.shared-bin",
             format!("`{dir}` is a system directory; the stage would fill it with links"),
             Some("use a directory of scgen's own, e.g. `/var/lib/softwarecontainer/bin`"),
@@ -259,7 +314,7 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
             &options.join(","),
         );
         if value.len() > crate::lxc::MOUNT_ENTRY_MAX {
-            return Err(Problem::new(
+            bad.0.push(Problem::new(
                 &m.key,
                 format!(
                     "makes an lxc.mount.entry of {} bytes once escaped (a space is 4); liblxc reads {} and would cut it, options and all",
@@ -269,6 +324,9 @@ pub(super) fn check(name: String, raw: RawProfile, layers: &Layers) -> Result<Pr
                 Some("use shorter paths, or paths with fewer spaces"),
             ));
         }
+    }
+    if !bad.0.is_empty() {
+        return Err(bad.0);
     }
 
     Ok(Profile {
@@ -361,42 +419,4 @@ fn skeleton_store(
         ));
     }
     Ok(Some(dir))
-}
-
-fn word(w: &str) -> FstabWord {
-    FstabWord::parse(w).expect("a built-in fstab word")
-}
-
-/// A read-only bind that scgen adds itself; `key` is what implied it.
-fn ro_bind(source: &str, target: &str, key: &str) -> Mount {
-    Mount {
-        source: AbsPath::parse(source).expect("a checked path"),
-        target: RelPath::parse(target).expect("a checked path"),
-        fstype: word("none"),
-        options: vec![word("ro"), word("bind")],
-        key: key.to_string(),
-    }
-}
-
-fn mount(i: usize, m: RawMount) -> Result<Mount, Problem> {
-    let key = |k: &str| format!("mounts[{i}].{k}");
-    let options = match &m.options {
-        None => vec![word("ro"), word("bind")],
-        Some(list) => list
-            .iter()
-            .enumerate()
-            .map(|(j, o)| parse(&key(&format!("options[{j}]")), o, FstabWord::parse))
-            .collect::<Result<_, _>>()?,
-    };
-    Ok(Mount {
-        source: parse(&key("source"), &m.source, AbsPath::parse)?,
-        target: parse(&key("target"), &m.target, RelPath::parse)?,
-        fstype: parse(
-            &key("fstype"),
-            m.fstype.as_deref().unwrap_or("none"),
-            FstabWord::parse,
-        )?,
-        options,
-        key: key("target"),
-    })
 }

@@ -3,15 +3,16 @@
 //!
 //! Each layer is parsed strictly on its own into [`RawProfile`], so an
 //! unknown key or a wrong type is reported with that layer's line and
-//! column. The layers then merge as TOML tables (later layers win, arrays
-//! are replaced whole). A later check that fails names a key path, and
-//! [`Layers::locate`] finds the layer that set it, so the caret points
-//! there.
+//! column. The layers then merge as [`super::merge`] describes (later
+//! layers win, tables merge key by key, lists append). A later check that
+//! fails names a key path, and [`Layers::locate`] finds the layer that set
+//! it, so the caret points there.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use super::raw::RawProfile;
+use super::explain::span_of;
+use super::merge::{self, Origins, LISTS};
 use crate::diag::{self, Diagnostic, Source};
 use crate::error::{Error, Result};
 use crate::values::Invalid;
@@ -25,16 +26,25 @@ const MAX_PROFILE: u64 = 64 << 20;
 /// One parsed input: its text (for snippets) and its table (for merging).
 #[derive(Debug, Clone)]
 pub(super) struct Layer {
-    source: Source,
+    pub(super) source: Source,
     table: toml::Table,
+    /// The lists whose inherited entries this file drops (`replace`).
+    replace: Vec<String>,
 }
 
 /// The inputs of one profile, base first, `--set` values last.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Layers {
-    layers: Vec<Layer>,
+    pub(super) layers: Vec<Layer>,
     /// Every profile file read, for depfiles.
     pub(super) inputs: Vec<PathBuf>,
+    /// Where each merged value was set; filled by [`Layers::merged`].
+    pub(super) origins: Origins,
+    /// The merged table, as [`Layers::merged`] last made it.
+    pub(super) table: toml::Table,
+    /// What the strict parse of each layer refused, by (layer, offset):
+    /// kept so one run reports them with the checks' problems.
+    errors: Vec<((usize, usize), Diagnostic)>,
 }
 
 /// A failed check: which key, what is wrong, how to fix it.
@@ -56,6 +66,13 @@ impl Problem {
             },
             at: None,
         }
+    }
+
+    /// The same problem with another hint (the type's own hint is for
+    /// another key).
+    pub(super) fn hint(mut self, hint: &str) -> Self {
+        self.invalid.hint = Some(hint.to_string());
+        self
     }
 
     /// A value refused by its type's parser, at `key`.
@@ -111,7 +128,7 @@ impl Layers {
             fail(
                 format!("cannot read profile {}: {e}", path.display()),
                 match from {
-                    Some(_) => "`extends` is relative to the directory of the profile that sets it",
+                    Some(_) => "`extends` is relative to the directory of the profile that sets it; `extends = \"default\"` names the built-in default",
                     None => "check the path given to --profile",
                 },
             )
@@ -146,7 +163,7 @@ impl Layers {
         source: Source,
         seen: Option<&mut Vec<(PathBuf, String)>>,
     ) -> Result<()> {
-        let (table, extends) = parse_layer(&source)?;
+        let (table, extends, replace, errors) = parse_layer(&source)?;
         if let Some(extends) = extends {
             let span = span_of(&source.text, "extends");
             let refuse = |message: &str, hint: &str| {
@@ -159,7 +176,7 @@ impl Layers {
             if extends.trim().is_empty() {
                 return Err(refuse(
                     "is empty",
-                    "name the base profile, e.g. `extends = \"default.toml\"`, or remove the key",
+                    "name the base profile, e.g. `extends = \"default\"` (the built-in default), or remove the key",
                 ));
             }
             if extends.chars().any(crate::values::breaks_line) {
@@ -167,6 +184,12 @@ impl Layers {
                     "names a file with a control character or line break",
                     "rename the base profile; such names break depfiles and logs",
                 ));
+            }
+            if extends == super::BUILTIN_NAME {
+                // The built-in default, by name: no file to find.
+                self.push_builtin()?;
+                self.push_layer(source, table, replace, errors);
+                return Ok(());
             }
             let Some(dir) = &source.dir else {
                 return Err(Error::config(
@@ -178,8 +201,38 @@ impl Layers {
             let from = span.map(|span| (&source, span));
             self.push_file(&dir.join(extends), seen, from)?;
         }
-        self.layers.push(Layer { source, table });
+        self.push_layer(source, table, replace, errors);
         Ok(())
+    }
+
+    fn push_layer(
+        &mut self,
+        source: Source,
+        table: toml::Table,
+        replace: Vec<String>,
+        errors: Vec<(usize, Diagnostic)>,
+    ) {
+        let i = self.layers.len();
+        self.errors
+            .extend(errors.into_iter().map(|(at, d)| ((i, at), d)));
+        self.layers.push(Layer {
+            source,
+            table,
+            replace,
+        });
+    }
+
+    /// The built-in default (`profiles/default.toml` as compiled in): the
+    /// base every profile starts from.
+    pub(super) fn push_builtin(&mut self) -> Result<()> {
+        self.push_chain(
+            Source {
+                name: super::BUILTIN_SOURCE.into(),
+                dir: None,
+                text: super::DEFAULT_PROFILE.into(),
+            },
+            None,
+        )
     }
 
     pub(super) fn push_set(&mut self, set: &str) -> Result<()> {
@@ -200,215 +253,157 @@ impl Layers {
             dir: std::env::current_dir().ok(),
             text,
         };
-        let (table, extends) = parse_layer(&source)?;
+        let (table, extends, replace, errors) = parse_layer(&source)?;
         if extends.is_some() {
             return Err(Error::usage("--set cannot change `extends`"));
         }
-        self.layers.push(Layer { source, table });
+        self.push_layer(source, table, replace, errors);
         Ok(())
     }
 
-    pub(super) fn merged(&self) -> toml::Table {
+    /// The layers merged, base first; records where each value came from.
+    pub(super) fn merged(&mut self) -> toml::Table {
         let mut out = toml::Table::new();
-        for layer in &self.layers {
-            merge(&mut out, layer.table.clone());
+        let mut origins = Origins::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            merge::layer(&mut out, &layer.table, &layer.replace, i, &mut origins);
         }
+        self.origins = origins;
+        self.table = out.clone();
         out
     }
 
-    /// The topmost layer that sets `key` (a path like `mounts[1].source`),
-    /// and the span of its value there.
-    pub(super) fn locate(&self, key: &str) -> Option<(&Layer, Range<usize>)> {
+    /// The layer that set `key` of the merged profile (a path like
+    /// `mounts[1].source`, or the nearest enclosing one it has), the span
+    /// of the value there, and `key` as that layer spells it (merging may
+    /// have moved a list entry: `mounts[2]` may be the file's `mounts[0]`).
+    pub(super) fn locate(&self, key: &str) -> Option<(&Layer, Range<usize>, String)> {
+        let mut k = key;
+        loop {
+            if let Some(from) = self.origins.get(k) {
+                let layer = &self.layers[from.layer];
+                if let Some(span) = span_of(&layer.source.text, &from.path) {
+                    return Some((layer, span, format!("{}{}", from.path, &key[k.len()..])));
+                }
+            }
+            match k.rfind(['.', '[']) {
+                Some(i) => k = &k[..i],
+                None => break,
+            }
+        }
         self.layers
             .iter()
             .rev()
-            .find_map(|l| span_of(&l.source.text, key).map(|s| (l, s)))
+            .find_map(|l| span_of(&l.source.text, key).map(|s| (l, s, key.to_string())))
     }
 
     /// The diagnostic for a failed check, pointing at the layer that set
     /// the key (or at the other file the problem lies in).
     pub(super) fn diagnose(&self, p: Problem) -> Diagnostic {
+        self.diagnose_at(p).1
+    }
+
+    /// The diagnostic, and where it stands in reading order: (layer,
+    /// offset). One [`Layers::locate`] (a parse of the layer's text).
+    fn diagnose_at(&self, p: Problem) -> ((usize, usize), Diagnostic) {
         let Problem { key, invalid, at } = p;
+        let found = self.locate(&key);
+        let order = found
+            .as_ref()
+            .and_then(|(l, span, _)| {
+                let i = self.layers.iter().position(|x| std::ptr::eq(x, *l))?;
+                Some((i, span.start))
+            })
+            .unwrap_or((usize::MAX, 0));
         if let Some(at) = at {
             let (source, span) = *at;
-            return Diagnostic::new(invalid.message)
+            let d = Diagnostic::new(invalid.message)
                 .at(&source, Some(span))
                 .help_opt(invalid.hint);
+            return (order, d);
         }
-        let d = Diagnostic::new(format!("`{key}`: {}", invalid.message)).help_opt(invalid.hint);
-        match self.locate(&key) {
-            Some((layer, span)) => d.at(&layer.source, Some(span)),
-            None => d.at(
-                &self.layers.last().expect("at least one layer").source,
-                None,
-            ),
-        }
+        let d = match found {
+            Some((layer, span, shown)) => {
+                Diagnostic::new(format!("`{shown}`: {}", invalid.message))
+                    .help_opt(invalid.hint)
+                    .at(&layer.source, Some(span))
+            }
+            None => Diagnostic::new(format!("`{key}`: {}", invalid.message))
+                .help_opt(invalid.hint)
+                .at(
+                    &self.layers.last().expect("at least one layer").source,
+                    None,
+                ),
+        };
+        (order, d)
+    }
+
+    /// One diagnostic for several failed checks, ordered as the layers
+    /// (base first) and, in each, as the file: the order of reading.
+    /// `None` when there is nothing to report.
+    pub(super) fn diagnose_all(&self, problems: Vec<Problem>) -> Option<Diagnostic> {
+        let mut all: Vec<((usize, usize), Diagnostic)> = self.errors.clone();
+        all.extend(problems.into_iter().map(|p| self.diagnose_at(p)));
+        all.sort_by_key(|(at, _)| *at);
+        (!all.is_empty()).then(|| Diagnostic::all(all.into_iter().map(|(_, d)| d).collect()))
     }
 
     /// The directory a relative path set at `key` resolves against.
     pub(super) fn dir_of(&self, key: &str) -> PathBuf {
         self.locate(key)
-            .and_then(|(l, _)| l.source.dir.clone())
+            .and_then(|(l, _, _)| l.source.dir.clone())
             .unwrap_or_else(|| PathBuf::from("."))
     }
 }
 
-/// Strictly parses one layer; returns its table without `extends`.
-fn parse_layer(source: &Source) -> Result<(toml::Table, Option<String>)> {
-    if let Err(e) = toml::from_str::<RawProfile>(&source.text) {
-        let quoted = e.span().and_then(|s| source.text.get(s));
-        let (message, hint) = explain(e.message().trim(), quoted);
-        return Err(Error::config(
-            Diagnostic::new(message).at(source, e.span()).help_opt(hint),
-        ));
+/// What [`parse_layer`] gives: the table without `extends` and `replace`,
+/// those two, and what the strict parse refused (by offset), left out of
+/// the table.
+type Parsed = (
+    toml::Table,
+    Option<String>,
+    Vec<String>,
+    Vec<(usize, Diagnostic)>,
+);
+
+/// Strictly parses one layer. Each entry the schema refuses is reported
+/// and blanked out, and the rest parsed again, so one run reports them all.
+fn parse_layer(source: &Source) -> Result<Parsed> {
+    let (text, refused) = super::explain::strict(source);
+    if refused.iter().any(|(_, _, syntax)| *syntax) {
+        let errors = refused.into_iter().map(|(at, d, _)| (at, d)).collect();
+        return Ok((toml::Table::new(), None, Vec::new(), errors));
     }
-    let mut table: toml::Table = source.text.parse().expect("parsed once already");
+    let errors: Vec<(usize, Diagnostic)> = refused.into_iter().map(|(at, d, _)| (at, d)).collect();
+    let mut table: toml::Table = text.parse().expect("parsed once already");
     let extends = match table.remove("extends") {
         Some(toml::Value::String(s)) => Some(s),
         _ => None,
     };
-    Ok((table, extends))
-}
-
-/// Rewords a toml/serde error for someone editing a profile (no Rust type
-/// names) and adds a hint. `quoted` is the source text under the error span.
-fn explain(message: &str, quoted: Option<&str>) -> (String, Option<String>) {
-    let unknown = message
-        .strip_prefix("unknown field `")
-        .map(|rest| ("key", rest))
-        .or_else(|| {
-            message
-                .strip_prefix("unknown variant `")
-                .map(|rest| ("value", rest))
-        });
-    if let Some((what, rest)) = unknown {
-        let (word, expected) = rest.split_once('`').unwrap_or((rest, ""));
-        let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-        let list = candidates
-            .iter()
-            .map(|c| format!("`{c}`"))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let hint = match diag::did_you_mean(word, candidates.iter().copied()) {
-            Some(best) => Some(format!("did you mean `{best}`?")),
-            None if !candidates.is_empty() => Some(format!("use one of: {list}")),
-            None => None,
-        };
-        return (format!("unknown {what} `{word}`"), hint);
-    }
-    // serde names the Rust type it wanted; say what to write instead.
-    const EXPECTED: &[(&str, &str, &str)] = &[
-        (
-            "expected u32",
-            "expected a whole number from 0 to 4294967295",
-            "write a number without quotes, e.g. `1`",
-        ),
-        (
-            "expected a boolean",
-            "expected `true` or `false`",
-            "write `true` or `false` without quotes",
-        ),
-        (
-            "expected a string",
-            "expected a string",
-            "put the value in double quotes",
-        ),
-        (
-            "expected a sequence",
-            "expected an array",
-            "write an array, e.g. `[\"a\", \"b\"]`",
-        ),
-    ];
-    if message.starts_with("invalid type") || message.starts_with("invalid value") {
-        if let Some((serde, plain, hint)) = EXPECTED.iter().find(|e| message.ends_with(e.0)) {
-            let message = format!("{}{plain}", &message[..message.len() - serde.len()]);
-            return (message, Some((*hint).into()));
-        }
-        if let Some(at) = message.find("expected struct ") {
-            return (
-                format!("{}expected a table", &message[..at]),
-                Some("write it as a `[table]` header followed by `key = value` lines".into()),
-            );
-        }
-        return (message.into(), None);
-    }
-    if let Some(rest) = message.strip_prefix("missing field ") {
-        return (
-            format!("missing key {rest}"),
-            Some(format!("add {rest} to this table")),
-        );
-    }
-    if message == "duplicate key" {
-        let message = match quoted {
-            Some(key) => format!("duplicate key `{}`", key.trim()),
-            None => message.into(),
-        };
-        return (
-            message,
-            Some("a key may appear once per table; delete one of them".into()),
-        );
-    }
-    // Anything else is TOML syntax.
-    (
-        format!("invalid TOML: {message}"),
-        Some(
-            "profiles are TOML (https://toml.io): check quotes, brackets and `key = value`".into(),
-        ),
-    )
-}
-
-/// Later layers win; tables merge key by key; anything else is replaced.
-fn merge(into: &mut toml::Table, from: toml::Table) {
-    for (key, value) in from {
-        match (into.get_mut(&key), value) {
-            (Some(toml::Value::Table(a)), toml::Value::Table(b)) => merge(a, b),
-            (_, value) => {
-                into.insert(key, value);
+    let mut replace = Vec::new();
+    if let Some(toml::Value::Array(items)) = table.remove("replace") {
+        let lists = || LISTS.iter().map(|(k, _)| *k);
+        for (i, item) in items.iter().enumerate() {
+            let key = item.as_str().unwrap_or_default();
+            if !lists().any(|k| k == key) {
+                let hint = match diag::did_you_mean(key, lists()) {
+                    Some(best) => format!("did you mean `{best}`?"),
+                    None => format!(
+                        "`replace` names lists: {}",
+                        lists()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                };
+                return Err(Error::config(
+                    Diagnostic::new(format!("`replace`: `{key}` is not a list of a profile"))
+                        .at(source, span_of(&source.text, &format!("replace[{i}]")))
+                        .help(hint),
+                ));
             }
+            replace.push(key.to_string());
         }
     }
-}
-
-/// Byte span of the value at `key` (`a.b`, `a[2].b`) in a TOML text.
-fn span_of(text: &str, key: &str) -> Option<Range<usize>> {
-    use toml::de::{DeTable, DeValue};
-    let doc = DeTable::parse(text).ok()?;
-    let mut table = doc.get_ref();
-    let mut segments = key.split('.').peekable();
-    while let Some(seg) = segments.next() {
-        let (name, index) = match seg.split_once('[') {
-            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
-            None => (seg, None),
-        };
-        let (_, value) = table.iter().find(|(k, _)| k.get_ref().as_ref() == name)?;
-        let mut value = value;
-        if let Some(i) = index {
-            match value.get_ref() {
-                DeValue::Array(items) => value = items.get(i)?,
-                _ => return Some(value.span()),
-            }
-        }
-        if segments.peek().is_none() {
-            return Some(value.span());
-        }
-        match value.get_ref() {
-            DeValue::Table(t) => table = t,
-            _ => return Some(value.span()),
-        }
-    }
-    None
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn span_of_finds_nested_and_indexed_keys() {
-        let text =
-            "[install]\nprefix = \"/x\"\n[[mounts]]\nsource = \"a\"\n[[mounts]]\nsource = \"b\"\n";
-        assert_eq!(&text[span_of(text, "install.prefix").unwrap()], "\"/x\"");
-        assert_eq!(&text[span_of(text, "mounts[1].source").unwrap()], "\"b\"");
-        assert_eq!(span_of(text, "network.bridge"), None);
-    }
+    Ok((table, extends, replace, errors))
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::diag::{Diagnostic, Source};
+use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 pub use crate::lxc::Dialect;
 use crate::values::{
@@ -20,16 +20,34 @@ use crate::values::{
 
 mod busybox;
 mod check;
+mod explain;
+mod init;
 mod layers;
+mod merge;
+mod mounts;
 mod raw;
 pub mod security;
+mod show;
 pub use security::Security;
 
+pub use init::init;
 use layers::{Layers, Problem};
 pub use raw::{schema, RawProfile, RootfsKind};
+pub use show::{Origin as SetBy, Setting};
 
 /// The shipped default profile, compiled in so `scgen gen` works anywhere.
 pub const DEFAULT_PROFILE: &str = include_str!("../../profiles/default.toml");
+
+/// What `extends` names the built-in default by (no file is read).
+pub const BUILTIN_NAME: &str = "default";
+/// How messages name the built-in default.
+pub const BUILTIN_SOURCE: &str = "profiles/default.toml (built in)";
+
+/// The lists of a profile, which add to the inherited ones when merged
+/// (`mounts`, `container.idmap`, ...); what `replace` may name.
+pub fn list_keys() -> impl Iterator<Item = &'static str> {
+    merge::LISTS.iter().map(|(k, _)| *k)
+}
 
 /// Where overlay containers keep their shared skeletons unless the profile
 /// says otherwise (`container.skeleton-store`).
@@ -157,19 +175,13 @@ pub enum Origin {
 /// Loads, merges and checks a profile, with `sets` (`key=value`, from
 /// `--set`) applied on top.
 pub fn load(origin: &Origin, sets: &[String]) -> Result<Profile> {
+    // Every profile starts from the built-in default, as a systemd unit's
+    // drop-ins start from the unit: a profile without `extends` is the
+    // default plus what it says.
     let mut layers = Layers::default();
+    layers.push_builtin()?;
     let name = match origin {
-        Origin::Embedded => {
-            layers.push_chain(
-                Source {
-                    name: "profiles/default.toml (built in)".into(),
-                    dir: None,
-                    text: DEFAULT_PROFILE.into(),
-                },
-                None,
-            )?;
-            "default".to_string()
-        }
+        Origin::Embedded => "default".to_string(),
         Origin::File(path) => {
             layers.push_file(path, &mut Vec::new(), None)?;
             profile_name(path)?
@@ -182,7 +194,16 @@ pub fn load(origin: &Origin, sets: &[String]) -> Result<Profile> {
         .merged()
         .try_into()
         .map_err(|e: toml::de::Error| Error::config(Diagnostic::new(e.message())))?;
-    check::check(name, raw, &layers).map_err(|p| Error::config(layers.diagnose(p)))
+    // Every problem at once: what the strict parse refused, then the checks.
+    let (profile, problems) = match check::check(name, raw, &layers) {
+        Ok(p) => (Some(p), Vec::new()),
+        Err(problems) => (None, problems),
+    };
+    match (layers.diagnose_all(problems), profile) {
+        (None, Some(p)) => Ok(p),
+        (Some(d), _) => Err(Error::config(d)),
+        (None, None) => unreachable!("a failed check has a problem"),
+    }
 }
 
 /// The profile's name: its file stem, which names `generated/<name>/`, so

@@ -16,17 +16,29 @@ use crate::lxc::Dialect;
     description = "A SoftwareContainer profile for scgen (see the README's profile reference)."
 )]
 pub struct RawProfile {
-    /// Another profile this one builds on, relative to this file. Its values
-    /// apply first; tables merge key by key, arrays are replaced whole.
+    /// Another profile this one builds on, relative to this file, or
+    /// `default` for the built-in default (every profile starts from it
+    /// anyway). Its values apply first; a value set here wins, tables merge
+    /// key by key, and lists add to the base's: a mount replaces the one
+    /// with the same `target`, an id map the one with the same kind and
+    /// container id, a device rule the one for the same device, a
+    /// mount-auto token the one of its family (`proc:ro` a `proc`). `[]`
+    /// empties a list.
     pub extends: Option<String>,
+    /// Lists whose inherited entries this file drops, e.g. `["mounts"]`:
+    /// its own list then stands alone (without one: the key is unset, so
+    /// its built-in default applies). What "arrays are replaced whole" did
+    /// before lists appended.
+    pub replace: Option<Vec<String>>,
     /// Which LXC generation the config is written for.
     pub lxc: Option<RawLxc>,
     /// Where SoftwareContainer is installed.
     pub install: Option<RawInstall>,
     /// Container settings the seed config hard-coded.
     pub container: Option<RawContainer>,
-    /// Static mounts. Replaces the default list (/usr and /lib, read-only
-    /// binds) whole.
+    /// Static mounts, added to the inherited ones (by default /usr and
+    /// /lib, read-only binds); one with an inherited `target` replaces
+    /// that mount. `mounts = []` or `replace = ["mounts"]` drops them.
     pub mounts: Option<Vec<RawMount>>,
     /// The network gateway (upstream's ENABLE_NETWORKGATEWAY).
     pub network: Option<RawNetwork>,
