@@ -149,7 +149,7 @@ fn shared_bin_profile_boots_with_a_read_only_shared_bin() {
             r#"
 create s1
 create s2
-echo "rootfs_bin=$(ls -A "$P/s2/rootfs/bin" | wc -l)"
+[ -d "$P/s2/rootfs/bin" ] && echo "rootfs_bin=$(ls -A "$P/s2/rootfs/bin" | wc -l)"
 echo "applets=$(run s2 'env | grep -c ^PATH= && sleep 0 && true && echo works' | tr '\n' ' ')"
 echo "readonly=$(run s2 'touch /bin/x 2>/dev/null && echo writable || echo read-only')"
 echo "id1=$(run s1 cat /etc/machine-id)"
@@ -273,5 +273,8 @@ umount -R -l "$P/gw"
     assert_eq!(on["move"], "moved-in ", "{on:?}");
     let off = scenario_with("default", &["gateways.slave=false"], MOVE);
     assert!(off["propagation"].contains("shared:"), "{off:?}");
-    assert_ne!(off["move"], "moved-in ", "{off:?}");
+    assert!(
+        off["move"].contains("Invalid argument") && !off["move"].contains("moved-in"),
+        "{off:?}"
+    );
 }
