@@ -124,19 +124,48 @@ fn bridge_ports(a: &Agent) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
-/// The LXC state of `SC-<id>`, asked inside the agent's namespaces.
-fn lxc_state(a: &Agent, id: i32) -> String {
-    let o = common::run(
+/// `lxc-info -s` of `SC-<id>`, asked inside the agent's namespaces.
+fn lxc_info(a: &Agent, id: i32) -> std::process::Output {
+    common::run(
         std::process::Command::new("nsenter")
             .args(["--target", &a.pid().to_string(), "--mount", "--net", "--"])
             .args(["lxc-info", "-P", "/var/lib/lxc", "-s", "-n"])
             .arg(format!("SC-{id}")),
+    )
+}
+
+/// The LXC state of `SC-<id>`; a panic unless lxc-info says one.
+#[track_caller]
+fn lxc_state(a: &Agent, id: i32) -> String {
+    let o = lxc_info(a, id);
+    let out = String::from_utf8_lossy(&o.stdout);
+    match out.trim().strip_prefix("State:") {
+        Some(state) if o.status.success() => state.trim().to_string(),
+        _ => panic!("lxc-info of SC-{id}: {o:?}"),
+    }
+}
+
+/// Panics unless lxc-info, in the agent's namespaces, says that `SC-<id>`
+/// does not exist (not merely fails).
+#[track_caller]
+fn assert_lxc_gone(a: &Agent, id: i32) {
+    let o = lxc_info(a, id);
+    assert!(
+        !o.status.success()
+            && String::from_utf8_lossy(&o.stderr).contains(&format!("SC-{id} doesn't exist")),
+        "SC-{id} still known to LXC: {o:?}"
     );
-    String::from_utf8_lossy(&o.stdout)
-        .trim()
-        .trim_start_matches("State:")
-        .trim()
-        .to_string()
+}
+
+/// The type of the filesystem mounted on `dir` in the agent's mount
+/// namespace, if a mount is there.
+fn mounted_on(a: &Agent, dir: &Path) -> Option<String> {
+    let dir = dir.to_str().unwrap();
+    a.mountinfo().lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        let point = left.split(' ').nth(4)?;
+        (point == dir).then(|| right.split(' ').next().unwrap_or_default().to_string())
+    })
 }
 
 /// Which agent runs the containers.
@@ -238,13 +267,30 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
         config.contains("lxc.mount.auto = shmounts:"),
         "no mount tunnel for /gateways:\n{config}"
     );
-    // With the write buffer the rootfs is the agent's overlay mount, so
-    // the stage may make it a plain tree there: only without it must the
-    // overlay profile's container be an overlay on the test's store.
+    // Without the write buffer the overlay profile's container is an
+    // overlay on the test's store. With it the rootfs is the agent's own
+    // overlay mount, which cannot be an upper dir: the stage makes it a
+    // plain `dir:` tree there and says so (README, "The write buffer").
     if profile == "overlay" && !write_buffer {
         assert!(
             config.contains(&format!("lxc.rootfs.path = overlay:{}/store/", s.display())),
             "not an overlay on the test's skeleton store:\n{config}"
+        );
+    }
+    if profile == "overlay" && write_buffer {
+        let rootfs = config
+            .lines()
+            .rfind(|l| l.starts_with("lxc.rootfs.path"))
+            .unwrap_or_default();
+        assert_eq!(
+            rootfs,
+            format!("lxc.rootfs.path = dir:/var/lib/lxc/SC-{id}/rootfs"),
+            "{config}"
+        );
+        let log = fs::read_to_string(s.join("agent.log")).unwrap();
+        assert!(
+            log.contains("plain dir: rootfs"),
+            "no note of the stage's plain dir: rootfs in the agent's log:\n{log}"
         );
     }
     assert_eq!(lxc_state(&a, id), "RUNNING");
@@ -254,6 +300,24 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
         log.contains(&format!("staged SC-{id} in /var/lib/lxc/SC-{id}/rootfs")),
         "no report of scgen stage in the agent's log"
     );
+    if write_buffer {
+        // The buffer's filesystem: the agent mounts a tmpfs on the
+        // container root for it. Upstream passes that mount a size it
+        // never initialises, so it can fail ("Could not mount tmpfs",
+        // logged), and the buffer then is on the shared-mounts dir's
+        // filesystem (the scratch dir's, not a tmpfs here). Which one
+        // happened is asserted (README, "The write buffer").
+        let tmpfs_failed = a
+            .errors()
+            .iter()
+            .any(|e| e.contains("Could not mount tmpfs into directory"));
+        let on_root = mounted_on(&a, &a.container_root(id));
+        assert_eq!(
+            on_root.as_deref(),
+            if tmpfs_failed { None } else { Some("tmpfs") },
+            "the write buffer's filesystem (the agent logged the tmpfs mount failing: {tmpfs_failed})"
+        );
+    }
     let rootfs_writes = if write_buffer {
         // The agent's buffer: the upper dir of the overlay it mounts on the
         // rootfs before create(), in the container root.
@@ -430,8 +494,8 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
     a.ok("SetCapabilities", &[&id.to_string(), &list]);
     let mut probe = String::from(
         "cat /from-the-file-gateway > /gateways/file-seen 2>&1; \
-         (echo overwritten > /from-the-file-gateway) 2>/dev/null \
-         && echo writable > /gateways/file-ro || echo read-only > /gateways/file-ro; \
+         (echo overwritten > /from-the-file-gateway) 2>/gateways/file-ro-error \
+         && echo writable > /gateways/file-ro || echo refused > /gateways/file-ro; \
          echo \"$SCGEN_TEST_ENV\" > /gateways/env-seen; ",
     );
     if network {
@@ -453,11 +517,18 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
         "the file gateway's file in the container"
     );
     // The manifest says read-only: the agent remounts it so in the
-    // container, and the host's file keeps its bytes.
+    // container (EROFS; without the remount an id-mapped container's
+    // root is refused too, with EACCES, as the file is the host root's),
+    // and the host's file keeps its bytes.
     assert_eq!(
         read("file-ro"),
-        "read-only\n",
-        "the file gateway's read-only"
+        "refused\n",
+        "a write to the file gateway's file"
+    );
+    assert!(
+        read("file-ro-error").contains("Read-only file system"),
+        "the file gateway's file is not read-only: {:?}",
+        read("file-ro-error")
     );
     assert_eq!(
         fs::read_to_string(s.join("host/for-the-file-gateway")).unwrap(),
@@ -491,8 +562,10 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
         );
     }
 
-    // Destroy: nothing is left.
+    // Destroy: nothing is left, and the agent is still there (the checks
+    // below would pass if it had died).
     a.destroy(id);
+    a.assert_alive();
     assert!(
         !a.seen(&a.lxc_dir(id)).exists(),
         "{} is left after Destroy",
@@ -514,10 +587,11 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
         })
         .collect();
     assert!(left.is_empty(), "mounts left after Destroy: {left:#?}");
-    assert_eq!(lxc_state(&a, id), "", "SC-{id} still known to LXC");
+    assert_lxc_gone(&a, id);
     if network {
         assert_eq!(bridge_ports(&a), "", "a veth is left on the bridge");
     }
+    a.assert_alive();
     // The one error the agent must log is its refusal of the Execute sent
     // while suspended. With the write buffer it may also fail to mount
     // its tmpfs on the container root: upstream never initialises the
@@ -562,10 +636,10 @@ fn agent_overlay_profile() {
     cycle("overlay", false);
 }
 
-/// Fails on LXC 5 until the stage handles a rootfs that cannot be an
-/// overlayfs upper dir (issue 14, item 2): the agent's own overlay is on
-/// `<lxcpath>/SC-0/rootfs`, and LXC then logs "Failed to mount ... with
-/// options upperdir=/var/lib/lxc/SC-0/rootfs,..." (Invalid argument).
+/// The agent's own overlay is on `<lxcpath>/SC-N/rootfs`, which cannot be
+/// an overlayfs upper dir: the stage gives the container a plain `dir:`
+/// rootfs in that mount and says so (issue 14, item 2); the cycle asserts
+/// the config line and the note.
 #[test]
 fn agent_overlay_profile_write_buffer() {
     cycle("overlay", true);
@@ -650,6 +724,21 @@ fn file_gateway_on_a_nodev_mount(idmap: bool, build: Build) {
             errors.iter().any(remount_failed),
             "not the read-only remount that failed: {errors:#?}"
         );
+        // After the failed gateway the agent refuses every Execute (README,
+        // "Id-mapped containers and the agent"): each first applies the
+        // default capabilities, whose file gateway fails again.
+        let why = format!("Could not set default capabilities on container {id}");
+        let refused = |e: &String| e.contains(&why);
+        for n in 1..=2 {
+            let o = a.call("Execute", &[&id.to_string(), "/bin/true", "/", "", "{}"]);
+            assert!(o.is_err(), "Execute {n} after the failed gateway: {o:?}");
+            assert_eq!(
+                a.errors().iter().filter(|e| refused(e)).count(),
+                n,
+                "{:#?}",
+                a.errors()
+            );
+        }
         // Why: the agent's own call, `mount(path, path, "", MS_REMOUNT |
         // MS_BIND | MS_RDONLY)` (4129), made in the container, is refused
         // with EPERM; the same with MS_NOSUID | MS_NODEV (4135) kept

@@ -204,18 +204,14 @@ fn patched_build_installs_scgens_template_and_config() {
             "lxc.net.0.name = eth0"
         ]
     );
-    // ... and the agent reads it there: the agent config states its
-    // compiled-in default of `deprecated-lxc-config-path` (commented out;
-    // CMake's SC_LXC_CONFIG_PATH, from a SYS_CONFIG_DIR that ends in a
-    // slash). A Release build inlines that string, so it is read here.
-    let default = agent_conf
-        .lines()
-        .find_map(|l| l.strip_prefix("# deprecated-lxc-config-path = "))
-        .expect("deprecated-lxc-config-path in the agent config");
+    // ... and the agent reads it there: the installed agent, started with
+    // its installed config, logs the LXC config path it uses and where the
+    // value came from (the build's default, not a config file).
+    let used = agent_lxc_config(&inst);
     assert_eq!(
-        Path::new(&default.replace("//", "/")),
-        inst.lxc_config(),
-        "the agent's default LXC config is not the installed one"
+        used.as_deref(),
+        Some(format!("{}\", from Default values", inst.lxc_config().display()).as_str()),
+        "the agent's LXC config is not the installed one"
     );
 
     // The compiled-in LXCTEMPLATE of libsoftwarecontainer names that
@@ -266,4 +262,44 @@ fn patched_build_installs_scgens_template_and_config() {
         )),
         "{config}"
     );
+}
+
+/// What the installed agent logs for `deprecated-lxc-config-path`: the
+/// path (its `//` made `/`) and `", from <source>`. The agent runs with
+/// its installed config in its own mount and network namespaces (a tmpfs
+/// on `/tmp`, where its shared mounts dir is, and on `/var/lib/lxc`), on a
+/// session bus that is not there: it reads its config while it starts, then
+/// fails to reach the bus (or is stopped by `timeout`).
+fn agent_lxc_config(inst: &sc::Install) -> Option<String> {
+    let script = "mount -t tmpfs scgen-test /tmp && mkdir -p /var/lib/lxc \
+        && mount -t tmpfs scgen-test /var/lib/lxc \
+        && exec timeout 10 \"$AGENT\" --session-bus";
+    let o = run(Command::new("unshare")
+        .args([
+            "--mount",
+            "--net",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            script,
+        ])
+        .env("AGENT", inst.agent())
+        .env("LD_LIBRARY_PATH", inst.prefix.join("lib"))
+        .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent"));
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let key = "Using config SoftwareContainer::deprecated-lxc-config-path with value \"";
+    let found = log.split_once(key).map(|(_, rest)| {
+        let line = rest.lines().next().unwrap_or_default();
+        let line = line.split(" | ").next().unwrap_or_default().trim_end();
+        line.replace("//", "/")
+    });
+    if found.is_none() {
+        eprintln!("the agent's log:\n{log}");
+    }
+    found
 }

@@ -76,24 +76,91 @@ fn as_user(uid: u32, script: &str) -> Command {
     c
 }
 
-/// A background process, killed when dropped.
-struct Held(std::process::Child);
+/// A background process that holds something (a lock, a swapping loop),
+/// killed when dropped. Its stderr is kept for the failure messages.
+struct Held {
+    child: std::process::Child,
+    what: String,
+    err: fs::File,
+}
 
-impl Drop for Held {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Held {
+    /// What it wrote on stderr so far.
+    fn stderr(&self) -> String {
+        use std::io::{Read, Seek};
+        let mut f = &self.err;
+        let mut s = String::new();
+        f.rewind().unwrap();
+        f.read_to_string(&mut s).unwrap();
+        s
+    }
+
+    /// Fails the test if it has exited: what it was holding was let go
+    /// (a swapping loop whose `mv` failed, a holder that died).
+    fn assert_alive(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("{}: exited ({status}): {}", self.what, self.stderr());
+        }
     }
 }
 
-fn hold(mut c: Command) -> Held {
-    let child = c
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+impl Drop for Held {
+    /// Kills its process group (it leads one), so no child is left.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How long a holder may take to print its marker before the test fails
+/// (a bound on a hang, not a synchronisation: the marker is).
+const MARKER_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Starts `c` and returns once it printed the line `marker` on stdout,
+/// which it does once it holds what it was started to hold; fails the test
+/// if it exits first. Its stdout is read to the end by a thread, so a later
+/// line never blocks it.
+fn hold(mut c: Command, marker: &str, what: &str) -> Held {
+    use std::io::BufRead;
+    let err = tempfile::tempfile().unwrap();
+    use std::os::unix::process::CommandExt;
+    let mut child = c
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(err.try_clone().unwrap())
         .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(400));
-    Held(child)
+        .unwrap_or_else(|e| panic!("{what}: cannot run {c:?}: {e}"));
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let mut held = Held {
+        child,
+        what: what.to_string(),
+        err,
+    };
+    loop {
+        match rx.recv_timeout(MARKER_WAIT) {
+            Ok(line) if line == marker => return held,
+            Ok(_) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                let status = held.child.wait().unwrap();
+                panic!(
+                    "{what}: exited ({status}) before {marker:?}: {}",
+                    held.stderr()
+                );
+            }
+            Err(e) => panic!("{what}: no {marker:?} within {MARKER_WAIT:?} ({e})"),
+        }
+    }
 }
 
 fn lxcpath(env: &Env) -> String {
@@ -169,12 +236,18 @@ fn a_store_whose_path_another_user_can_replace_is_refused() {
 }
 
 /// Class 3. Pins: prune refuses a store whose path another user can
-/// replace, and a user swapping the store's path for a tree that leads
-/// elsewhere while prunes run never gets a root-owned directory outside
-/// the store removed.
+/// replace, every time, while that user swaps the store's path for a tree
+/// that leads elsewhere (the swapper is shown to swap for the whole run);
+/// and where the path is safe, a prune racing a swap of the store for a
+/// symlink to another directory either refuses the link or walks the real
+/// store, never the directory the link leads to (both are shown to
+/// happen).
 #[test]
 fn prune_never_follows_a_swapped_store_path() {
     let Some(uid) = user_ready() else { return };
+    if !have("python3") {
+        return;
+    }
     let env = Env::with_store("pub/store");
     let public = env.path().join("pub");
     ok(&env.stage("lxc/c1"), "stage");
@@ -186,15 +259,48 @@ fn prune_never_follows_a_swapped_store_path() {
     fs::set_permissions(&public, fs::Permissions::from_mode(0o777)).unwrap();
     let store = public.join("store");
     let name = env.published_in(&store)[0].clone();
+    let lxc = env.path().join("lxc");
+    let prune =
+        |store: &Path| env.skeletons_in(store, &["prune", "--lxcpath", lxc.to_str().unwrap()]);
     // The user swaps `pub/store` for a tree whose skeleton is a symlink
-    // to the victim, and back, as fast as it can.
+    // to the victim, and back, as fast as it can; a failed `mv` ends it.
     let script = format!(
-        "cd {pub_}; mkdir -p decoy; ln -s {victim} decoy/{name}; while :; do mv store real; mv decoy store; mv store decoy; mv real store; done",
+        "set -e; cd {pub_}; mkdir -p decoy; ln -s {victim} decoy/{name}; swap() {{ mv store real; mv decoy store; mv store decoy; mv real store; }}; swap; echo swapping; while :; do swap; done",
         pub_ = q(&public),
         victim = q(&victim),
     );
-    let _swapper = hold(as_user(uid, &script));
+    let mut swapper = hold(as_user(uid, &script), "swapping", "the user's swapper");
     for _ in 0..20 {
+        let o = prune(&store);
+        fails(&o, UNSAFE, "lets another user replace");
+        assert!(victim.join("precious").is_file(), "{}", stderr(&o));
+    }
+    swapper.assert_alive();
+    drop(swapper);
+
+    // A safe path (root's, 0755) whose last component root itself swaps
+    // with a symlink to a copy of the store (RENAME_EXCHANGE: the path is
+    // always one or the other). The copy's skeleton is unused: a prune
+    // that followed the link would remove it.
+    let env = Env::with_store("safe/store");
+    ok(&env.stage("lxc/c1"), "stage");
+    fs::remove_dir_all(env.path().join("lxc/c1")).unwrap();
+    let safe = env.path().join("safe");
+    let store = safe.join("store");
+    let name = env.published_in(&store)[0].clone();
+    let copy = env.path().join("copy");
+    let cp = run(Command::new("cp").arg("-a").arg(&store).arg(&copy));
+    assert!(cp.status.success(), "{}", stderr(&cp));
+    std::os::unix::fs::symlink(&copy, safe.join("link")).unwrap();
+    let script = format!(
+        "import ctypes, os\nos.chdir({:?})\nlibc = ctypes.CDLL(None, use_errno=True)\nn = 0\nwhile True:\n    if libc.renameat2(-100, b'store', -100, b'link', 2) != 0:\n        raise OSError(ctypes.get_errno(), 'renameat2')\n    n += 1\n    if n == 2:\n        print('swapping', flush=True)\n",
+        safe.display().to_string()
+    );
+    let mut python = Command::new("python3");
+    python.args(["-c", &script]);
+    let mut swapper = hold(python, "swapping", "root's swapper");
+    let (mut walked, mut refused) = (0, 0);
+    for i in 0..200 {
         let o = env.skeletons_in(
             &store,
             &[
@@ -203,9 +309,39 @@ fn prune_never_follows_a_swapped_store_path() {
                 env.path().join("lxc").to_str().unwrap(),
             ],
         );
-        assert_eq!(code(&o), UNSAFE, "prune ran: {}", stderr(&o));
-        assert!(victim.join("precious").is_file(), "{}", stderr(&o));
+        match code(&o) {
+            0 => walked += 1,
+            _ => {
+                fails(&o, UNSAFE, "no link on a store's path is followed");
+                refused += 1;
+            }
+        }
+        assert!(
+            copy.join(&name).join("rootfs/etc/passwd").is_file(),
+            "prune {i} followed the link and removed the copy's skeleton: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(&o)
+        );
+        if i >= 20 && walked > 0 && refused > 0 {
+            break;
+        }
     }
+    swapper.assert_alive();
+    drop(swapper);
+    assert!(
+        walked > 0 && refused > 0,
+        "no race: {walked} walked, {refused} refused"
+    );
+    // The walks were real: the store's own unused skeleton is gone.
+    let real = ["store", "link"]
+        .map(|n| safe.join(n))
+        .into_iter()
+        .find(|p| !p.symlink_metadata().unwrap().file_type().is_symlink())
+        .unwrap();
+    assert!(
+        !real.join(&name).exists(),
+        "the real store was never pruned"
+    );
 }
 
 /// Class 4. Pins: no other user can write anywhere in a published
@@ -237,10 +373,38 @@ fn no_other_user_can_write_in_a_published_skeleton() {
     assert_eq!(tmp.mode() & 0o7777, 0o1777, "the container's /tmp");
 }
 
+/// A shell script that takes an `flock` of `path` (exclusive or shared)
+/// and prints `held` once it holds it. flock(1) holds it in its own
+/// process, which lives as long as its command (`-o`: the command does not
+/// inherit the descriptor); [`Held`] kills both.
+fn holder(path: &Path, how: &str) -> String {
+    format!(
+        "exec flock -o {how} {} sh -c 'echo held; exec sleep 600'",
+        q(path)
+    )
+}
+
+/// The test user's attempt to take an `flock` of `path`: refused with
+/// EACCES (it cannot open it), never held.
+fn user_cannot_lock(uid: u32, path: &Path, how: &str) {
+    let o = run_within(
+        &as_user(uid, &format!("flock -n {how} {} echo held", q(path))),
+        "the user's flock",
+    );
+    assert!(
+        !o.status.success() && stderr(&o).contains("Permission denied"),
+        "the user's flock {how} of {}: {o:?}",
+        path.display()
+    );
+    assert!(o.stdout.is_empty(), "the user held {}", path.display());
+}
+
 /// Class 5. Pins: no other user can take a lock the stage or prune waits
-/// for (the store, the shared bin, a killed fill's temp dir), and a lock
-/// held too long (by root) ends in exit 75 naming it, within the bound
-/// SCGEN_LOCK_WAIT sets.
+/// for: the store's and the shared bin's lock file refuse to open for
+/// them (EACCES); a lock the user does hold on a killed fill's temp dir
+/// (0755) does not keep it from prune, nor one on the shared bin directory
+/// from a stage. A lock held too long (by root) ends in exit 75 naming it,
+/// within the bound SCGEN_LOCK_WAIT sets.
 #[test]
 fn other_users_cannot_hang_stages_or_prune() {
     let Some(uid) = user_ready() else { return };
@@ -250,14 +414,19 @@ fn other_users_cannot_hang_stages_or_prune() {
     let dead = store.join(".0123abcd.abc123");
     fs::create_dir(&dead).unwrap();
     fs::set_permissions(&dead, fs::Permissions::from_mode(0o755)).unwrap();
-    let _x = hold(as_user(uid, &format!("flock -x {} sleep 60", q(&store))));
-    let _s = hold(as_user(uid, &format!("flock -s {} sleep 60", q(&store))));
-    let _t = hold(as_user(uid, &format!("flock -x {} sleep 60", q(&dead))));
-    ok(&env.stage("c2"), "a stage while the user flocks the store");
+    user_cannot_lock(uid, &store, "-x");
+    user_cannot_lock(uid, &store, "-s");
+    let _t = hold(
+        as_user(uid, &holder(&dead, "-x")),
+        "held",
+        "the user's lock of a dead fill",
+    );
+    ok(&env.stage("c2"), "a stage");
     let out = ok(&env.prune(env.path()), "prune");
     assert!(!dead.exists(), "a user's lock kept a dead fill: {out}");
 
-    // The shared bin directory: 0755, bound into every container.
+    // The shared bin directory: 0755, bound into every container; the
+    // stage's lock is `.shared.lock` beside it, 0600.
     let shared = env.path().join("shared");
     let art = env.path().join("shared-art");
     Gen::new()
@@ -268,18 +437,26 @@ fn other_users_cannot_hang_stages_or_prune() {
     let mut first = env.tools.stage(&art);
     first.arg("--path").arg(env.path().join("s1"));
     ok(&run_within(&first, "shared s1"), "shared s1");
-    let _b = hold(as_user(uid, &format!("flock -x {} sleep 60", q(&shared))));
+    user_cannot_lock(uid, &env.path().join(".shared.lock"), "-x");
+    let _b = hold(
+        as_user(uid, &holder(&shared, "-x")),
+        "held",
+        "the user's lock of the shared bin",
+    );
     let mut second = env.tools.stage(&art);
-    second.arg("--path").arg(env.path().join("s2"));
+    second
+        .arg("--path")
+        .arg(env.path().join("s2"))
+        .env("SCGEN_LOCK_WAIT", "5");
     ok(
         &run_within(&second, "shared s2"),
         "a stage while the user flocks the shared bin",
     );
 
     // Root holding the store's lock (a stuck prune): a bounded wait.
-    let mut holder = Command::new("flock");
-    holder.arg("-x").arg(&store).args(["sleep", "60"]);
-    let _r = hold(holder);
+    let mut root_holder = Command::new("sh");
+    root_holder.args(["-c", &holder(&store, "-x")]);
+    let _r = hold(root_holder, "held", "root's lock of the store");
     let mut c = env.stage_cmd("c3");
     c.env("SCGEN_LOCK_WAIT", "1");
     let started = std::time::Instant::now();
@@ -325,7 +502,8 @@ fn the_tree_digest_streams_and_never_blocks() {
 /// Class 6, the race. Pins: a FIFO renamed in and out where the digest
 /// expects a regular file never blocks `list` (it opens without blocking
 /// and checks the type on the descriptor): every run ends, reporting the
-/// change.
+/// change, and the swap is caught between the look and the open at least
+/// once ("changed while it was read"), with the swapper swapping to the end.
 #[test]
 fn a_fifo_swapped_in_during_the_digest_never_blocks_list() {
     if !(common::stage::root_tests_can_run() && have("python3")) {
@@ -342,16 +520,25 @@ fn a_fifo_swapped_in_during_the_digest_never_blocks_list() {
         .success());
     // RENAME_EXCHANGE in a tight loop: `swap` is the file or the FIFO.
     let script = format!(
-        "import ctypes, os\nos.chdir({:?})\nlibc = ctypes.CDLL(None, use_errno=True)\nwhile True:\n    libc.renameat2(-100, b'swap', -100, b'fifo', 2)\n",
+        "import ctypes, os\nos.chdir({:?})\nlibc = ctypes.CDLL(None, use_errno=True)\nn = 0\nwhile True:\n    if libc.renameat2(-100, b'swap', -100, b'fifo', 2) != 0:\n        raise OSError(ctypes.get_errno(), 'renameat2')\n    n += 1\n    if n == 2:\n        print('swapping', flush=True)\n",
         etc.display().to_string()
     );
-    let mut swapper = Command::new("python3");
-    swapper.args(["-c", &script]);
-    let _swapper = hold(swapper);
-    for i in 0..100 {
+    let mut python = Command::new("python3");
+    python.args(["-c", &script]);
+    let mut swapper = hold(python, "swapping", "the swapper");
+    // At least 100 runs, and on until one caught the swap mid-read.
+    let mut caught = 0;
+    let mut runs = 0;
+    while runs < 100 || (caught == 0 && runs < 5000) {
         let o = env.skeletons_in(&env.store(), &["list", "--lxcpath", &lxcpath(&env)]);
-        common::stage::expect(&o, DATA, &format!("list {i}"));
+        common::stage::expect(&o, DATA, &format!("list {runs}"));
+        if String::from_utf8_lossy(&o.stdout).contains("changed while it was read") {
+            caught += 1;
+        }
+        runs += 1;
     }
+    swapper.assert_alive();
+    assert!(caught > 0, "no list of {runs} saw the swap mid-read");
 }
 
 /// How a test turns a container's config into one prune must doubt.
@@ -664,7 +851,7 @@ fn a_closed_pipe_never_crashes_the_binary() {
 /// `busybox` in the current directory (a user's) is neither run nor bound.
 #[test]
 fn relative_path_entries_are_never_searched() {
-    if !(common::stage::root_tests_can_run() && Path::new("/bin/busybox").is_file()) {
+    if !(common::stage::root_tests_can_run() && have_file("/bin/busybox")) {
         return;
     }
     let env = Env::new();
@@ -705,6 +892,19 @@ fn relative_path_entries_are_never_searched() {
             "PATH={path:?}: {config}"
         );
     }
+}
+
+/// Whether the host file a test needs is there (as [`have`] for a tool):
+/// missing, a SKIPPED line locally and a failure when `CI` is set.
+fn have_file(path: &str) -> bool {
+    if Path::new(path).is_file() {
+        return true;
+    }
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false") {
+        panic!("{path} is missing, and CI is set: .ci/deps must install it");
+    }
+    eprintln!("SKIPPED: {path} is missing (apt-get install busybox-static to run this test)");
+    false
 }
 
 fn generated(profile: &str) -> PathBuf {
@@ -787,10 +987,16 @@ set +e
 "$SCGEN" stage --artifacts "$ART" --path "$P/on-overlay/c1" 2>"$P/err"
 echo "rc=$?"
 echo "err=$(head -n 1 "$P/err" | sed "s|$P|P|g")"
-echo "written=$(ls -A "$P/on-overlay" | wc -l)"
-GATEWAY_DIR="$P/gw" lxc-create -P "$P/on-overlay" -n c2 -t "$ART/lxc-softwarecontainer" -f "$ART/softwarecontainer.conf" >/dev/null 2>&1
+[ -d "$P/on-overlay" ] && echo "written=$(ls -A "$P/on-overlay" | tr '\n' ' ')"
+# The drop-in's own exit status, which lxc-create does not pass on.
+printf '#!/bin/sh\n"%s" "$@"\nrc=$?\necho $rc > "%s"\nexit $rc\n' "$ART/lxc-softwarecontainer" "$P/template-rc" > "$P/template"
+chmod 755 "$P/template"
+GATEWAY_DIR="$P/gw" lxc-create -P "$P/on-overlay" -n c2 -t "$P/template" -f "$ART/softwarecontainer.conf" >"$P/create" 2>&1
 echo "create=$?"
-echo "store=$(ls -A "$P/store" 2>/dev/null | wc -l)"
+echo "template=$(cat "$P/template-rc")"
+echo "create_err=$(grep "^error: " "$P/create" | sed "s|$P|P|g")"
+echo "create_failed=$(grep -c 'Failed to create container from template' "$P/create")"
+echo "store=$([ -e "$P/store" ] && echo present || echo absent)"
 lxc-destroy -P "$P/on-overlay" -n c2 -f >/dev/null 2>&1
 umount "$P/on-overlay" "$P/buf"
 "#,
@@ -799,7 +1005,15 @@ umount "$P/on-overlay" "$P/buf"
     assert_eq!(out["rc"], UPPER_FS.to_string(), "{out:?}");
     assert!(out["err"].contains("P/on-overlay/c1/rootfs"), "{out:?}");
     assert!(out["err"].contains("overlayfs"), "{out:?}");
-    assert_eq!(out["written"], "0", "{out:?}");
-    assert_ne!(out["create"], "0", "{out:?}");
-    assert_eq!(out["store"], "0", "{out:?}");
+    assert_eq!(out["written"], "", "{out:?}");
+    assert_eq!(out["create"], "1", "{out:?}");
+    assert_eq!(out["template"], UPPER_FS.to_string(), "{out:?}");
+    assert!(
+        out["create_err"].starts_with(
+            "error: rootfs P/on-overlay/c2/rootfs would be an overlayfs upper dir on overlayfs"
+        ),
+        "{out:?}"
+    );
+    assert_eq!(out["create_failed"], "1", "{out:?}");
+    assert_eq!(out["store"], "absent", "{out:?}");
 }

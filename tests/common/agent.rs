@@ -411,9 +411,26 @@ impl Agent {
         Path::new(&format!("/proc/{}/root", self.pid())).join(p.strip_prefix("/").unwrap_or(p))
     }
 
-    /// The agent's mount table.
+    /// The agent's mount table; a panic if it cannot be read (the agent
+    /// is gone: an empty table would pass every "nothing left" check).
     pub fn mountinfo(&self) -> String {
-        fs::read_to_string(format!("/proc/{}/mountinfo", self.pid())).unwrap_or_default()
+        let p = format!("/proc/{}/mountinfo", self.pid());
+        fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}: the agent is gone"))
+    }
+
+    /// Panics unless the agent process is still there and not a zombie:
+    /// checks made after a step mean nothing if the agent died in it.
+    #[track_caller]
+    pub fn assert_alive(&self) {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .unwrap_or_else(|e| panic!("the agent is gone ({e})"));
+        let (comm, rest) = stat
+            .split_once(") ")
+            .unwrap_or_else(|| panic!("/proc/{}/stat: {stat}", self.pid()));
+        assert!(
+            comm.ends_with("(softwarecontain") && !rest.starts_with('Z'),
+            "the agent died: {stat}"
+        );
     }
 
     /// `<shared-mounts-dir>/SC-<id>`: the agent's container root, whose
