@@ -418,3 +418,5 @@ fn gen_refuses_overlay_with_lxc2_shared_bin_or_a_colon() {
     let spec = fs::read_to_string(tmp.path().join("stage.toml")).unwrap();
     assert!(!spec.contains("skeleton-store"), "{spec}");
 }
+
+crate::rerun!();

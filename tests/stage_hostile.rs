@@ -1201,7 +1201,7 @@ fn lxc_calling_convention_and_unknown_arguments() {
         cmd.arg(&dropin)
             .args(order.iter().map(|&k| &flags[k]))
             .args(&tools)
-            .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
+            .env("SCGEN", common::nosys::scgen_path())
             .env("SCGEN_ARTIFACTS", &art)
             .env_remove("GATEWAY_DIR");
         let o = run(&mut cmd);
@@ -1807,3 +1807,5 @@ fn shared_bin_takes_over_no_foreign_directory() {
     expect_ok(&stage_within(&env, &art, "e2"), "stamped shared bin");
     assert!(empty.join("vi").symlink_metadata().is_ok());
 }
+
+crate::rerun!();

@@ -310,7 +310,7 @@ fn the_tree_digest_streams_and_never_blocks() {
     let mut c = Command::new("prlimit");
     c.arg("--as=50331648")
         .arg("--")
-        .arg(env!("CARGO_BIN_EXE_scgen"))
+        .arg(common::nosys::scgen_path())
         .arg("skeletons")
         .arg("--store")
         .arg(env.store())
@@ -490,7 +490,7 @@ fn a_deep_tree_does_not_stop_prune() {
     // Under 1024 descriptors, whatever the host's limit.
     let mut c = Command::new("prlimit");
     c.args(["--nofile=1024:1024", "--"])
-        .arg(env!("CARGO_BIN_EXE_scgen"))
+        .arg(common::nosys::scgen_path())
         .arg("skeletons")
         .arg("--store")
         .arg(env.store())
@@ -524,7 +524,7 @@ fn a_deep_tree_does_not_stop_prune() {
     let script = format!(
         "mount -t tmpfs t {}/rootfs/tmp && {} skeletons --store {} prune --lxcpath {}; echo $? > {}/rc",
         q(&env.store().join(&names[0])),
-        q(Path::new(env!("CARGO_BIN_EXE_scgen"))),
+        q(&common::nosys::scgen_path()),
         q(&env.store()),
         q(&env.path().join("lxc")),
         q(env.path()),
@@ -723,7 +723,7 @@ fn lxc_scenario(script: &str) -> Output {
     run(Command::new("unshare")
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
         .arg(format!("{}\n{LXC_EXTRA}\n{script}", common::lxc::PRELUDE))
-        .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
+        .env("SCGEN", common::nosys::scgen_path())
         .env("PROFILE", root().join("profiles/overlay.toml")))
 }
 
@@ -800,3 +800,5 @@ umount "$P/on-overlay" "$P/buf"
     assert_ne!(out["create"], "0", "{out:?}");
     assert_eq!(out["store"], "0", "{out:?}");
 }
+
+crate::rerun!();
