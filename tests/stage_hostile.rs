@@ -1410,6 +1410,84 @@ fn hard_links_in_the_rootfs_are_replaced_not_written_through() {
     }
 }
 
+/// Issue 23: the same rule while the rootfs changes under the stage. A
+/// thread swaps (`RENAME_EXCHANGE`) `etc/passwd` in turn with a hard link
+/// to a host file, a FIFO and `/dev/zero` while the stage reruns: the host
+/// file keeps its bytes and mtime, no run blocks or reads a device, and
+/// each run leaves a fresh `etc/passwd`. A stage that opened an existing
+/// file to rewrite it, or read one without checking what it opened, fails
+/// here; the suite's rerun holds the openat2-less walk to it too.
+#[test]
+fn hard_links_fifos_and_devices_swapped_in_during_the_stage_are_never_opened() {
+    if !is_root() {
+        return;
+    }
+    use rustix::fs::{FileType, Mode, RenameFlags};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let env = Env::new();
+    let art = generated("default");
+    expect_ok(&stage_within(&env, &art, "c"), "first run");
+    let etc = env.path().join("c/rootfs/etc");
+    let host = host_file(&env, "secret", b"host secret\n");
+    let before = fingerprint(&host);
+    let plant = || {
+        let _ = fs::hard_link(&host, etc.join("hl"));
+        let _ = rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &etc.join("ff"),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        );
+        let zero = rustix::fs::makedev(1, 5);
+        let _ = rustix::fs::mknodat(
+            rustix::fs::CWD,
+            &etc.join("cd"),
+            FileType::CharacterDevice,
+            Mode::from_raw_mode(0o644),
+            zero,
+        );
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let swaps = Arc::new(AtomicUsize::new(0));
+    let swapper = {
+        let dir = rustix::fs::open(&etc, rustix::fs::OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let (stop, swaps) = (stop.clone(), swaps.clone());
+        std::thread::spawn(move || {
+            for other in ["hl", "ff", "cd"].iter().cycle() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if rustix::fs::renameat_with(&dir, "passwd", &dir, *other, RenameFlags::EXCHANGE)
+                    .is_ok()
+                {
+                    swaps.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    for i in 0..20 {
+        plant();
+        let o = stage_within(&env, &art, "c");
+        expect_ok(&o, &format!("run {i} with etc/passwd swapped"));
+        assert_eq!(
+            fingerprint(&host),
+            before,
+            "run {i}: the host file was written through"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert!(swaps.load(Ordering::Relaxed) > 100, "the swaps did not run");
+    expect_ok(&stage_within(&env, &art, "c"), "a run after the swaps");
+    fresh_file(
+        &etc.join("passwd"),
+        0o644,
+        Some(&shipped_bytes("default", "etc/passwd")),
+    );
+}
+
 /// Issue 9 item 1, shared bin. Pins the same replace-never-write-through
 /// rule in the shared bin directory: its busybox, init.lxc and iptables
 /// placeholders planted as hard links to 0600 host files are replaced by
