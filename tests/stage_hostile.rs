@@ -1435,7 +1435,7 @@ fn hard_links_fifos_and_devices_swapped_in_during_the_stage_are_never_opened() {
         let _ = fs::hard_link(&host, etc.join("hl"));
         let _ = rustix::fs::mknodat(
             rustix::fs::CWD,
-            &etc.join("ff"),
+            etc.join("ff"),
             FileType::Fifo,
             Mode::from_raw_mode(0o644),
             0,
@@ -1443,7 +1443,7 @@ fn hard_links_fifos_and_devices_swapped_in_during_the_stage_are_never_opened() {
         let zero = rustix::fs::makedev(1, 5);
         let _ = rustix::fs::mknodat(
             rustix::fs::CWD,
-            &etc.join("cd"),
+            etc.join("cd"),
             FileType::CharacterDevice,
             Mode::from_raw_mode(0o644),
             zero,
