@@ -1886,4 +1886,31 @@ fn shared_bin_takes_over_no_foreign_directory() {
     assert!(empty.join("vi").symlink_metadata().is_ok());
 }
 
+/// Issue 23: a kernel (or emulator, or seccomp policy) without
+/// `getrandom` gets an error that names the call and the Linux release
+/// that brought it (exit 69), not a bare "Function not implemented".
+#[test]
+fn a_kernel_without_getrandom_is_told_which_call_and_release() {
+    if !have("cc") {
+        return;
+    }
+    let env = Env::new();
+    let c = env.stage(&generated("default"));
+    let mut w = Command::new(common::nosys::helper());
+    w.arg("openat2,getrandom")
+        .arg(env!("CARGO_BIN_EXE_scgen"))
+        .args(c.get_args())
+        .arg("--path")
+        .arg(env.path().join("c"))
+        .env_remove("GATEWAY_DIR");
+    let o = run(&mut w);
+    expect(&o, UNAVAILABLE, "stage without getrandom");
+    let err = stderr(&o);
+    assert!(
+        err.contains("getrandom is not implemented here")
+            && err.contains("needs Linux 3.17 or newer"),
+        "{err}"
+    );
+}
+
 crate::rerun!();
