@@ -1913,4 +1913,30 @@ fn a_kernel_without_getrandom_is_told_which_call_and_release() {
     );
 }
 
+/// Issue 23: a seccomp policy that refuses `openat2` with EPERM (as older
+/// container runtimes answer calls they do not know) selects the walk, as
+/// ENOSYS does: the stage succeeds and stages the tree it stages natively.
+#[test]
+fn openat2_refused_with_eperm_selects_the_walk() {
+    if !have("cc") {
+        return;
+    }
+    let env = Env::new();
+    let art = generated("network");
+    expect_ok(&stage_within(&env, &art, "native"), "native");
+    let c = env.stage(&art);
+    let mut w = Command::new(common::nosys::helper());
+    w.arg("openat2:EPERM")
+        .arg(env!("CARGO_BIN_EXE_scgen"))
+        .args(c.get_args())
+        .arg("--path")
+        .arg(env.path().join("refused"))
+        .env_remove("GATEWAY_DIR");
+    expect_ok(&run_within(&w, "refused"), "openat2 refused with EPERM");
+    assert_eq!(
+        tree(&env.path().join("native/rootfs"), false),
+        tree(&env.path().join("refused/rootfs"), false)
+    );
+}
+
 crate::rerun!();

@@ -5,7 +5,9 @@
  *
  *   nosys CALL[,CALL...] PROGRAM [ARG...]
  *
- * CALL is one of openat2, getrandom, renameat2. The filter is a plain
+ * CALL is one of openat2, getrandom, renameat2, answered with ENOSYS, or
+ * CALL:EPERM for a policy that refuses it (as older container runtimes'
+ * seccomp profiles answer calls they do not know). The filter is a plain
  * seccomp BPF program; it is checked (openat2 must really fail with
  * ENOSYS) before PROGRAM is executed, so a filter that did nothing cannot
  * pass for the fallback. Children inherit it. */
@@ -57,13 +59,19 @@ int main(int argc, char **argv) {
   char list[256];
   snprintf(list, sizeof list, "%s", argv[1]);
   for (char *save, *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
+    int err = ENOSYS;
+    char *colon = strchr(c, ':');
+    if (colon && !strcmp(colon, ":EPERM")) {
+      *colon = 0;
+      err = EPERM;
+    }
     int nr = number(c);
     if (nr < 0 || n > 60) {
       fprintf(stderr, "nosys: unknown or too many calls: %s\n", c);
       return 64;
     }
     f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, nr, 0, 1);
-    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | err);
   }
   f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
   struct sock_fprog prog = {.len = (unsigned short)n, .filter = f};
@@ -77,7 +85,7 @@ int main(int argc, char **argv) {
   }
   if (strstr(argv[1], "openat2")) {
     long r = syscall(SYS_openat2, AT_FDCWD, "/", (void *)0, (size_t)0);
-    if (r != -1 || errno != ENOSYS) {
+    if (r != -1 || (errno != ENOSYS && errno != EPERM)) {
       fprintf(stderr, "nosys: the filter did not take: openat2 gave %ld (%s)\n", r, strerror(errno));
       return 71;
     }
