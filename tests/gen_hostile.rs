@@ -901,3 +901,5 @@ fn unicode_line_separators_are_refused_in_every_config_value() {
         }
     }
 }
+
+crate::rerun!();

@@ -418,3 +418,33 @@ fn gen_refuses_overlay_with_lxc2_shared_bin_or_a_colon() {
     let spec = fs::read_to_string(tmp.path().join("stage.toml")).unwrap();
     assert!(!spec.contains("skeleton-store"), "{spec}");
 }
+
+/// Issue 23: a kernel (or qemu-user, or seccomp policy) without
+/// `renameat2` cannot publish a skeleton without racing other stages; the
+/// stage says which call is missing and which Linux brought it (exit 69),
+/// and leaves no temp dir in the store.
+#[test]
+fn a_kernel_without_renameat2_is_told_which_call_and_release() {
+    if !have("cc") {
+        return;
+    }
+    let env = Env::new();
+    let c = env.stage_cmd("c");
+    let mut w = Command::new(common::nosys::helper());
+    w.arg("renameat2")
+        .arg(env!("CARGO_BIN_EXE_scgen"))
+        .args(c.get_args());
+    w.env_remove("GATEWAY_DIR");
+    let o = run(&mut w);
+    fails(
+        &o,
+        common::code::UNAVAILABLE,
+        "renameat2 is not implemented here",
+    );
+    fails(&o, common::code::UNAVAILABLE, "needs Linux 3.15 or newer");
+    assert!(env.published().is_empty(), "a skeleton was published");
+    let left: Vec<_> = fs::read_dir(env.store()).unwrap().collect();
+    assert!(left.is_empty(), "left in the store: {left:?}");
+}
+
+crate::rerun!();

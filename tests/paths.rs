@@ -143,3 +143,5 @@ fn stage_escapes_spaces_in_mount_sources() {
         "{config}"
     );
 }
+
+crate::rerun!();

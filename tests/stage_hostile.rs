@@ -1204,7 +1204,7 @@ fn lxc_calling_convention_and_unknown_arguments() {
         cmd.arg(&dropin)
             .args(order.iter().map(|&k| &flags[k]))
             .args(&tools)
-            .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
+            .env("SCGEN", common::nosys::scgen_path())
             .env("SCGEN_ARTIFACTS", &art)
             .env_remove("GATEWAY_DIR");
         let o = run(&mut cmd);
@@ -1411,6 +1411,84 @@ fn hard_links_in_the_rootfs_are_replaced_not_written_through() {
     for p in ["bin/busybox", "bin/init.lxc", "bin/iptables"] {
         fresh_file(&rootfs.join(p), 0o755, Some(b""));
     }
+}
+
+/// Issue 23: the same rule while the rootfs changes under the stage. A
+/// thread swaps (`RENAME_EXCHANGE`) `etc/passwd` in turn with a hard link
+/// to a host file, a FIFO and `/dev/zero` while the stage reruns: the host
+/// file keeps its bytes and mtime, no run blocks or reads a device, and
+/// each run leaves a fresh `etc/passwd`. A stage that opened an existing
+/// file to rewrite it, or read one without checking what it opened, fails
+/// here; the suite's rerun holds the openat2-less walk to it too.
+#[test]
+fn hard_links_fifos_and_devices_swapped_in_during_the_stage_are_never_opened() {
+    if !is_root() {
+        return;
+    }
+    use rustix::fs::{FileType, Mode, RenameFlags};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let env = Env::new();
+    let art = generated("default");
+    expect_ok(&stage_within(&env, &art, "c"), "first run");
+    let etc = env.path().join("c/rootfs/etc");
+    let host = host_file(&env, "secret", b"host secret\n");
+    let before = fingerprint(&host);
+    let plant = || {
+        let _ = fs::hard_link(&host, etc.join("hl"));
+        let _ = rustix::fs::mknodat(
+            rustix::fs::CWD,
+            etc.join("ff"),
+            FileType::Fifo,
+            Mode::from_raw_mode(0o644),
+            0,
+        );
+        let zero = rustix::fs::makedev(1, 5);
+        let _ = rustix::fs::mknodat(
+            rustix::fs::CWD,
+            etc.join("cd"),
+            FileType::CharacterDevice,
+            Mode::from_raw_mode(0o644),
+            zero,
+        );
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let swaps = Arc::new(AtomicUsize::new(0));
+    let swapper = {
+        let dir = rustix::fs::open(&etc, rustix::fs::OFlags::DIRECTORY, Mode::empty()).unwrap();
+        let (stop, swaps) = (stop.clone(), swaps.clone());
+        std::thread::spawn(move || {
+            for other in ["hl", "ff", "cd"].iter().cycle() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                if rustix::fs::renameat_with(&dir, "passwd", &dir, *other, RenameFlags::EXCHANGE)
+                    .is_ok()
+                {
+                    swaps.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    for i in 0..20 {
+        plant();
+        let o = stage_within(&env, &art, "c");
+        expect_ok(&o, &format!("run {i} with etc/passwd swapped"));
+        assert_eq!(
+            fingerprint(&host),
+            before,
+            "run {i}: the host file was written through"
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    swapper.join().unwrap();
+    assert!(swaps.load(Ordering::Relaxed) > 100, "the swaps did not run");
+    expect_ok(&stage_within(&env, &art, "c"), "a run after the swaps");
+    fresh_file(
+        &etc.join("passwd"),
+        0o644,
+        Some(&shipped_bytes("default", "etc/passwd")),
+    );
 }
 
 /// Issue 9 item 1, shared bin. Pins the same replace-never-write-through
@@ -1810,3 +1888,58 @@ fn shared_bin_takes_over_no_foreign_directory() {
     expect_ok(&stage_within(&env, &art, "e2"), "stamped shared bin");
     assert!(empty.join("vi").symlink_metadata().is_ok());
 }
+
+/// Issue 23: a kernel (or emulator, or seccomp policy) without
+/// `getrandom` gets an error that names the call and the Linux release
+/// that brought it (exit 69), not a bare "Function not implemented".
+#[test]
+fn a_kernel_without_getrandom_is_told_which_call_and_release() {
+    if !have("cc") {
+        return;
+    }
+    let env = Env::new();
+    let c = env.stage(&generated("default"));
+    let mut w = Command::new(common::nosys::helper());
+    w.arg("openat2,getrandom")
+        .arg(env!("CARGO_BIN_EXE_scgen"))
+        .args(c.get_args())
+        .arg("--path")
+        .arg(env.path().join("c"))
+        .env_remove("GATEWAY_DIR");
+    let o = run(&mut w);
+    expect(&o, UNAVAILABLE, "stage without getrandom");
+    let err = stderr(&o);
+    assert!(
+        err.contains("getrandom is not implemented here")
+            && err.contains("needs Linux 3.17 or newer"),
+        "{err}"
+    );
+}
+
+/// Issue 23: a seccomp policy that refuses `openat2` with EPERM (as older
+/// container runtimes answer calls they do not know) selects the walk, as
+/// ENOSYS does: the stage succeeds and stages the tree it stages natively.
+#[test]
+fn openat2_refused_with_eperm_selects_the_walk() {
+    if !have("cc") {
+        return;
+    }
+    let env = Env::new();
+    let art = generated("network");
+    expect_ok(&stage_within(&env, &art, "native"), "native");
+    let c = env.stage(&art);
+    let mut w = Command::new(common::nosys::helper());
+    w.arg("openat2:EPERM")
+        .arg(env!("CARGO_BIN_EXE_scgen"))
+        .args(c.get_args())
+        .arg("--path")
+        .arg(env.path().join("refused"))
+        .env_remove("GATEWAY_DIR");
+    expect_ok(&run_within(&w, "refused"), "openat2 refused with EPERM");
+    assert_eq!(
+        tree(&env.path().join("native/rootfs"), false),
+        tree(&env.path().join("refused/rootfs"), false)
+    );
+}
+
+crate::rerun!();

@@ -487,7 +487,7 @@ fn the_tree_digest_streams_and_never_blocks() {
     let mut c = Command::new("prlimit");
     c.arg("--as=50331648")
         .arg("--")
-        .arg(env!("CARGO_BIN_EXE_scgen"))
+        .arg(common::nosys::scgen_path())
         .arg("skeletons")
         .arg("--store")
         .arg(env.store())
@@ -677,7 +677,7 @@ fn a_deep_tree_does_not_stop_prune() {
     // Under 1024 descriptors, whatever the host's limit.
     let mut c = Command::new("prlimit");
     c.args(["--nofile=1024:1024", "--"])
-        .arg(env!("CARGO_BIN_EXE_scgen"))
+        .arg(common::nosys::scgen_path())
         .arg("skeletons")
         .arg("--store")
         .arg(env.store())
@@ -711,7 +711,7 @@ fn a_deep_tree_does_not_stop_prune() {
     let script = format!(
         "mount -t tmpfs t {}/rootfs/tmp && {} skeletons --store {} prune --lxcpath {}; echo $? > {}/rc",
         q(&env.store().join(&names[0])),
-        q(Path::new(env!("CARGO_BIN_EXE_scgen"))),
+        q(&common::nosys::scgen_path()),
         q(&env.store()),
         q(&env.path().join("lxc")),
         q(env.path()),
@@ -926,7 +926,7 @@ fn lxc_scenario(script: &str) -> Output {
     run(Command::new("unshare")
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
         .arg(format!("{}\n{LXC_EXTRA}\n{script}", common::lxc::PRELUDE))
-        .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
+        .env("SCGEN", common::nosys::scgen_path())
         .env("PROFILE", root().join("profiles/overlay.toml")))
 }
 
@@ -1017,3 +1017,5 @@ umount "$P/on-overlay" "$P/buf"
     assert_eq!(out["create_failed"], "1", "{out:?}");
     assert_eq!(out["store"], "absent", "{out:?}");
 }
+
+crate::rerun!();

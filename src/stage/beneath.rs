@@ -3,8 +3,9 @@
 //!
 //! [`Root`] holds a descriptor of the rootfs (or another directory the
 //! stage fills) and resolves every path below it with `openat2(BENEATH |
-//! NO_SYMLINKS)`: a `..`, an absolute link or any symlink already there is
-//! an error from the kernel, not a way onto the host. What it finds is
+//! NO_SYMLINKS)`, or where the kernel lacks that call, the walk of
+//! [`super::walk`]: a `..`, an absolute link or any symlink already there
+//! is an error, not a way onto the host. What it finds is
 //! looked at with `fstatat(AT_SYMLINK_NOFOLLOW)` before anything is opened:
 //!
 //! * a regular file with one link and the wanted bytes, mode and owner is
@@ -20,9 +21,10 @@ use std::io::{Read as _, Write as _};
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, ResolveFlags, Stat, Uid};
+use rustix::fs::{AtFlags, FileType, Gid, Mode, OFlags, Stat, Uid};
 use rustix::io::Errno;
 
+use super::walk;
 use crate::contract::{Entry, Kind};
 use crate::error::{Error, Result};
 
@@ -42,10 +44,6 @@ pub(super) struct Root {
     pub(super) created: usize,
     pub(super) kept: usize,
 }
-
-const BENEATH: ResolveFlags = ResolveFlags::BENEATH
-    .union(ResolveFlags::NO_SYMLINKS)
-    .union(ResolveFlags::NO_MAGICLINKS);
 
 const DIR_FLAGS: OFlags = OFlags::DIRECTORY
     .union(OFlags::RDONLY)
@@ -105,7 +103,7 @@ impl Root {
             let fd = if dir.is_empty() {
                 self.fd.try_clone().map_err(|e| Error::io(&self.path, e))?
             } else {
-                rustix::fs::openat2(&self.fd, dir, DIR_FLAGS, Mode::empty(), BENEATH)
+                walk::open_beneath(&self.fd, dir, DIR_FLAGS, Mode::empty())
                     .map_err(|e| unsafe_or_io(&self.path, dir, e))?
             };
             self.dirs.insert(dir.to_string(), fd);
@@ -147,8 +145,7 @@ impl Root {
         };
         // O_DIRECTORY|O_NOFOLLOW: a file, FIFO or symlink there is refused
         // without being opened for I/O.
-        let fd =
-            rustix::fs::openat2(parent, name, DIR_FLAGS, Mode::empty(), BENEATH).map_err(fail)?;
+        let fd = walk::open_beneath(parent, name, DIR_FLAGS, Mode::empty()).map_err(fail)?;
         // mkdir applied the umask; the mode in the archive is the one wanted.
         rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(fail)?;
         chown(&fd, self.owner_for(made)).map_err(fail)?;
@@ -167,7 +164,7 @@ impl Root {
         let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
         let m = Mode::from_raw_mode(mode);
         let owner = self.owner_for(true);
-        match rustix::fs::openat2(parent, name, flags, m, BENEATH) {
+        match walk::open_beneath(parent, name, flags, m) {
             Ok(fd) => {
                 fill(fd, data, mode, owner).map_err(fail)?;
                 return Ok(true);
@@ -250,7 +247,7 @@ pub(super) fn read_plain(
         return None;
     }
     let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK;
-    let fd = rustix::fs::openat2(parent, name, flags, Mode::empty(), BENEATH).ok()?;
+    let fd = walk::open_beneath(parent, name, flags, Mode::empty()).ok()?;
     let again = rustix::fs::fstat(&fd).ok()?;
     if again.st_ino != st.st_ino || !check(&again) {
         return None;
@@ -275,13 +272,7 @@ pub(super) fn replace(
 ) -> rustix::io::Result<()> {
     let tmp = temp_name(name);
     let flags = OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::CLOEXEC;
-    let fd = rustix::fs::openat2(
-        parent,
-        tmp.as_str(),
-        flags,
-        Mode::from_raw_mode(mode),
-        BENEATH,
-    )?;
+    let fd = walk::open_beneath(parent, tmp.as_str(), flags, Mode::from_raw_mode(mode))?;
     let done = fill(fd, data, mode, owner)
         .and_then(|()| rustix::fs::renameat(parent, tmp.as_str(), parent, name));
     if done.is_err() {

@@ -8,7 +8,9 @@
 //! the gateway directory and the target paths. The seed's template, run by
 //! LXC 5, computed an empty rootfs and wrote into the host's `/`; here every
 //! write inside the rootfs goes through `openat2(RESOLVE_BENEATH |
-//! RESOLVE_NO_SYMLINKS)` from a descriptor of the rootfs, so neither a `..`
+//! RESOLVE_NO_SYMLINKS)` from a descriptor of the rootfs (or, where the
+//! kernel lacks it, a walk that opens one component at a time without
+//! following: see [`walk`]), so neither a `..`
 //! nor a symlink already in the rootfs can lead a write out of it, and
 //! nothing found there is opened unless it is a plain file (see
 //! [`beneath`]). Stages of one container take turns on an flock of its
@@ -32,6 +34,7 @@ pub mod subid;
 mod tarball;
 mod tree;
 mod upperfs;
+mod walk;
 
 use beneath::Root;
 use host::{BusyboxList, Tools};
@@ -266,7 +269,10 @@ fn machine_id(root: &mut Root) -> Result<()> {
     while filled < random.len() {
         filled +=
             rustix::rand::getrandom(&mut random[filled..], rustix::rand::GetRandomFlags::empty())
-                .map_err(|e| Error::io("getrandom", e.into()))?;
+                .map_err(|e| match e {
+                rustix::io::Errno::NOSYS => Error::unavailable(walk::describe("getrandom", e)),
+                e => Error::io("getrandom", e.into()),
+            })?;
     }
     let id = hex::encode(random) + "\n";
     root.write_file(PATH, id.as_bytes(), 0o644)

@@ -244,6 +244,11 @@ impl Overlay {
             }
             // Another stage published first: use its skeleton, drop ours.
             Err(Errno::EXIST) | Err(Errno::NOTEMPTY) => Ok(0),
+            Err(Errno::NOSYS) => Err(Error::unavailable(format!(
+                "{}: {}",
+                final_path.display(),
+                super::walk::describe("renameat2", Errno::NOSYS)
+            ))),
             Err(e) => Err(Error::io(&final_path, e.into())),
         }
     }

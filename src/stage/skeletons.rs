@@ -154,9 +154,9 @@ fn out_of_sight(s: &Store, name: &str) -> std::result::Result<(), String> {
                     gone.as_str(),
                     RenameFlags::NOREPLACE,
                 )
-                .map_err(|e| format!("{name}: {e}"))?;
+                .map_err(|e| format!("{name}: {}", super::walk::describe("renameat2", e)))?;
             }
-            Err(e) => return Err(format!("{name}: {e}")),
+            Err(e) => return Err(format!("{name}: {}", super::walk::describe("renameat2", e))),
         }
     }
     tree::remove(&s.fd, &gone).map_err(|e| format!("{gone}: {e}"))

@@ -171,7 +171,9 @@ fn empty(dir: &OwnedFd, top: &OwnedFd, depth: usize, moved: &mut u64) -> Result<
                 ) {
                     Ok(()) => break,
                     Err(Errno::EXIST) => continue,
-                    Err(e) => return Err(format!("{name}: {e}")),
+                    Err(e) => {
+                        return Err(format!("{name}: {}", super::walk::describe("renameat2", e)))
+                    }
                 }
             }
             continue;

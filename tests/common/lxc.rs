@@ -57,7 +57,7 @@ pub fn scenario(art: &Path, script: &str) -> Output {
     run(Command::new("unshare")
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
         .arg(format!("{PRELUDE}\n{script}"))
-        .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
+        .env("SCGEN", super::nosys::scgen_path())
         .env("SCGEN_ARTIFACTS", art)
         .env("ART", art))
 }

@@ -12,6 +12,7 @@
 pub mod agent;
 pub mod guard;
 pub mod lxc;
+pub mod nosys;
 pub mod overlay;
 pub mod softwarecontainer;
 pub mod stage;
@@ -174,7 +175,7 @@ pub fn root() -> PathBuf {
 
 /// The scgen binary under test.
 pub fn scgen() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_scgen"));
+    let mut c = Command::new(nosys::scgen_path());
     c.env_remove("SOURCE_DATE_EPOCH");
     c
 }

@@ -118,7 +118,7 @@ impl Env {
     pub fn shell_prelude(&self, artifacts: &Path) -> String {
         format!(
             "unset GATEWAY_DIR\nst() {{ {} stage --artifacts {} --busybox {} --init-lxc {} --iptables {} --resolv-conf {} \"$@\"; }}\n",
-            q(Path::new(env!("CARGO_BIN_EXE_scgen"))),
+            q(&nosys::scgen_path()),
             q(artifacts),
             q(&self.tool("busybox")),
             q(&self.tool("init.lxc")),
