@@ -12,7 +12,9 @@ use crate::artifacts::Outcome;
 use crate::error::{Error, Result};
 
 pub mod man;
+mod profile;
 mod skeletons;
+mod target;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -290,13 +292,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Gen(args) => gen(args),
         Command::Stage(args) => stage(args),
         Command::Skeletons(args) => skeletons::run(args),
-        Command::Subids(args) => subids(args),
-        Command::Verify(args) => verify(args),
+        Command::Subids(args) => target::subids(args),
+        Command::Verify(args) => target::verify(args),
         Command::Schema => print(&crate::profile::schema()),
         Command::Init => print(&crate::profile::init()),
         Command::Profile {
             action: ProfileAction::Show(args),
-        } => profile_show(args),
+        } => profile::show(args),
         Command::Completions { shell } => print(&completions(shell)),
         Command::Man { page, list } => match (page, list) {
             (_, true) => print(
@@ -398,70 +400,6 @@ fn stage(args: StageArgs) -> Result<()> {
             "unchanged"
         }
     ))
-}
-
-fn subids(args: SubidsArgs) -> Result<()> {
-    let verified = crate::contract::load_verified(&args.artifacts)?;
-    let done = crate::stage::subid::provision(&verified.spec.idmap, &args.root, args.check)?;
-    let mut text = String::new();
-    if verified.spec.idmap.is_empty() {
-        text.push_str("no container.idmap: nothing to do\n");
-    }
-    for p in done {
-        match p.missing.is_empty() {
-            true => text.push_str(&format!("{}: root has its ranges\n", p.file.display())),
-            false => text.push_str(&format!(
-                "{}: added {}\n",
-                p.file.display(),
-                p.missing.join(", ")
-            )),
-        }
-    }
-    print(&text)
-}
-
-fn verify(args: VerifyArgs) -> Result<()> {
-    let owner = args
-        .owner
-        .as_deref()
-        .map(|s| {
-            s.split_once(':')
-                .and_then(|(u, g)| Some((u.parse().ok()?, g.parse().ok()?)))
-                .ok_or_else(|| Error::usage(format!("--owner {s:?} is not UID:GID")))
-        })
-        .transpose()?;
-    let report = crate::verify::verify(&crate::verify::Options {
-        artifacts: args.artifacts,
-        tree: args.tree,
-        owner,
-    })?;
-    print(&match args.format {
-        Format::Text => report.text(),
-        Format::Json => serde_json::to_string_pretty(&report).expect("a report serialises") + "\n",
-    })?;
-    match report.drift() {
-        false => Ok(()),
-        true => Err(Error::drift(format!(
-            "{} differs from {}: {} missing, {} changed, {} extra",
-            report.rootfs.display(),
-            crate::contract::MTREE,
-            report.missing.len(),
-            report.changed.len(),
-            report.extra.len()
-        ))),
-    }
-}
-
-fn profile_show(args: ShowArgs) -> Result<()> {
-    use crate::profile::Origin;
-    let origin = args.profile.map_or(Origin::Embedded, Origin::File);
-    let p = crate::profile::load(&origin, &args.set)?;
-    let json = |v: serde_json::Value| serde_json::to_string_pretty(&v).expect("JSON") + "\n";
-    print(&match (args.format, args.origin) {
-        (Format::Text, o) => p.show(o),
-        (Format::Json, false) => json(serde_json::json!(p.merged())),
-        (Format::Json, true) => json(serde_json::json!(p.settings())),
-    })
 }
 
 fn gen(args: GenArgs) -> Result<()> {
