@@ -88,6 +88,13 @@ fn patch_applies_cleanly_to_the_fixture() {
             "{}: not a git format-patch mail",
             p.display()
         );
+        // OE-Core's do_patch refuses a patch without it (meta-scgen's
+        // SoftwareContainer recipe applies the series).
+        assert!(
+            text.contains("\nUpstream-Status: "),
+            "{}: no Upstream-Status line",
+            p.display()
+        );
         let o = run(Command::new("patch")
             .args(["-p1", "--fuzz=0", "--forward", "--batch", "-i"])
             .arg(&p)
