@@ -1807,6 +1807,20 @@ fn softwarecontainer_parses_fetches_patches_and_generates() {
     assert!(var(&off, "EXTRA_OECMAKE").contains("-DENABLE_NETWORKGATEWAY=OFF"));
     assert_eq!(var(&off, "SCGEN_NETWORK_GATEWAY"), "false");
 
+    // With meta-virtualization in the build, the target scgen depends on lxc
+    // (the dynamic layer's bbappend); without it, it cannot.
+    let rdepends = |dir: &BuildDir, y: &Yocto| {
+        let o = y.bitbake(dir, None, &["-e", "scgen"]);
+        assert!(o.status.success(), "bitbake -e scgen: {}", text(&o.stderr));
+        words(&var(&text(&o.stdout), "RDEPENDS:scgen"))
+    };
+    assert!(rdepends(&c, &y).contains("lxc"), "scgen RDEPENDS on lxc");
+    let b = y.example_dir();
+    assert!(
+        !rdepends(&b, &y).contains("lxc"),
+        "without meta-virtualization, no lxc"
+    );
+
     // Fetch (mirror), unpack, patch, and do_scgen with scgen-native.
     let o = y.bitbake(&c, None, &["softwarecontainer", "-c", "scgen"]);
     assert!(
@@ -1887,4 +1901,88 @@ fn find_package_scgen_works_under_the_cmake_class() {
     want.insert("/usr/share/softwarecontainer/lxc-templates/lxc-softwarecontainer".into());
     want.insert("/etc/softwarecontainer/softwarecontainer.conf".into());
     assert_eq!(files(&image), want, "scgen_generate(INSTALL) installed");
+}
+
+#[test]
+fn do_scgen_checks_seccomp_inputs_and_leaves_the_gateway_to_the_profile() {
+    let Some(mut y) = yocto() else { return };
+    let b = y.example_dir();
+    let work = b.path.join(WORK);
+
+    // The profile's policy is on (security.seccomp's default), the feature
+    // is not: the task fails and says why.
+    let o = y.bitbake(
+        &b,
+        Some(("no-seccomp.conf", "DISTRO_FEATURES:remove = \"seccomp\"\n")),
+        &["softwarecontainer-rootfs", "-c", "scgen"],
+    );
+    assert!(!o.status.success(), "do_scgen fails without seccomp");
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        log.contains("\"seccomp\" is not in DISTRO_FEATURES") && log.contains("security.seccomp"),
+        "the failure names the feature and the profile key:\n{log}"
+    );
+    // With the policy off in the profile, no feature is needed.
+    let o = y.bitbake(
+        &b,
+        Some((
+            "no-seccomp.conf",
+            "DISTRO_FEATURES:remove = \"seccomp\"\n\
+             SCGEN_EXTRA_ARGS:pn-softwarecontainer-rootfs = \"--set security.seccomp=off\"\n",
+        )),
+        &["softwarecontainer-rootfs", "-c", "scgen"],
+    );
+    assert!(
+        o.status.success(),
+        "security.seccomp = off needs no seccomp feature: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+
+    // A profile outside WORKDIR is an input BitBake does not track.
+    let outside = root().join(PROFILE);
+    let o = y.bitbake(
+        &b,
+        Some((
+            "outside.conf",
+            &format!(
+                "SCGEN_PROFILE:pn-softwarecontainer-rootfs = \"{}\"\n",
+                outside.display()
+            ),
+        )),
+        &["softwarecontainer-rootfs", "-c", "scgen"],
+    );
+    assert!(!o.status.success(), "an untracked input fails do_scgen");
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        log.contains(&outside.display().to_string()) && log.contains("SRC_URI"),
+        "the failure names the file and SRC_URI:\n{log}"
+    );
+
+    // No SCGEN_NETWORK_GATEWAY: the profile this class writes sets no
+    // gateway, so the recipe's profile decides (here: off, the default).
+    let o = y.bitbake(
+        &b,
+        Some((
+            "no-gateway-setting.conf",
+            "SCGEN_NETWORK_GATEWAY:pn-softwarecontainer-rootfs = \"\"\n",
+        )),
+        &["softwarecontainer-rootfs", "-c", "scgen"],
+    );
+    assert!(
+        o.status.success(),
+        "do_scgen without a gateway setting: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let written = fs::read_to_string(work.join("scgen/profile/softwarecontainer.toml")).unwrap();
+    assert!(
+        !written.contains("gateway"),
+        "no gateway setting passed:\n{written}"
+    );
+    let stage = fs::read_to_string(work.join("scgen/out/stage.toml")).unwrap();
+    assert!(
+        stage.contains("iptables = false"),
+        "the example profile leaves the gateway off:\n{stage}"
+    );
 }
