@@ -1710,6 +1710,9 @@ const SC_WORK: &str = "tmp/work/x86-64-v3-oe-linux/softwarecontainer/0.19.0";
 /// The fixture tarball's sha256 (its README).
 const SC_TARBALL_SHA256: &str = "77a351961c15d0b7ac8f2c049f81ec14acbc6fc52d00147aaeaa3dd3aea846e3";
 
+/// ivi-logging's fixture tarball's sha256 (the fixture README).
+const IVI_SHA256: &str = "05abdda76a595a57ff0f7ba257bf07b400d897ee8dd9643078af54bf6eb5508d";
+
 fn sc_tarball() -> PathBuf {
     root().join("../shared/fixtures/softwarecontainer/softwarecontainer-13fd268e6.tar.gz")
 }
@@ -1832,6 +1835,42 @@ fn softwarecontainer_parses_fetches_patches_and_generates() {
     no_warnings(&o, "bitbake softwarecontainer -c scgen");
     let work = c.path.join(SC_WORK);
     let s = work.join("sources/softwarecontainer-0.19.0");
+
+    // ivi-logging, which SoftwareContainer builds against (assumed provided
+    // above for SoftwareContainer's graph): its source from the fixture's
+    // tarball behind the same kind of mirror, and its licence checked.
+    let ivi = "ivi-logging-7ec74df.tar.gz";
+    let _ = fs::remove_file(y.dir.join("sc-mirror").join(ivi));
+    symlink(
+        sc_tarball().with_file_name(ivi),
+        y.dir.join("sc-mirror").join(ivi),
+    )
+    .unwrap();
+    let o = y.bitbake(
+        &c,
+        Some((
+            "ivi.conf",
+            &format!(
+                "ASSUME_PROVIDED:remove = \"ivi-logging\"\n\
+                 IVI_LOGGING_SRC_URI = \"https://softwarecontainer.example.invalid/{ivi};sha256sum={IVI_SHA256};striplevel=1;subdir=${{BP}}\"\n\
+                 PATCHTOOL:pn-ivi-logging = \"patch\"\n"
+            ),
+        )),
+        &["ivi-logging", "-c", "populate_lic"],
+    );
+    assert!(
+        o.status.success(),
+        "bitbake ivi-logging -c populate_lic: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "bitbake ivi-logging -c populate_lic");
+    assert!(
+        c.path
+            .join("tmp/work/x86-64-v3-oe-linux/ivi-logging/1.3.0/license-destdir/ivi-logging/LICENSE.txt")
+            .is_file(),
+        "ivi-logging's LICENSE.txt passed its checksum and was copied"
+    );
     let cmake = fs::read_to_string(s.join("libsoftwarecontainer/CMakeLists.txt")).unwrap();
     assert!(
         cmake.contains("find_package(SCGen CONFIG REQUIRED)"),

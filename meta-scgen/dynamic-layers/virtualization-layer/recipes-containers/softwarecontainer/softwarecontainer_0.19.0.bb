@@ -35,8 +35,7 @@ python () {
         raise bb.parse.SkipRecipe("SoftwareContainer needs glibmm and jansson from meta-oe (layer openembedded-layer)")
 }
 
-# ivi-logging: Pelagicore's logging library (MPL-2.0); this layer has no
-# recipe for it yet (see README).
+# ivi-logging: Pelagicore's logging library (MPL-2.0), ../ivi-logging/.
 DEPENDS = "glibmm jansson dbus lxc ivi-logging"
 
 inherit cmake pkgconfig scgen
