@@ -231,7 +231,7 @@ fn the_recipe_ships_every_directory_the_manifest_names() {
         }
     }
     let recipe =
-        fs::read_to_string(root().join("meta-scgen/recipes-devtools/scgen/scgen_0.1.0.bb"))
+        fs::read_to_string(root().join("meta-scgen/recipes-devtools/scgen-git/scgen_git.bb"))
             .unwrap();
     for top in tops {
         assert!(

@@ -44,13 +44,19 @@ use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
 use common::*;
-use sha2::Digest;
 
 const LAYER: &str = "meta-scgen";
 const PROFILE: &str =
     "meta-scgen/recipes-core/softwarecontainer-rootfs/files/softwarecontainer.toml";
+/// The release recipe (the default) and the checkout recipe the builds here
+/// use (PREFERRED_VERSION in local.conf).
 const SCGEN_RECIPE: &str = "meta-scgen/recipes-devtools/scgen/scgen_0.1.0.bb";
-const CRATES_INC: &str = "meta-scgen/recipes-devtools/scgen/scgen-crates.inc";
+const GIT_RECIPE: &str = "meta-scgen/recipes-devtools/scgen-git/scgen_git.bb";
+const CRATES_INC: &str = "meta-scgen/recipes-devtools/scgen-git/scgen-crates.inc";
+const RELEASE_CRATES_INC: &str = "meta-scgen/recipes-devtools/scgen/scgen-crates.inc";
+/// Where the example installs, below paths of its own.
+const EX_DATA: &str = "usr/share/scgen/softwarecontainer-rootfs";
+const EX_CONF: &str = "etc/scgen/softwarecontainer-rootfs/softwarecontainer.conf";
 /// Where the example recipe's WORKDIR lands for MACHINE = qemux86-64.
 const WORK: &str = "tmp/work/x86-64-v3-oe-linux/softwarecontainer-rootfs/1.0";
 const BUSYBOX_WORK: &str = "tmp/work/x86-64-v3-oe-linux/busybox/1.38.0";
@@ -66,6 +72,11 @@ const ASSUME_PROVIDED: &str = "rust-native cargo-native quilt-native python3-nat
     update-rc.d-native virtual/update-alternatives-native ncurses-native kern-tools-native \
     virtual/update-alternatives virtual/crypt ttyrun zip ptest-runner \
     iptables libstd-rs bash-completion";
+
+/// The checkout recipe's PV, in its work directories.
+fn git_pv() -> String {
+    format!("{}+git", env!("CARGO_PKG_VERSION"))
+}
 
 fn ci() -> bool {
     std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
@@ -268,6 +279,9 @@ impl Yocto {
              HOSTTOOLS += \"cargo rustc nativepython3\"\n\
              ASSUME_PROVIDED += \"{ASSUME_PROVIDED}\"\n\
              SOURCE_DATE_EPOCH_FALLBACK = \"{EPOCH}\"\n\
+             # The checkout's scgen, not the pinned release (no server here).\n\
+             PREFERRED_VERSION_scgen = \"{pv}\"\n\
+             PREFERRED_VERSION_scgen-native = \"{pv}\"\n\
              # The kept sstate must not hold what the tests look at being\n\
              # built: the example and busybox run their tasks every time.\n\
              SSTATE_SKIP_CREATION:pn-softwarecontainer-rootfs = \"1\"\n\
@@ -275,9 +289,10 @@ impl Yocto {
             dl = self.cache.join("downloads").display(),
             sstate = self.cache.join("sstate").display(),
             crates = self.cache.join("crates").display(),
+            pv = git_pv(),
         );
         if distro_feature {
-            c.push_str("DISTRO_FEATURES:append = \" scgen\"\n");
+            c.push_str("DISTRO_FEATURES:append = \" scgen seccomp\"\n");
         }
         if is_uid0() {
             c.push_str(
@@ -470,7 +485,7 @@ fn bitbake_builds_scgen_native_offline() {
     let work = a.join(format!(
         "tmp/work/{}-linux/scgen-native/{}",
         std::env::consts::ARCH,
-        env!("CARGO_PKG_VERSION")
+        git_pv()
     ));
     let logs = log_names(&work.join("temp"));
     let compiled = logs.contains("log.do_compile");
@@ -498,6 +513,17 @@ fn bitbake_builds_scgen_native_offline() {
             "do_install's bash completion is `scgen completions bash`"
         );
     }
+    // The CMake package, where find_package(SCGen CONFIG) looks in a native
+    // sysroot (tests/yocto/meta-scgen-consumer uses it under the cmake class).
+    let cmake = a.join(format!(
+        "tmp/sysroots-components/{}/scgen-native/usr/lib/cmake/SCGen/SCGenConfig.cmake",
+        std::env::consts::ARCH
+    ));
+    assert_eq!(
+        fs::read(&cmake).unwrap(),
+        fs::read(root().join("cmake/SCGenConfig.cmake")).unwrap(),
+        "scgen-native installs cmake/SCGenConfig.cmake"
+    );
 }
 
 // ---------------------------------------------------------------------------
@@ -521,7 +547,8 @@ fn reference_gen(dir: &Path, links: &[u8], gateway: bool) -> PathBuf {
         .arg(&out)
         .args(["--set", "install.prefix=/usr"])
         .args(["--set", "install.bindir=/usr/bin"])
-        .args(["--set", "install.datadir=/usr/share"])
+        .arg("--set")
+        .arg(format!("install.datadir=/{EX_DATA}"))
         .arg("--set")
         .arg(format!("busybox.links-file={}", list.display()))
         .arg("--set")
@@ -537,20 +564,20 @@ fn reference_gen(dir: &Path, links: &[u8], gateway: bool) -> PathBuf {
 /// The packaged artifacts are byte for byte those of `scgen gen`.
 fn assert_packaged_as_gen(work: &Path, gateway: bool, what: &str) {
     let sysroot = work.join("recipe-sysroot/etc");
-    let mut links = fs::read(sysroot.join("busybox.links.nosuid")).unwrap();
-    links.extend(fs::read(sysroot.join("busybox.links.suid")).unwrap());
+    // The suid applets are left out.
+    let links = fs::read(sysroot.join("busybox.links.nosuid")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let reference = reference_gen(dir.path(), &links, gateway);
     let pkg = work.join("packages-split/softwarecontainer-rootfs");
     for a in ARTIFACTS {
         assert!(
-            fs::read(pkg.join("usr/share/softwarecontainer/scgen").join(a)).unwrap()
+            fs::read(pkg.join(EX_DATA).join("softwarecontainer/scgen").join(a)).unwrap()
                 == fs::read(reference.join(a)).unwrap(),
             "{what}: the packaged {a} is byte-identical to `scgen gen` with the same --set"
         );
     }
     assert!(
-        fs::read(pkg.join("etc/softwarecontainer/softwarecontainer.conf")).unwrap()
+        fs::read(pkg.join(EX_CONF)).unwrap()
             == fs::read(reference.join("softwarecontainer.conf")).unwrap(),
         "{what}: the packaged /etc config is `scgen gen`'s"
     );
@@ -576,11 +603,11 @@ fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
         !b.path.join("tmp/hosttools/scgen").exists(),
         "no scgen among the host tools"
     );
-    let log = fs::read_to_string(work.join("temp/log.do_compile")).unwrap();
+    let log = fs::read_to_string(work.join("temp/log.do_scgen")).unwrap();
     let used = work.join("recipe-sysroot-native/usr/bin/scgen");
     assert!(
         log.contains(&format!("scgen: running {}", used.display())),
-        "do_compile ran the native sysroot's scgen:\n{log}"
+        "do_scgen ran the native sysroot's scgen:\n{log}"
     );
     let a = y.native().path.clone();
     let built = a.join(format!(
@@ -594,7 +621,7 @@ fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
     let native_logs = log_names(&b.path.join(format!(
         "tmp/work/{}-linux/scgen-native/{}/temp",
         std::env::consts::ARCH,
-        env!("CARGO_PKG_VERSION")
+        git_pv()
     )));
     assert!(
         native_logs.contains("log.do_populate_sysroot_setscene")
@@ -637,8 +664,8 @@ fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
         );
     }
     assert!(
-        log.contains("busybox applets from busybox.links.nosuid busybox.links.suid"),
-        "do_compile read both lists:\n{log}"
+        log.contains("busybox applets from busybox.links.nosuid\n"),
+        "do_scgen read the nosuid list only (the suid applets need the suid binary):\n{log}"
     );
 
     // What was installed and packaged.
@@ -646,10 +673,9 @@ fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
     let installed = files(&image);
     let mut want: BTreeSet<String> = ARTIFACTS
         .iter()
-        .map(|a| format!("/usr/share/softwarecontainer/scgen/{a}"))
+        .map(|a| format!("/{EX_DATA}/softwarecontainer/scgen/{a}"))
         .collect();
-    want.insert("/usr/share/softwarecontainer/lxc-templates/lxc-softwarecontainer".into());
-    want.insert("/etc/softwarecontainer/softwarecontainer.conf".into());
+    want.insert(format!("/{EX_CONF}"));
     assert_eq!(installed, want, "installed files");
     for f in &installed {
         let exec = f.ends_with("/lxc-softwarecontainer");
@@ -660,13 +686,15 @@ fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
         );
     }
     let dropin = fs::read_to_string(
-        image.join("usr/share/softwarecontainer/lxc-templates/lxc-softwarecontainer"),
+        image
+            .join(EX_DATA)
+            .join("softwarecontainer/scgen/lxc-softwarecontainer"),
     )
     .unwrap();
     assert!(
         dropin.contains("scgen=${SCGEN:-'/usr/bin/scgen'}")
             && dropin.contains("exec \"$scgen\" stage")
-            && dropin.contains("'/usr/share/softwarecontainer/scgen'"),
+            && dropin.contains(&format!("'/{EX_DATA}/softwarecontainer/scgen'")),
         "the drop-in execs the target's ${{bindir}}/scgen on the installed artifacts:\n{dropin}"
     );
     let packaged: BTreeSet<String> =
@@ -687,7 +715,7 @@ fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
             "CONFFILES:softwarecontainer-rootfs"
         )
         .trim(),
-        "/etc/softwarecontainer/softwarecontainer.conf",
+        format!("/{EX_CONF}"),
         "packaged CONFFILES"
     );
     assert_eq!(
@@ -701,25 +729,32 @@ fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
     );
 
     let pkg = work.join("packages-split/softwarecontainer-rootfs");
-    let conf =
-        fs::read_to_string(pkg.join("etc/softwarecontainer/softwarecontainer.conf")).unwrap();
+    let conf = fs::read_to_string(pkg.join(EX_CONF)).unwrap();
     assert!(
         conf.contains("lxc.net.0.link = lxcbr0"),
         "networkgateway on: a veth on lxcbr0\n{conf}"
     );
-    let mtree =
-        fs::read_to_string(pkg.join("usr/share/softwarecontainer/scgen/rootfs.mtree")).unwrap();
-    for entry in [
-        "./bin/iptables ",
-        "./bin/ping ",
-        "./bin/ls ",
-        "./bin/sleep ",
-    ] {
+    let mtree = fs::read_to_string(
+        pkg.join(EX_DATA)
+            .join("softwarecontainer/scgen/rootfs.mtree"),
+    )
+    .unwrap();
+    for entry in ["./bin/iptables ", "./bin/ls ", "./bin/sleep "] {
         assert!(mtree.contains(entry), "{entry} in the packaged mtree");
+    }
+    for entry in ["./bin/ping ", "./bin/su "] {
+        assert!(
+            !mtree.contains(entry),
+            "{entry}: a suid applet, not linked to the non-suid busybox"
+        );
     }
     // BitBake's SOURCE_DATE_EPOCH (the fallback, for S = UNPACKDIR) is every
     // mtime in the tarball.
-    let tarball = fs::read(pkg.join("usr/share/softwarecontainer/scgen/rootfs.tar.gz")).unwrap();
+    let tarball = fs::read(
+        pkg.join(EX_DATA)
+            .join("softwarecontainer/scgen/rootfs.tar.gz"),
+    )
+    .unwrap();
     let mut tar = Vec::new();
     flate2::read::GzDecoder::new(&tarball[..])
         .read_to_end(&mut tar)
@@ -737,6 +772,7 @@ fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
     }
     assert!(entries > 10, "the tarball has the skeleton");
     assert_packaged_as_gen(&work, true, "networkgateway on");
+    postinst_provisions_the_id_map(&work);
 
     // do_package_qa waits for the packagedata of every RDEPENDS, and the
     // target scgen cannot be built here: assume it (as iptables is), and
@@ -763,6 +799,94 @@ fn example_builds_on_the_dependency_graph_with_bitbakes_scgen_native() {
     );
 }
 
+/// A pkgdata value, as `unicode_escape` wrote it.
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// The packaged postinst, run as do_rootfs runs it ($D the image root): with
+/// the packaged config, and with one whose profile maps ids.
+fn postinst_provisions_the_id_map(work: &Path) {
+    let script = unescape(&pkgdata(
+        work,
+        "softwarecontainer-rootfs",
+        "pkg_postinst:softwarecontainer-rootfs",
+    ));
+    assert!(!script.is_empty(), "the package has a postinst");
+    let postinst = |d: &Path| {
+        let o = run(Command::new("sh").arg("-c").arg(&script).env("D", d));
+        assert!(o.status.success(), "postinst: {}", text(&o.stderr));
+    };
+    let expected = |conf: &str, kind: &str| -> String {
+        conf.lines()
+            .filter_map(|l| {
+                let w: Vec<&str> = l.split_whitespace().collect();
+                (w.len() == 6 && w[0] == "lxc.idmap" && w[2] == kind)
+                    .then(|| format!("root:{}:{}\n", w[4], w[5]))
+            })
+            .collect()
+    };
+    // The packaged config: exactly its lxc.idmap lines (none, if its profile
+    // maps no ids).
+    let dir = tempfile::tempdir().unwrap();
+    let conf_path = dir.path().join(EX_CONF);
+    fs::create_dir_all(conf_path.parent().unwrap()).unwrap();
+    let packaged = work.join("packages-split/softwarecontainer-rootfs");
+    let conf = fs::read_to_string(packaged.join(EX_CONF)).unwrap();
+    fs::write(&conf_path, &conf).unwrap();
+    postinst(dir.path());
+    for (file, kind) in [("etc/subuid", "u"), ("etc/subgid", "g")] {
+        assert_eq!(
+            fs::read_to_string(dir.path().join(file)).unwrap_or_default(),
+            expected(&conf, kind),
+            "{file} from the packaged config's lxc.idmap"
+        );
+    }
+    // A config generated with the lead's default id map: root gets the
+    // ranges once, however often the postinst runs, next to what was there.
+    let out = dir.path().join("idmapped");
+    let o = run(scgen()
+        .arg("gen")
+        .arg("--profile")
+        .arg(root().join(PROFILE))
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--set",
+            "container.idmap=[\"u 0 100000 65536\", \"g 0 100000 65536\"]",
+        ]));
+    assert!(o.status.success(), "scgen gen: {}", text(&o.stderr));
+    fs::copy(out.join("softwarecontainer.conf"), &conf_path).unwrap();
+    fs::write(dir.path().join("etc/subuid"), "app:200000:65536\n").unwrap();
+    let _ = fs::remove_file(dir.path().join("etc/subgid"));
+    postinst(dir.path());
+    postinst(dir.path());
+    assert_eq!(
+        fs::read_to_string(dir.path().join("etc/subuid")).unwrap(),
+        "app:200000:65536\nroot:100000:65536\n",
+        "/etc/subuid: root's range added once, the rest kept"
+    );
+    assert_eq!(
+        fs::read_to_string(dir.path().join("etc/subgid")).unwrap(),
+        "root:100000:65536\n",
+        "/etc/subgid"
+    );
+}
+
 #[test]
 fn packageconfig_without_networkgateway_drops_the_network() {
     let Some(mut y) = yocto() else { return };
@@ -783,14 +907,16 @@ fn packageconfig_without_networkgateway_drops_the_network() {
     );
     let work = b.path.join(WORK);
     let pkg = work.join("packages-split/softwarecontainer-rootfs");
-    let conf =
-        fs::read_to_string(pkg.join("etc/softwarecontainer/softwarecontainer.conf")).unwrap();
+    let conf = fs::read_to_string(pkg.join(EX_CONF)).unwrap();
     assert!(
         !conf.contains("lxc.net."),
         "networkgateway off: no network\n{conf}"
     );
-    let mtree =
-        fs::read_to_string(pkg.join("usr/share/softwarecontainer/scgen/rootfs.mtree")).unwrap();
+    let mtree = fs::read_to_string(
+        pkg.join(EX_DATA)
+            .join("softwarecontainer/scgen/rootfs.mtree"),
+    )
+    .unwrap();
     assert!(
         !mtree.contains("./bin/iptables"),
         "networkgateway off: no iptables placeholder"
@@ -918,91 +1044,78 @@ fn update_crates_writes_the_committed_crate_list() {
     ensure_file_contents(&root().join(CRATES_INC), &fresh);
 }
 
-/// A git repository holding the checkout's files at tag v<version> (on the
-/// second of two commits), cloned bare as the mirror the server's URL maps
-/// to. Returns (mirror dir, tagged commit, the commit before).
-fn git_mirror(dir: &Path) -> (PathBuf, String, String) {
-    let work = dir.join("work");
-    fs::create_dir_all(&work).unwrap();
+/// The release recipe's server, stood in for by a bare repository holding
+/// this checkout's history up to the pinned SRCREV, tagged v<version> there
+/// as the release will be. Returns the mirror dir and the SRCREV's parent.
+fn release_mirror(dir: &Path) -> Option<(PathBuf, String)> {
+    let rev = release_srcrev();
     let git = |args: &[&str], cwd: &Path| {
-        let o = run(Command::new("git")
+        run(Command::new("git")
             .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
-            .args([
-                "-c",
-                "init.defaultBranch=main",
-                "-c",
-                "commit.gpgsign=false",
-            ])
             .args(args)
-            .current_dir(cwd));
-        assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
-        text(&o.stdout).trim().to_string()
+            .current_dir(cwd))
     };
-    git(&["init", "-q"], &work);
-    let listed = git(
-        &[
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-        ],
-        &root(),
-    );
-    for rel in listed.split('\0').filter(|r| !r.is_empty()) {
-        let from = root().join(rel);
-        if !from.is_file() {
-            continue;
-        }
-        let to = work.join(rel);
-        fs::create_dir_all(to.parent().unwrap()).unwrap();
-        fs::copy(&from, &to).unwrap();
+    let parent = git(&["rev-parse", &format!("{rev}^")], &root());
+    if !parent.status.success() {
+        missing(&format!(
+            "the release's SRCREV {rev} (and its parent) is not in this checkout's history"
+        ));
+        return None;
     }
-    fs::write(work.join("RELEASE"), "not yet\n").unwrap();
-    git(&["add", "-A"], &work);
-    git(&["commit", "-q", "-m", "before the release"], &work);
-    let before = git(&["rev-parse", "HEAD"], &work);
-    fs::write(work.join("RELEASE"), env!("CARGO_PKG_VERSION")).unwrap();
-    git(&["commit", "-q", "-a", "-m", "release"], &work);
-    git(
-        &[
-            "tag",
-            "-a",
-            "-m",
-            "release",
-            &format!("v{}", env!("CARGO_PKG_VERSION")),
-        ],
-        &work,
-    );
-    let tagged = git(&["rev-parse", "HEAD"], &work);
     let mirror = dir.join("mirror");
-    fs::create_dir_all(&mirror).unwrap();
-    git(&["clone", "-q", "--bare", "work", "mirror/scgen.git"], dir);
-    (mirror, tagged, before)
+    let bare = mirror.join("scgen.git");
+    fs::create_dir_all(&bare).unwrap();
+    for (args, cwd) in [
+        (vec!["init", "-q", "--bare"], bare.clone()),
+        (
+            vec![
+                "push",
+                "-q",
+                bare.to_str().unwrap(),
+                &format!("{rev}:refs/heads/main"),
+            ],
+            root(),
+        ),
+        (
+            vec![
+                "tag",
+                "-a",
+                "-m",
+                "release",
+                &format!("v{}", env!("CARGO_PKG_VERSION")),
+                &rev,
+            ],
+            bare.clone(),
+        ),
+    ] {
+        let o = git(&args, &cwd);
+        assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+    }
+    Some((mirror, text(&parent.stdout).trim().to_string()))
 }
 
 #[test]
-fn scgen_src_uri_builds_from_a_release_tag_or_tarball_through_a_mirror() {
+fn the_pinned_release_is_fetched_from_its_tag_through_a_mirror() {
     let Some(y) = yocto() else { return };
-    let (mirror, tagged, before) = git_mirror(&y.dir.join("release-git"));
+    let Some((mirror, parent)) = release_mirror(&y.dir.join("release-git")) else {
+        return;
+    };
     let d = y.build_dir("release", &[root().join(LAYER)]);
-    let release = |rev: &str| {
+    // The default recipe (not the checkout's), its own downloads and sstate.
+    let conf = |srcrev: &str| {
         format!(
-            "SCGEN_SRC_URI = \"git://scgen.example.invalid/scgen.git;protocol=https;branch=main;tag=v${{PV}};rev={rev}\"\n\
-             PREMIRRORS:prepend = \"git://scgen.example.invalid/.* git://{}/BASENAME;protocol=file \"\n",
-            mirror.display()
+            "PREFERRED_VERSION_scgen-native = \"{v}\"\n\
+             {srcrev}\
+             PREMIRRORS:prepend = \"git://r-seed-59822b2b.example/.* git://{m}/BASENAME;protocol=file \"\n\
+             DL_DIR = \"{d}/downloads\"\nSSTATE_DIR = \"{d}/sstate\"\n",
+            v = env!("CARGO_PKG_VERSION"),
+            m = mirror.display(),
+            d = d.path.display(),
         )
     };
-    let conf = release(&tagged);
-    // Its own downloads and sstate: the mirror's commits are new each run.
-    let own = format!(
-        "DL_DIR = \"{0}/downloads\"\nSSTATE_DIR = \"{0}/sstate\"\n",
-        d.path.display()
-    );
-    let conf = format!("{conf}{own}");
     let o = y.bitbake(
         &d,
-        Some(("release.conf", &conf)),
+        Some(("release.conf", &conf(""))),
         &["scgen-native", "-c", "populate_lic"],
     );
     assert!(
@@ -1012,51 +1125,39 @@ fn scgen_src_uri_builds_from_a_release_tag_or_tarball_through_a_mirror() {
         text(&o.stderr)
     );
     no_warnings(&o, "the release fetch");
-    let s = d.path.join(format!(
-        "tmp/work/{}-linux/scgen-native/{v}/sources/scgen-{v}",
+    let work = d.path.join(format!(
+        "tmp/work/{}-linux/scgen-native/{v}",
         std::env::consts::ARCH,
         v = env!("CARGO_PKG_VERSION")
     ));
-    assert_eq!(
-        fs::read_to_string(s.join("RELEASE")).unwrap(),
-        env!("CARGO_PKG_VERSION"),
+    let s = work.join(format!("sources/scgen-{}", env!("CARGO_PKG_VERSION")));
+    let shown = run(Command::new("git")
+        .args(["show", &format!("{}:Cargo.lock", release_srcrev())])
+        .current_dir(root()));
+    assert!(
+        fs::read(s.join("Cargo.lock")).unwrap() == shown.stdout,
         "S is the tagged commit's tree"
     );
-    // Everything the checkout build copies is in the release, unchanged.
-    for rel in [
-        "Cargo.toml",
-        "Cargo.lock",
-        "LICENSE-MIT",
-        "LICENSE-APACHE",
-        "profiles/default.toml",
-    ] {
-        assert!(
-            fs::read(s.join(rel)).unwrap() == fs::read(root().join(rel)).unwrap(),
-            "the release's {rel} is the checkout's"
-        );
-    }
-    for dir in ["src", "templates"] {
-        assert_eq!(
-            files(&s.join(dir)),
-            files(&root().join(dir)),
-            "the release's {dir}/"
-        );
-    }
-    let lic = d.path.join(format!(
-        "tmp/work/{}-linux/scgen-native/{}/license-destdir/scgen-native",
-        std::env::consts::ARCH,
-        env!("CARGO_PKG_VERSION")
-    ));
+    // do_populate_lic checked every LIC_FILES_CHKSUM (scgen's and the
+    // vendored crates') and copied them.
+    let lic = work.join("license-destdir/scgen-native");
+    let copied = fs::read_dir(&lic).unwrap().count();
     assert!(
-        lic.join("LICENSE-MIT").is_file() && lic.join("LICENSE-APACHE").is_file(),
-        "do_populate_lic found both license files of the release"
+        lic.join("LICENSE-MIT.0").is_file() || lic.join("LICENSE-MIT").is_file(),
+        "scgen's licence files were copied"
+    );
+    assert!(
+        copied > 60,
+        "the crates' licence files were copied too ({copied})"
     );
 
-    // A rev that is not the tag's is refused.
-    let conf = format!("{}{own}", release(&before));
+    // A SRCREV that is not the tag's is refused.
     let o = y.bitbake(
         &d,
-        Some(("release.conf", &conf)),
+        Some((
+            "release.conf",
+            &conf(&format!("SRCREV:pn-scgen-native = \"{parent}\"\n")),
+        )),
         &["scgen-native", "-c", "unpack", "-f"],
     );
     assert!(!o.status.success(), "a rev that is not the tag's fails");
@@ -1064,61 +1165,6 @@ fn scgen_src_uri_builds_from_a_release_tag_or_tarball_through_a_mirror() {
     assert!(
         log.contains("didn't match the SRCREV"),
         "the git fetcher names the mismatch:\n{log}"
-    );
-
-    // A tarball, made as a release would be (`git archive` of the tag),
-    // behind a mirror too, with its sha256 in the URL.
-    let tarballs = y.dir.join("release-git/tarballs");
-    fs::create_dir_all(&tarballs).unwrap();
-    let v = env!("CARGO_PKG_VERSION");
-    let tarball = tarballs.join(format!("scgen-{v}.tar.gz"));
-    let o = run(Command::new("git")
-        .args(["archive", "--format=tar.gz"])
-        .arg(format!("--prefix=scgen-{v}/"))
-        .arg("-o")
-        .arg(&tarball)
-        .arg(format!("v{v}"))
-        .current_dir(y.dir.join("release-git/work")));
-    assert!(o.status.success(), "git archive: {}", text(&o.stderr));
-    let sum = hex::encode(sha2::Sha256::digest(fs::read(&tarball).unwrap()));
-    let from_tarball = |sum: &str| {
-        format!(
-            "SCGEN_SRC_URI = \"https://scgen.example.invalid/releases/scgen-${{PV}}.tar.gz;sha256sum={sum}\"\n\
-             PREMIRRORS:prepend = \"https://scgen.example.invalid/.* file://{}/ \"\n{own}",
-            tarballs.display()
-        )
-    };
-    let o = y.bitbake(
-        &d,
-        Some(("release.conf", &from_tarball(&sum))),
-        &["scgen-native", "-c", "populate_lic"],
-    );
-    assert!(
-        o.status.success(),
-        "bitbake scgen-native -c populate_lic from the tarball: {}{}",
-        text(&o.stdout),
-        text(&o.stderr)
-    );
-    no_warnings(&o, "the tarball fetch");
-    assert_eq!(
-        fs::read_to_string(s.join("RELEASE")).unwrap(),
-        v,
-        "S is the tarball's scgen-{v}/"
-    );
-    assert!(
-        fs::read(s.join("Cargo.lock")).unwrap() == fs::read(root().join("Cargo.lock")).unwrap(),
-        "the tarball's Cargo.lock is the checkout's"
-    );
-    let o = y.bitbake(
-        &d,
-        Some(("release.conf", &from_tarball(&"0".repeat(64)))),
-        &["scgen-native", "-c", "fetch", "-f"],
-    );
-    assert!(!o.status.success(), "a wrong sha256 fails");
-    let log = format!("{}{}", text(&o.stdout), text(&o.stderr)).to_lowercase();
-    assert!(
-        log.contains("checksum mismatch"),
-        "the fetcher names the checksum mismatch:\n{log}"
     );
 }
 
@@ -1203,25 +1249,50 @@ fn recipes_parse_and_the_layer_names_the_fixtures_series() {
     let a = BuildDir {
         path: y.native().path.clone(),
     };
-    let scgen = root().join(SCGEN_RECIPE);
-    for target in [
-        scgen.display().to_string(),
-        format!("virtual:native:{}", scgen.display()),
-        format!("virtual:nativesdk:{}", scgen.display()),
+    let homepage = "https://r-seed-59822b2b.example/scgen";
+    let security = fs::read_to_string(root().join("meta-scgen/SECURITY.md")).unwrap();
+    assert!(
+        security.contains("r-seed-59822b2b.example"),
+        "HOMEPAGE and the maintainers' address are one identity"
+    );
+    for (recipe, pv, release) in [
+        (SCGEN_RECIPE, env!("CARGO_PKG_VERSION").to_string(), true),
+        (GIT_RECIPE, git_pv(), false),
     ] {
-        let o = y.bitbake(&a, None, &["-e", "-b", &target]);
-        assert!(
-            o.status.success(),
-            "bitbake -e -b {target}: {}",
-            text(&o.stderr)
-        );
-        no_warnings(&o, &format!("bitbake -e -b {target}"));
-        let e = text(&o.stdout);
-        assert_eq!(
-            var(&e, "PV"),
-            env!("CARGO_PKG_VERSION"),
-            "{target}: the recipe's version is Cargo.toml's"
-        );
+        let scgen = root().join(recipe);
+        for target in [
+            scgen.display().to_string(),
+            format!("virtual:native:{}", scgen.display()),
+            format!("virtual:nativesdk:{}", scgen.display()),
+        ] {
+            let o = y.bitbake(&a, None, &["-e", "-b", &target]);
+            assert!(
+                o.status.success(),
+                "bitbake -e -b {target}: {}",
+                text(&o.stderr)
+            );
+            no_warnings(&o, &format!("bitbake -e -b {target}"));
+            let e = text(&o.stdout);
+            assert_eq!(var(&e, "PV"), pv, "{target}: PV from Cargo.toml's version");
+            assert_eq!(var(&e, "HOMEPAGE"), homepage, "{target}: HOMEPAGE");
+            if release {
+                let srcrev = var(&e, "SRCREV");
+                assert!(
+                    srcrev.len() == 40 && srcrev.bytes().all(|c| c.is_ascii_hexdigit()),
+                    "{target}: the release is pinned to a commit: {srcrev}"
+                );
+                assert!(
+                    var(&e, "SRC_URI").contains(&format!(";tag=v{pv}")),
+                    "{target}: the release names its tag"
+                );
+            } else {
+                assert_eq!(
+                    var(&e, "DEFAULT_PREFERENCE"),
+                    "-1",
+                    "{target}: the checkout recipe is never the default"
+                );
+            }
+        }
     }
     let o = y.bitbake(&a, None, &["-e"]);
     let e = text(&o.stdout);
@@ -1277,7 +1348,12 @@ fn tinfoil_parses_the_layer_with_its_bbappends_and_classes() {
     let mut classes = BTreeSet::new();
     let mut bbappends = BTreeSet::new();
     let mut bbs = BTreeSet::new();
-    for e in walkdir::WalkDir::new(&layer) {
+    // dynamic-layers/ is parsed only with meta-virtualization (see
+    // softwarecontainer_parses_fetches_patches_and_generates).
+    for e in walkdir::WalkDir::new(&layer)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != "dynamic-layers")
+    {
         let e = e.unwrap();
         let rel = e
             .path()
@@ -1341,5 +1417,611 @@ fn oe_cores_busybox_stages_the_applet_lists_with_the_bbappend() {
             "sysroot-providers/busybox"
         ]),
         "do_populate_sysroot stages exactly the applet lists"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Licences of what is linked in
+
+/// The crates linked into the scgen binary of the tree at `dir`: its normal
+/// dependencies, transitively, for every target the recipes build
+/// (x86_64, aarch64, armv7), without proc macros (they run in the compiler)
+/// and without build and dev dependencies. (name, version, license).
+fn linked_crates(dir: &Path) -> Vec<(String, String, String)> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let o = run(Command::new(&cargo)
+        .args(["fetch", "--locked"])
+        .current_dir(dir));
+    assert!(o.status.success(), "cargo fetch: {}", text(&o.stderr));
+    let mut out = BTreeSet::new();
+    for platform in [
+        "x86_64-unknown-linux-gnu",
+        "aarch64-unknown-linux-gnu",
+        "armv7-unknown-linux-gnueabihf",
+    ] {
+        let o = run(Command::new(&cargo)
+            .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+            .args(["--filter-platform", platform])
+            .current_dir(dir));
+        assert!(o.status.success(), "cargo metadata: {}", text(&o.stderr));
+        let m: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let packages: std::collections::BTreeMap<&str, &serde_json::Value> = m["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["id"].as_str().unwrap(), p))
+            .collect();
+        let proc_macro = |id: &str| {
+            packages[id]["targets"].as_array().unwrap().iter().any(|t| {
+                t["kind"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k == "proc-macro")
+            })
+        };
+        let nodes: std::collections::BTreeMap<&str, &serde_json::Value> = m["resolve"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| (n["id"].as_str().unwrap(), n))
+            .collect();
+        let mut todo = vec![m["resolve"]["root"].as_str().expect("a root package")];
+        let mut seen = BTreeSet::new();
+        while let Some(id) = todo.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            for dep in nodes[id]["deps"].as_array().unwrap() {
+                let normal = dep["dep_kinds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|k| k["kind"].is_null());
+                let dep = dep["pkg"].as_str().unwrap();
+                if normal && !proc_macro(dep) {
+                    todo.push(dep);
+                }
+            }
+        }
+        for id in seen {
+            let p = packages[id];
+            out.insert((
+                p["name"].as_str().unwrap().to_string(),
+                p["version"].as_str().unwrap().to_string(),
+                p["license"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{id} declares no license"))
+                    .to_string(),
+            ));
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// A cargo licence expression as its alternatives, `/` being the old `OR`.
+fn alternatives(expr: &str) -> BTreeSet<String> {
+    expr.replace('/', " OR ")
+        .split(" OR ")
+        .map(|t| t.trim().to_string())
+        .collect()
+}
+
+fn md5(data: &[u8]) -> String {
+    let mut child = Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("md5sum");
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    let o = child.wait_with_output().unwrap();
+    text(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// The licence files at the top of a registry crate, from cargo's cache.
+fn crate_license_files(name: &str, version: &str) -> Vec<(String, Vec<u8>)> {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cargo"));
+    let file = format!("{name}-{version}.crate");
+    let archive = fs::read_dir(home.join("registry/cache"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join(&file))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{file} is not in cargo's cache after cargo fetch"));
+    let data = fs::read(archive).unwrap();
+    let mut out = Vec::new();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&data[..]));
+    for e in tar.entries().unwrap() {
+        let mut e = e.unwrap();
+        let path = e.path().unwrap().into_owned();
+        let parts: Vec<String> = path
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let [top, base] = &parts[..] else { continue };
+        let lower = base.to_lowercase();
+        let is_license = ["license", "licence", "copying", "unlicense"]
+            .iter()
+            .any(|p| lower.starts_with(p));
+        if top == &format!("{name}-{version}") && is_license && e.header().entry_type().is_file() {
+            let mut bytes = Vec::new();
+            e.read_to_end(&mut bytes).unwrap();
+            out.push((base.clone(), bytes));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `scgen-licenses.inc` for the tree at `dir`: LICENSE, every distinct
+/// licence expression of what is linked in, joined with AND (scgen's own
+/// first); LIC_FILES_CHKSUM, scgen's licence files and every licence file of
+/// every linked crate, as the cargo class vendors them.
+fn licenses_inc(dir: &Path) -> String {
+    let crates = linked_crates(dir);
+    let own = alternatives("MIT OR Apache-2.0");
+    let mut exprs: BTreeSet<BTreeSet<String>> = BTreeSet::new();
+    let mut files = vec![
+        format!(
+            "file://LICENSE-MIT;md5={}",
+            md5(&fs::read(dir.join("LICENSE-MIT")).unwrap())
+        ),
+        format!(
+            "file://LICENSE-APACHE;md5={}",
+            md5(&fs::read(dir.join("LICENSE-APACHE")).unwrap())
+        ),
+    ];
+    let mut without = Vec::new();
+    for (name, version, license) in &crates {
+        if name == "scgen" {
+            assert_eq!(alternatives(license), own, "scgen's own licence");
+            continue;
+        }
+        exprs.insert(alternatives(license));
+        let found = crate_license_files(name, version);
+        if found.is_empty() {
+            without.push(format!("{name}-{version}"));
+        }
+        for (base, bytes) in found {
+            files.push(format!(
+                "file://${{CARGO_VENDORING_DIRECTORY}}/{name}-{version}/{base};md5={}",
+                md5(&bytes)
+            ));
+        }
+    }
+    assert!(
+        without.is_empty(),
+        "these linked crates ship no licence file; LIC_FILES_CHKSUM cannot cover them: {without:?}"
+    );
+    exprs.remove(&own);
+    let term = |alts: &BTreeSet<String>| {
+        let v: Vec<&str> = alts.iter().map(String::as_str).collect();
+        if v.len() == 1 {
+            v[0].to_string()
+        } else {
+            format!("({})", v.join(" OR "))
+        }
+    };
+    let mut license = vec![term(&own)];
+    license.extend(exprs.iter().map(term));
+    let mut names = String::new();
+    let mut line = String::from("# Crates:");
+    for (n, v, _) in &crates {
+        if line.len() + n.len() + v.len() + 2 > 76 {
+            names.push_str(&line);
+            names.push('\n');
+            line = String::from("#  ");
+        }
+        line.push_str(&format!(" {n}-{v}"));
+    }
+    names.push_str(&line);
+    format!(
+        "# Generated by tests/yocto.rs from `cargo metadata` over this recipe's\n\
+         # Cargo.lock: the {} crates linked into scgen (normal dependencies for\n\
+         # x86_64, aarch64 and armv7; no proc macros, build or dev dependencies),\n\
+         # each licence expression once, and every licence file they ship.\n\
+         # Rewrite with: BLESS=1 cargo test --test yocto -- licenses\n\
+         {}\n\
+         LICENSE = \"{}\"\n\
+         LIC_FILES_CHKSUM = \"\\\n{}\"\n",
+        crates.len(),
+        names,
+        license.join(" AND "),
+        files
+            .iter()
+            .map(|f| format!("    {f} \\\n"))
+            .collect::<String>()
+    )
+}
+
+/// The SRCREV the release recipe pins.
+fn release_srcrev() -> String {
+    fs::read_to_string(root().join(SCGEN_RECIPE))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("SRCREV = \""))
+        .expect("the release recipe sets SRCREV")
+        .trim_end_matches('"')
+        .to_string()
+}
+
+/// The tree of the release commit, from this repository's history.
+fn release_tree(dir: &Path) -> Option<PathBuf> {
+    let rev = release_srcrev();
+    let tree = dir.join("release-tree");
+    let archive = dir.join("release.tar");
+    let o = run(Command::new("git")
+        .args(["archive", "--format=tar", "-o"])
+        .arg(&archive)
+        .arg(&rev)
+        .current_dir(root()));
+    if !o.status.success() {
+        missing(&format!(
+            "the release's SRCREV {rev} is not in this checkout's history: {}",
+            text(&o.stderr)
+        ));
+        return None;
+    }
+    fs::create_dir_all(&tree).unwrap();
+    let o = run(Command::new("tar")
+        .arg("-xf")
+        .arg(&archive)
+        .arg("-C")
+        .arg(&tree));
+    assert!(o.status.success(), "untar: {}", text(&o.stderr));
+    Some(tree)
+}
+
+#[test]
+fn licenses_cover_every_crate_linked_in() {
+    // The checkout recipe: the checkout's Cargo.lock.
+    let inc = root().join("meta-scgen/recipes-devtools/scgen-git/scgen-licenses.inc");
+    ensure_file_contents(&inc, licenses_inc(&root()).as_bytes());
+    // The release recipe: the Cargo.lock of its SRCREV.
+    let dir = tempfile::tempdir().unwrap();
+    let Some(tree) = release_tree(dir.path()) else {
+        return;
+    };
+    let inc = root().join("meta-scgen/recipes-devtools/scgen/scgen-licenses.inc");
+    ensure_file_contents(&inc, licenses_inc(&tree).as_bytes());
+    // Its crate list is that Cargo.lock's too (do_update_crates writes the
+    // checkout's; they agree while the lock files do).
+    if fs::read(tree.join("Cargo.lock")).unwrap() == fs::read(root().join("Cargo.lock")).unwrap() {
+        assert_eq!(
+            fs::read_to_string(root().join(RELEASE_CRATES_INC)).unwrap(),
+            fs::read_to_string(root().join(CRATES_INC)).unwrap(),
+            "the release's Cargo.lock is the checkout's, so is its crate list"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// SoftwareContainer
+
+const SC_RECIPE: &str = "meta-scgen/dynamic-layers/virtualization-layer/recipes-containers/softwarecontainer/softwarecontainer_0.19.0.bb";
+const SC_WORK: &str = "tmp/work/x86-64-v3-oe-linux/softwarecontainer/0.19.0";
+/// The fixture tarball's sha256 (its README).
+const SC_TARBALL_SHA256: &str = "77a351961c15d0b7ac8f2c049f81ec14acbc6fc52d00147aaeaa3dd3aea846e3";
+
+/// ivi-logging's fixture tarball's sha256 (the fixture README).
+const IVI_SHA256: &str = "05abdda76a595a57ff0f7ba257bf07b400d897ee8dd9643078af54bf6eb5508d";
+
+fn sc_tarball() -> PathBuf {
+    root().join("../shared/fixtures/softwarecontainer/softwarecontainer-13fd268e6.tar.gz")
+}
+
+/// Build dir C: meta-scgen with its dynamic layer on (the collections stub
+/// names meta-virtualization and meta-oe), SoftwareContainer's source from
+/// the fixture's `git archive` of the pinned commit behind a mirror, and
+/// what the fixture cannot build (the C++ libraries, LXC, CMake) assumed.
+fn sc_dir(y: &mut Yocto) -> BuildDir {
+    y.native();
+    let c = y.build_dir(
+        "softwarecontainer",
+        &[
+            root().join(LAYER),
+            root().join("tests/yocto/meta-host-tools"),
+            root().join("tests/yocto/meta-busybox-stub"),
+            root().join("tests/yocto/meta-collections-stub"),
+            root().join("tests/yocto/meta-cmake-consumer"),
+        ],
+    );
+    let mirror = y.dir.join("sc-mirror");
+    fs::create_dir_all(&mirror).unwrap();
+    let _ = fs::remove_file(mirror.join("softwarecontainer-13fd268e6.tar.gz"));
+    symlink(
+        sc_tarball(),
+        mirror.join("softwarecontainer-13fd268e6.tar.gz"),
+    )
+    .unwrap();
+    let mut local = fs::read_to_string(c.path.join("conf/local.conf")).unwrap();
+    local.push_str(&format!(
+        "SOFTWARECONTAINER_SRC_URI = \"https://softwarecontainer.example.invalid/softwarecontainer-13fd268e6.tar.gz;sha256sum={SC_TARBALL_SHA256};striplevel=1;subdir=${{BP}}\"\n\
+         PREMIRRORS:prepend = \"https://softwarecontainer.example.invalid/.* file://{}/ \"\n\
+         ASSUME_PROVIDED += \"glibmm jansson dbus lxc ivi-logging bridge-utils cmake-native ninja-native pkgconfig-native pkgconf-native\"\n\
+         HOSTTOOLS += \"cmake ninja\"\n\
+         # quilt-native is assumed provided but not on the host: OE-Core's\n\
+         # other patch tool, the host's GNU patch.\n\
+         PATCHTOOL:pn-softwarecontainer = \"patch\"\n",
+        mirror.display()
+    ));
+    fs::write(c.path.join("conf/local.conf"), local).unwrap();
+    c
+}
+
+#[test]
+fn softwarecontainer_parses_fetches_patches_and_generates() {
+    if !sc_tarball().is_file() {
+        missing("the SoftwareContainer fixture tarball is not there");
+        return;
+    }
+    assert!(root().join(SC_RECIPE).is_file());
+    let Some(mut y) = yocto() else { return };
+    let c = sc_dir(&mut y);
+
+    // The agent series, if any, follows the CMake patch in name order.
+    let o = y.bitbake(&c, None, &["-e", "softwarecontainer"]);
+    assert!(
+        o.status.success(),
+        "bitbake -e softwarecontainer: {}",
+        text(&o.stderr)
+    );
+    let env = text(&o.stdout);
+    let mut agent: Vec<String> = fs::read_dir(root().join("integration/softwarecontainer/agent"))
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".patch"))
+                .collect()
+        })
+        .unwrap_or_default();
+    agent.sort();
+    let patches: Vec<String> = var(&env, "SRC_URI")
+        .split_whitespace()
+        .filter(|u| u.ends_with(".patch"))
+        .map(str::to_string)
+        .collect();
+    let mut want = vec!["file://softwarecontainer-scgen.patch".to_string()];
+    want.extend(agent.iter().map(|n| format!("file://agent/{n}")));
+    assert_eq!(patches, want, "the patches, in order");
+    // One switch for agent and profile.
+    assert!(var(&env, "EXTRA_OECMAKE").contains("-DENABLE_NETWORKGATEWAY=ON"));
+    assert_eq!(var(&env, "SCGEN_NETWORK_GATEWAY"), "true");
+    assert!(
+        var(&env, "EXTRA_OECMAKE").contains(&format!(
+            "-DSCGEN_PROFILE={}",
+            var(&env, "SCGEN_PROFILE_FILE")
+        )),
+        "CMake generates from do_scgen's profile"
+    );
+    let o = y.bitbake(
+        &c,
+        Some(("off.conf", "PACKAGECONFIG:pn-softwarecontainer = \"\"\n")),
+        &["-e", "softwarecontainer"],
+    );
+    let off = text(&o.stdout);
+    assert!(var(&off, "EXTRA_OECMAKE").contains("-DENABLE_NETWORKGATEWAY=OFF"));
+    assert_eq!(var(&off, "SCGEN_NETWORK_GATEWAY"), "false");
+
+    // With meta-virtualization in the build, the target scgen depends on lxc
+    // (the dynamic layer's bbappend); without it, it cannot.
+    let rdepends = |dir: &BuildDir, y: &Yocto| {
+        let o = y.bitbake(dir, None, &["-e", "scgen"]);
+        assert!(o.status.success(), "bitbake -e scgen: {}", text(&o.stderr));
+        words(&var(&text(&o.stdout), "RDEPENDS:scgen"))
+    };
+    assert!(rdepends(&c, &y).contains("lxc"), "scgen RDEPENDS on lxc");
+    let b = y.example_dir();
+    assert!(
+        !rdepends(&b, &y).contains("lxc"),
+        "without meta-virtualization, no lxc"
+    );
+
+    // Fetch (mirror), unpack, patch, and do_scgen with scgen-native.
+    let o = y.bitbake(&c, None, &["softwarecontainer", "-c", "scgen"]);
+    assert!(
+        o.status.success(),
+        "bitbake softwarecontainer -c scgen: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "bitbake softwarecontainer -c scgen");
+    let work = c.path.join(SC_WORK);
+    let s = work.join("sources/softwarecontainer-0.19.0");
+
+    // ivi-logging, which SoftwareContainer builds against (assumed provided
+    // above for SoftwareContainer's graph): its source from the fixture's
+    // tarball behind the same kind of mirror, and its licence checked.
+    let ivi = "ivi-logging-7ec74df.tar.gz";
+    let _ = fs::remove_file(y.dir.join("sc-mirror").join(ivi));
+    symlink(
+        sc_tarball().with_file_name(ivi),
+        y.dir.join("sc-mirror").join(ivi),
+    )
+    .unwrap();
+    let o = y.bitbake(
+        &c,
+        Some((
+            "ivi.conf",
+            &format!(
+                "ASSUME_PROVIDED:remove = \"ivi-logging\"\n\
+                 IVI_LOGGING_SRC_URI = \"https://softwarecontainer.example.invalid/{ivi};sha256sum={IVI_SHA256};striplevel=1;subdir=${{BP}}\"\n\
+                 PATCHTOOL:pn-ivi-logging = \"patch\"\n"
+            ),
+        )),
+        &["ivi-logging", "-c", "populate_lic"],
+    );
+    assert!(
+        o.status.success(),
+        "bitbake ivi-logging -c populate_lic: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "bitbake ivi-logging -c populate_lic");
+    assert!(
+        c.path
+            .join("tmp/work/x86-64-v3-oe-linux/ivi-logging/1.3.0/license-destdir/ivi-logging/LICENSE.txt")
+            .is_file(),
+        "ivi-logging's LICENSE.txt passed its checksum and was copied"
+    );
+    let cmake = fs::read_to_string(s.join("libsoftwarecontainer/CMakeLists.txt")).unwrap();
+    assert!(
+        cmake.contains("find_package(SCGen CONFIG REQUIRED)"),
+        "do_patch applied the scgen patch"
+    );
+    assert!(
+        work.join("recipe-sysroot-native/usr/lib/cmake/SCGen/SCGenConfig.cmake")
+            .is_file(),
+        "SCGenConfig.cmake is in the recipe's native sysroot for find_package(SCGen)"
+    );
+    let out = work.join("scgen/out");
+    let conf = fs::read_to_string(out.join("softwarecontainer.conf")).unwrap();
+    assert!(
+        conf.contains("lxc.net.0.link = lxcbr0"),
+        "the network gateway is on in the generated config:\n{conf}"
+    );
+    let log = fs::read_to_string(work.join("temp/log.do_scgen")).unwrap();
+    let inputs = log
+        .lines()
+        .find(|l| l.contains("scgen: inputs "))
+        .unwrap_or_default();
+    assert!(
+        inputs.contains(
+            &s.join("libsoftwarecontainer/softwarecontainer.toml")
+                .display()
+                .to_string()
+        ),
+        "do_scgen read the patched tree's profile (from the depfile):\n{log}"
+    );
+}
+
+#[test]
+fn find_package_scgen_works_under_the_cmake_class() {
+    let Some(mut y) = yocto() else { return };
+    if !have("cmake") || !have("ninja") {
+        return;
+    }
+    let c = sc_dir(&mut y);
+    let o = y.bitbake(&c, None, &["scgen-cmake-consumer", "-c", "install"]);
+    assert!(
+        o.status.success(),
+        "bitbake scgen-cmake-consumer -c install: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    no_warnings(&o, "bitbake scgen-cmake-consumer -c install");
+    let work = c
+        .path
+        .join("tmp/work/x86-64-v3-oe-linux/scgen-cmake-consumer/1.0");
+    let log = fs::read_to_string(work.join("temp/log.do_configure")).unwrap();
+    let sysroot = work.join("recipe-sysroot-native");
+    assert!(
+        log.contains(&format!(
+            "SCGen from {}",
+            sysroot.join("usr/lib/cmake/SCGen").display()
+        )) && log.contains(&format!(
+            "scgen {}",
+            sysroot.join("usr/bin/scgen").display()
+        )),
+        "find_package(SCGen) found scgen-native's package and binary:\n{log}"
+    );
+    let image = work.join("image");
+    let mut want: BTreeSet<String> = ARTIFACTS
+        .iter()
+        .map(|a| format!("/usr/share/softwarecontainer/scgen/{a}"))
+        .collect();
+    want.insert("/usr/share/softwarecontainer/lxc-templates/lxc-softwarecontainer".into());
+    want.insert("/etc/softwarecontainer/softwarecontainer.conf".into());
+    assert_eq!(files(&image), want, "scgen_generate(INSTALL) installed");
+}
+
+#[test]
+fn do_scgen_checks_seccomp_inputs_and_leaves_the_gateway_to_the_profile() {
+    let Some(mut y) = yocto() else { return };
+    let b = y.example_dir();
+    let work = b.path.join(WORK);
+
+    // The profile's policy is on (security.seccomp's default), the feature
+    // is not: the task fails and says why.
+    let o = y.bitbake(
+        &b,
+        Some(("no-seccomp.conf", "DISTRO_FEATURES:remove = \"seccomp\"\n")),
+        &["softwarecontainer-rootfs", "-c", "scgen"],
+    );
+    assert!(!o.status.success(), "do_scgen fails without seccomp");
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        log.contains("\"seccomp\" is not in DISTRO_FEATURES") && log.contains("security.seccomp"),
+        "the failure names the feature and the profile key:\n{log}"
+    );
+    // With the policy off in the profile, no feature is needed.
+    let o = y.bitbake(
+        &b,
+        Some((
+            "no-seccomp.conf",
+            "DISTRO_FEATURES:remove = \"seccomp\"\n\
+             SCGEN_EXTRA_ARGS:pn-softwarecontainer-rootfs = \"--set security.seccomp=off\"\n",
+        )),
+        &["softwarecontainer-rootfs", "-c", "scgen"],
+    );
+    assert!(
+        o.status.success(),
+        "security.seccomp = off needs no seccomp feature: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+
+    // A profile outside WORKDIR is an input BitBake does not track.
+    let outside = root().join(PROFILE);
+    let o = y.bitbake(
+        &b,
+        Some((
+            "outside.conf",
+            &format!(
+                "SCGEN_PROFILE:pn-softwarecontainer-rootfs = \"{}\"\n",
+                outside.display()
+            ),
+        )),
+        &["softwarecontainer-rootfs", "-c", "scgen"],
+    );
+    assert!(!o.status.success(), "an untracked input fails do_scgen");
+    let log = format!("{}{}", text(&o.stdout), text(&o.stderr));
+    assert!(
+        log.contains(&outside.display().to_string()) && log.contains("SRC_URI"),
+        "the failure names the file and SRC_URI:\n{log}"
+    );
+
+    // No SCGEN_NETWORK_GATEWAY: the profile this class writes sets no
+    // gateway, so the recipe's profile decides (here: off, the default).
+    let o = y.bitbake(
+        &b,
+        Some((
+            "no-gateway-setting.conf",
+            "SCGEN_NETWORK_GATEWAY:pn-softwarecontainer-rootfs = \"\"\n",
+        )),
+        &["softwarecontainer-rootfs", "-c", "scgen"],
+    );
+    assert!(
+        o.status.success(),
+        "do_scgen without a gateway setting: {}{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let written = fs::read_to_string(work.join("scgen/profile/softwarecontainer.toml")).unwrap();
+    assert!(
+        !written.contains("gateway"),
+        "no gateway setting passed:\n{written}"
+    );
+    let stage = fs::read_to_string(work.join("scgen/out/stage.toml")).unwrap();
+    assert!(
+        stage.contains("iptables = false"),
+        "the example profile leaves the gateway off:\n{stage}"
     );
 }

@@ -17,6 +17,16 @@ inherit scgen
 
 SCGEN_PROFILE = "${UNPACKDIR}/softwarecontainer.toml"
 
-# As upstream SoftwareContainer's ENABLE_NETWORKGATEWAY. Turn it off with
+# As upstream SoftwareContainer's ENABLE_NETWORKGATEWAY: a veth on the
+# bridge, and the device's iptables bound into each container (the class
+# adds iptables to RDEPENDS with the gateway on). Turn it off with
 #   PACKAGECONFIG:remove:pn-softwarecontainer-rootfs = "networkgateway"
 PACKAGECONFIG ??= "networkgateway"
+PACKAGECONFIG[networkgateway] = ",,"
+SCGEN_NETWORK_GATEWAY = "${@bb.utils.contains('PACKAGECONFIG', 'networkgateway', 'true', 'false', d)}"
+
+# Nothing to configure or compile: do_scgen generates, the class's
+# do_install postfunc installs (below ${datadir}/scgen/${PN} and
+# ${sysconfdir}/scgen/${PN}, paths of this recipe's own).
+do_configure[noexec] = "1"
+do_compile[noexec] = "1"
