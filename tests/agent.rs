@@ -148,7 +148,7 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool) {
         return;
     }
     let network = profile == "network";
-    let install = sc::build(&Variant::network(network));
+    let install = sc::build(&Variant::patched(network));
     let sets: &[&str] = if profile == "overlay" {
         &["container.skeleton-store=@S@/store"]
     } else {
@@ -557,7 +557,7 @@ fn file_gateway_on_a_nodev_mount(idmap: bool) {
     if !agent::ready() {
         return;
     }
-    let install = sc::build(&Variant::network(false));
+    let install = sc::build(&Variant::patched(false));
     let a = Agent::start(&Setup {
         install: &install,
         profile: "default",
@@ -662,7 +662,7 @@ fn agent_bindmount_needs_sys_admin_from_gateways_file() {
     if !agent::ready() {
         return;
     }
-    let install = sc::build(&Variant::network(false));
+    let install = sc::build(&Variant::patched(false));
     let a = Agent::start(&Setup {
         install: &install,
         profile: "default",

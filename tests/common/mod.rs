@@ -13,6 +13,7 @@ pub mod agent;
 pub mod guard;
 pub mod lxc;
 pub mod overlay;
+pub mod soak;
 pub mod softwarecontainer;
 pub mod stage;
 

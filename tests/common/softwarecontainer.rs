@@ -64,6 +64,9 @@ pub struct Variant {
     pub options: Vec<String>,
     pub patches: Vec<PathBuf>,
     pub inputs: Vec<PathBuf>,
+    /// The agent patch series ([`apply_agent_series`]) is applied after
+    /// `patches`.
+    pub agent_series: bool,
 }
 
 impl Variant {
@@ -75,7 +78,17 @@ impl Variant {
             options: Vec::new(),
             patches: Vec::new(),
             inputs: Vec::new(),
+            agent_series: false,
         }
+    }
+
+    /// [`Variant::network`] with scgen's agent patch series
+    /// ([`apply_agent_series`]): the agent the tests and the benchmark run.
+    pub fn patched(on: bool) -> Self {
+        let mut v = Variant::network(on);
+        v.name = format!("{}-series", v.name);
+        v.agent_series = true;
+        v
     }
 
     /// The same build, named differently (for the cache directory).
@@ -352,6 +365,13 @@ pub fn build(v: &Variant) -> Install {
         h.update(b"\0patch\0");
         h.update(fs::read(p).unwrap_or_else(|e| panic!("patch {}: {e}", p.display())));
     }
+    if v.agent_series {
+        for p in agent_series() {
+            h.update(b"\0series\0");
+            h.update(p.file_name().unwrap().as_encoded_bytes());
+            h.update(fs::read(&p).unwrap());
+        }
+    }
     for p in &v.inputs {
         h.update(b"\0input\0");
         h.update(p.as_os_str().as_encoded_bytes());
@@ -369,6 +389,9 @@ pub fn build(v: &Variant) -> Install {
                     .arg(p)
                     .current_dir(&src),
             );
+        }
+        if v.agent_series {
+            apply_agent_series(&src, log);
         }
         let mut args = v.cmake_args();
         args.push(format!(
@@ -388,6 +411,35 @@ pub fn build(v: &Variant) -> Install {
         install.agent().display()
     );
     install
+}
+
+/// `integration/softwarecontainer/agent/*.patch` in name order: scgen's
+/// patch series for SoftwareContainer's agent (`git format-patch` files).
+pub fn agent_series() -> Vec<PathBuf> {
+    let dir = super::root().join("integration/softwarecontainer/agent");
+    let mut v: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "patch"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Applies [`agent_series`] to the unpacked source `src_dir`, each with
+/// `patch -p1` in name order, as the series' README says a packager does;
+/// the steps go to `log`. [`build`] keys the cache on every patch's name and
+/// bytes.
+pub fn apply_agent_series(src_dir: &Path, log: &Path) {
+    for p in agent_series() {
+        step(
+            log,
+            Command::new("patch")
+                .args(["-p1", "--forward", "--batch", "--fuzz=0", "-i"])
+                .arg(&p)
+                .current_dir(src_dir),
+        );
+    }
 }
 
 /// The patch of `integration/softwarecontainer/`: SoftwareContainer's own
