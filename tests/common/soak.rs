@@ -224,8 +224,8 @@ pub struct ContainerCgroups {
 impl ContainerCgroups {
     /// Finds the monitor of `SC-<id>` (`[lxc monitor] <lxcpath> SC-<id>`,
     /// in the agent's mount namespace) and its child, the container's init,
-    /// and notes their cgroups. Those of the agent are left out: LXC puts
-    /// the monitor's and payload's next to them, never the agent's own.
+    /// and notes the cgroups LXC made for them (`lxc.monitor.*`,
+    /// `lxc.payload.*`; a hierarchy where it made none is not theirs).
     pub fn of(a: &Agent, id: i32) -> ContainerCgroups {
         let ns = fs::read_link(format!("/proc/{}/ns/mnt", a.pid())).unwrap();
         let tail = format!(" SC-{id}");
@@ -248,11 +248,15 @@ impl ContainerCgroups {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("the LXC monitor {monitor} of SC-{id} has no child"));
-        let agent: BTreeSet<PathBuf> = cgroup_dirs(a.pid()).into_iter().collect();
         let mut dirs: Vec<PathBuf> = cgroup_dirs(monitor)
             .into_iter()
             .chain(cgroup_dirs(init))
-            .filter(|d| !agent.contains(d))
+            .filter(|d| {
+                d.components().any(|c| {
+                    let c = c.as_os_str().to_string_lossy();
+                    c.starts_with("lxc.monitor.") || c.starts_with("lxc.payload.")
+                })
+            })
             .collect();
         dirs.sort();
         dirs.dedup();
