@@ -83,6 +83,9 @@ fn assert_contained(conf: &str, p: &profile::Profile) {
                     "memory.max",
                     "memory.limit_in_bytes",
                     "pids.max",
+                    "cpu.max",
+                    "cpu.cfs_period_us",
+                    "cpu.cfs_quota_us",
                 ]
                 .contains(&c)
             })

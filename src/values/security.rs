@@ -156,6 +156,47 @@ impl Limit {
     }
 }
 
+/// The period `cpu-max` is written for, in microseconds: the kernel's
+/// default CFS period (100 ms).
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// A cpu limit: CPUs' worth of time, a decimal with at most two places
+/// (`"0.5"`: half of one CPU; `"2"`: two), or `max` for none. Kept as the
+/// quota per [`CPU_PERIOD_US`], which both cgroup layouts take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuMax(Option<u64>);
+
+impl CpuMax {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        if value == "max" {
+            return Ok(CpuMax(None));
+        }
+        let (whole, frac) = value.split_once('.').unwrap_or((value, ""));
+        let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+        let quota = (!whole.is_empty() && whole.len() <= 4 && frac.len() <= 2)
+            .then_some(())
+            .filter(|()| digits(whole) && digits(frac) && !value.ends_with('.'))
+            .and_then(|()| {
+                let w: u64 = whole.parse().ok()?;
+                let f: u64 = format!("{frac:0<2}").parse().ok()?;
+                Some((w * 100 + f) * (CPU_PERIOD_US / 100))
+            })
+            .filter(|q| (1_000..=1024 * CPU_PERIOD_US).contains(q));
+        match quota {
+            Some(q) => Ok(CpuMax(Some(q))),
+            None => Err(Invalid::new(
+                format!("{:?} is not a cpu limit", short(value)),
+                Some("CPUs' worth of time from 0.01 to 1024, at most two decimals (`0.5`, `2`), or `max` for no limit"),
+            )),
+        }
+    }
+
+    /// The quota in microseconds per [`CPU_PERIOD_US`]; `None` for `max`.
+    pub fn quota_us(&self) -> Option<u64> {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +242,25 @@ mod tests {
         }
         for bad in ["", "0", "-1", "1T", "12 M", "max\n"] {
             assert!(Limit::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cpu_limits_are_cpus_with_two_decimals_or_max() {
+        for (ok, quota) in [
+            ("1", Some(100_000)),
+            ("0.5", Some(50_000)),
+            ("0.05", Some(5_000)),
+            ("2.25", Some(225_000)),
+            ("1024", Some(102_400_000)),
+            ("max", None),
+        ] {
+            assert_eq!(CpuMax::parse(ok).map(|c| c.quota_us()), Ok(quota), "{ok}");
+        }
+        for bad in [
+            "", "0", "0.00", "0.001", "1.", ".5", "-1", "1025", "1e3", "one", " 1",
+        ] {
+            assert!(CpuMax::parse(bad).is_err(), "{bad:?}");
         }
     }
 }

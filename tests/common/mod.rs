@@ -38,13 +38,14 @@ pub mod code {
 
 /// The `--set`s that turn every `[security]` key off: the seed's container,
 /// which is also what an lxc2 profile gives.
-pub const SECURITY_OFF: [&str; 6] = [
+pub const SECURITY_OFF: [&str; 7] = [
     "security.cap-drop=[]",
     "security.seccomp=off",
     "security.devices=[]",
     "security.no-new-privs=false",
     "security.memory-max=max",
     "security.pids-max=max",
+    "security.cpu-max=max",
 ];
 
 /// Whether golden files are to be rewritten rather than checked: the one
