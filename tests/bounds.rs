@@ -10,6 +10,11 @@
 //! used over the same stretch (`usage_usec` on cgroup2, `cpuacct.usage` on
 //! v1) must stay within the quota for every period, on a loaded machine as
 //! on an idle one.
+//!
+//! io: `security.io-max` on a loop device made for the test; the running
+//! container's cgroup must hold the rule in the host's layout (read back,
+//! as `tests/privileges.rs` reads the memory and pids limits). That the
+//! kernel then throttles is the kernel's own, tested there.
 
 mod common;
 
@@ -104,4 +109,45 @@ fn control_without_cpu_max_no_quota_holds_the_burner() {
     assert_eq!(num(&out, "quota_1"), -1, "{out:?}");
     assert_eq!(num(&out, "throttled_1"), 0, "{out:?}");
     assert!(num(&out, "usage_1") > num(&out, "usage_0"), "{out:?}");
+}
+
+/// Starts the container with `$RULE` on a fresh loop device and prints the
+/// io bound its cgroup holds.
+const IO: &str = r#"
+truncate -s 16M "$P/disk" && DEV=$(losetup --find --show "$P/disk")
+trap 'losetup -d "$DEV"; cleanup' EXIT
+NUM=$(lsblk -ndo MAJ:MIN "$DEV" | tr -d ' ')
+gen --set "security.io-max=[\"$NUM wbps=1048576 riops=50\"]"
+create c1
+lxc-start -P "$P" -n c1 -d -- env /bin/sleep 100000000
+lxc-wait -P "$P" -n c1 -s RUNNING -t 10
+echo "num=$NUM"
+if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+    echo "io=$(lxc-cgroup -P "$P" -n c1 io.max | grep "^$NUM ")"
+else
+    echo "io=$(lxc-cgroup -P "$P" -n c1 blkio.throttle.write_bps_device) $(lxc-cgroup -P "$P" -n c1 blkio.throttle.read_iops_device)"
+fi
+timeout 10 lxc-stop -P "$P" -n c1 -k
+"#;
+
+#[test]
+fn io_max_is_in_force_in_the_running_container() {
+    if !(lxc::ready() && have("losetup") && have("lsblk")) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let art = tmp.path().join("art");
+    let script = format!(
+        "ip link add lxcbr0 type bridge && ip link set lxcbr0 up\n\
+         gen() {{ \"$SCGEN\" gen --profile {} --out \"$ART\" \"$@\" >&2; }}\n{IO}",
+        root().join("profiles/default.toml").display()
+    );
+    let out = lxc::key_values(&lxc::scenario(&art, &script));
+    let num = &out["num"];
+    let want = if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        format!("{num} rbps=max wbps=1048576 riops=50 wiops=max")
+    } else {
+        format!("{num} 1048576 {num} 50")
+    };
+    assert_eq!(out["io"], want, "{out:?}");
 }

@@ -203,6 +203,12 @@ pub struct RawSecurity {
     /// Default 1, so a busy loop leaves the host's other CPUs to the
     /// platform and the other containers.
     pub cpu_max: Option<RawCpus>,
+    /// Bounds on block devices, "MAJOR:MINOR KEY=N ..." as cgroup2 io.max
+    /// reads them (keys rbps, wbps, riops, wiops; bytes or operations per
+    /// second), also written as cgroup v1 blkio.throttle.* files. Default
+    /// none: a bound names the device's numbers, which only the device's
+    /// own profile knows.
+    pub io_max: Option<Vec<String>>,
 }
 
 /// CPUs as written: a number (`0.5`, `2`) or a string (`"0.5"`, `"max"`).

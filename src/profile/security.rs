@@ -13,7 +13,7 @@ use super::check::parse;
 use super::layers::Problem;
 use super::raw::RawSecurity;
 use crate::lxc::Dialect;
-use crate::values::{AbsPath, Capability, CpuMax, DeviceRule, Limit, CPU_PERIOD_US};
+use crate::values::{AbsPath, Capability, CpuMax, DeviceRule, IoRule, Limit, CPU_PERIOD_US};
 
 /// What any app process keeps: root's ordinary file and process rights
 /// (Podman keeps these and four more, Docker seven more). Everything that
@@ -97,6 +97,7 @@ pub struct Security {
     /// `cpu-max` as the quota in microseconds per `CPU_PERIOD_US`.
     pub cpu_quota_us: Option<u64>,
     pub cpu_period_us: u64,
+    pub io_max: Vec<IoRule>,
 }
 
 /// Checks the table for a profile with these gateways.
@@ -206,6 +207,13 @@ pub(super) fn check(
         )?
         .quota_us(),
         cpu_period_us: CPU_PERIOD_US,
+        io_max: raw
+            .io_max
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| parse(&format!("security.io-max[{i}]"), r, IoRule::parse))
+            .collect::<Result<Vec<_>, _>>()?,
     })
 }
 
@@ -220,6 +228,7 @@ fn lxc2(raw: &RawSecurity) -> Result<(), Problem> {
         ("memory-max", raw.memory_max.is_some()),
         ("pids-max", raw.pids_max.is_some()),
         ("cpu-max", raw.cpu_max.is_some()),
+        ("io-max", raw.io_max.is_some()),
     ];
     match set.iter().find(|(_, on)| *on) {
         Some((key, _)) => Err(Problem::new(

@@ -156,6 +156,68 @@ impl Limit {
     }
 }
 
+/// The keys of an io rule, in cgroup2 `io.max`'s words, with the cgroup v1
+/// `blkio.throttle.*` file each one is.
+pub const IO_KEYS: [(&str, &str); 4] = [
+    ("rbps", "read_bps_device"),
+    ("wbps", "write_bps_device"),
+    ("riops", "read_iops_device"),
+    ("wiops", "write_iops_device"),
+];
+
+/// One io bound, `MAJOR:MINOR KEY=N...` as cgroup2's `io.max` reads it
+/// (keys `rbps`, `wbps`, `riops`, `wiops`, each at most once, N a positive
+/// number): bytes or operations per second on one block device. A bound
+/// names a device, so there is no default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IoRule {
+    /// `MAJOR:MINOR`.
+    pub device: String,
+    /// `(cgroup2 key, cgroup v1 file, N)` in the order written.
+    pub limits: Vec<(String, String, u64)>,
+}
+
+impl IoRule {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let bad = || {
+            Invalid::new(
+                format!("{:?} is not an io rule", short(value)),
+                Some("write `MAJOR:MINOR KEY=N ...`, e.g. `179:0 wbps=10485760 wiops=1000` (keys rbps, wbps, riops, wiops; N a positive number)"),
+            )
+        };
+        let mut words = value.split(' ');
+        let device = words.next().unwrap_or("");
+        let number =
+            |n: &str| !n.is_empty() && n.len() <= 10 && n.bytes().all(|b| b.is_ascii_digit());
+        if !device
+            .split_once(':')
+            .is_some_and(|(a, b)| number(a) && number(b))
+        {
+            return Err(bad());
+        }
+        let mut limits: Vec<(String, String, u64)> = Vec::new();
+        for w in words {
+            let (k, n) = w.split_once('=').ok_or_else(bad)?;
+            let v1 = IO_KEYS.iter().find(|(key, _)| *key == k).ok_or_else(bad)?.1;
+            let n: u64 = match n.parse::<u64>() {
+                Ok(v) if v > 0 && v.to_string() == n => v,
+                _ => return Err(bad()),
+            };
+            if limits.iter().any(|(key, _, _)| key == k) {
+                return Err(bad());
+            }
+            limits.push((k.to_string(), v1.to_string(), n));
+        }
+        match limits.is_empty() {
+            true => Err(bad()),
+            false => Ok(IoRule {
+                device: device.to_string(),
+                limits,
+            }),
+        }
+    }
+}
+
 /// The period `cpu-max` is written for, in microseconds: the kernel's
 /// default CFS period (100 ms).
 pub const CPU_PERIOD_US: u64 = 100_000;
@@ -242,6 +304,35 @@ mod tests {
         }
         for bad in ["", "0", "-1", "1T", "12 M", "max\n"] {
             assert!(Limit::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn io_rules_name_a_device_and_known_keys() {
+        let r = IoRule::parse("179:0 wbps=10485760 riops=100").unwrap();
+        assert_eq!(r.device, "179:0");
+        assert_eq!(
+            r.limits[0],
+            ("wbps".into(), "write_bps_device".into(), 10485760)
+        );
+        assert_eq!(
+            r.limits[1],
+            ("riops".into(), "read_iops_device".into(), 100)
+        );
+        for bad in [
+            "",
+            "179:0",
+            "8:0 wbps=0",
+            "8:0 wbps=01",
+            "8:0 wbps=1 wbps=2",
+            "8 wbps=1",
+            "a:0 wbps=1",
+            "8:0 bps=1",
+            "8:0  wbps=1",
+            "8:0 wbps=1\nlxc.x = y",
+            "8:0 wbps=max",
+        ] {
+            assert!(IoRule::parse(bad).is_err(), "{bad:?}");
         }
     }
 
