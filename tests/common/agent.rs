@@ -484,15 +484,18 @@ impl Agent {
     }
 
     /// Stops and destroys any container left in the lxcpath, from inside
-    /// the agent's namespaces.
+    /// the agent's namespaces. Each stop is bounded: an agent that hung in
+    /// Destroy keeps its container's init from exiting (an unreaped job),
+    /// and `lxc-stop` then waits for as long as the agent lives; `Drop`
+    /// kills the agent and comes back.
     fn stop_containers(&self, pid: u32) {
         let pid = pid.to_string();
         let _ = Command::new("nsenter")
             .args(["--target", &pid, "--mount", "--net", "--", "sh", "-c"])
             .arg(
                 r#"for c in $(lxc-ls -P /var/lib/lxc 2>/dev/null); do
-                    lxc-stop -P /var/lib/lxc -n "$c" -k >/dev/null 2>&1 || true
-                    lxc-destroy -P /var/lib/lxc -n "$c" -f >/dev/null 2>&1 || true
+                    timeout 10 lxc-stop -P /var/lib/lxc -n "$c" -k >/dev/null 2>&1 || true
+                    timeout 10 lxc-destroy -P /var/lib/lxc -n "$c" -f >/dev/null 2>&1 || true
                 done"#,
             )
             .stdin(Stdio::null())
@@ -526,6 +529,10 @@ impl Drop for Agent {
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
+        }
+        if let Some(d) = dbus.filter(|_| agent_alive) {
+            // What an agent that hung held back can stop now.
+            self.stop_containers(d as u32);
         }
         if let Some(pid) = dbus.and_then(rustix::process::Pid::from_raw) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
