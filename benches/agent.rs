@@ -24,22 +24,25 @@
 //! table, section 5), progress on stderr.
 //!
 //!     cargo bench --bench agent -- [--rounds N] [--warmup N]
-//!         [--fs tmpfs,disk] [--tmpfs DIR] [--disk DIR]
+//!         [--fs tmpfs,disk] [--tmpfs DIR] [--disk DIR] [--soak N]
+//!
+//! `--soak N` runs the soak instead (`benches/agent/soak.rs`, bench/run
+//! section 6): N cycles per scgen profile on the first `--fs` place.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
-#[path = "agent/leaks.rs"]
-mod leaks;
 #[path = "agent/report.rs"]
 mod report;
+#[path = "agent/soak.rs"]
+mod soak;
 
 use common::agent::{self, Agent, Options, Setup};
+use common::soak::ContainerCgroups;
 use common::softwarecontainer::{self as sc, Variant};
-use leaks::{monitor_cgroups, Leaks};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// The Create argument of SoftwareContainer's getting-started scripts.
 const CREATE: &str = r#"[{"writeBufferEnabled": false}]"#;
@@ -108,12 +111,15 @@ struct Args {
     rounds: usize,
     warmup: usize,
     places: Vec<Place>,
+    /// `--soak N`: the soak (section 6) instead of the timing, N cycles per
+    /// profile on the first place.
+    soak: usize,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!(
         "benches/agent: {msg}\nusage: cargo bench --bench agent -- [--rounds N] [--warmup N] \
-         [--fs tmpfs,disk] [--tmpfs DIR] [--disk DIR]"
+         [--fs tmpfs,disk] [--tmpfs DIR] [--disk DIR] [--soak N]"
     );
     std::process::exit(2)
 }
@@ -134,6 +140,7 @@ fn fstype(dir: &Path) -> String {
 
 fn parse_args() -> Args {
     let mut rounds = 15;
+    let mut soak = 0;
     let mut warmup = 2;
     let mut which = vec!["tmpfs".to_string(), "disk".to_string()];
     let env_dir = |k: &str, d: &str| PathBuf::from(std::env::var(k).unwrap_or_else(|_| d.into()));
@@ -157,6 +164,11 @@ fn parse_args() -> Args {
                 warmup = value("--warmup")
                     .parse()
                     .unwrap_or_else(|_| usage("--warmup N"))
+            }
+            "--soak" => {
+                soak = value("--soak")
+                    .parse()
+                    .unwrap_or_else(|_| usage("--soak N"))
             }
             "--fs" => which = value("--fs").split(',').map(str::to_string).collect(),
             "--tmpfs" => tmpfs = value("--tmpfs").into(),
@@ -189,6 +201,7 @@ fn parse_args() -> Args {
         rounds,
         warmup,
         places,
+        soak,
     }
 }
 
@@ -276,14 +289,19 @@ fn cycle(arm: &Arm, a: &Agent, s: &mut Samples, measured: bool, first: bool) {
         s.first_create = Some(create);
     }
     let n = entries(&a.seen(&a.lxc_dir(id)));
+    let cgroups = ContainerCgroups::of(a, id);
     let ids = id.to_string();
-    let (pid, execute) = timed(a, "Execute", &[&ids, "/bin/true", "/", "", "{}"]);
-    // Untimed: see common::agent::Agent::destroy.
-    common::agent::wait_reaped(&pid);
+    let (_, execute) = timed(a, "Execute", &[&ids, "/bin/true", "/", "", "{}"]);
     let (_, destroy) = timed(a, "Destroy", &[&ids]);
     assert!(
         !a.seen(&a.lxc_dir(id)).exists(),
         "{}: SC-{id} is left after Destroy",
+        arm.label
+    );
+    let left = cgroups.left(a);
+    assert!(
+        left.is_empty(),
+        "{}: SC-{id}'s cgroups are left: {left:?}",
         arm.label
     );
     if measured {
@@ -305,8 +323,11 @@ fn main() {
     eprintln!("== SoftwareContainer (cached under target/softwarecontainer/)");
     // The agent the shipped profiles are made for: with scgen's series.
     let install = sc::build(&Variant::network(false).patched());
+    if args.soak > 0 {
+        soak::run(&install, &args.places[0], args.soak);
+        return;
+    }
     let load_start = loadavg();
-    let cgroups_start = monitor_cgroups();
 
     // One agent per (place, arm), all started before the first round.
     let mut agents: Vec<(usize, usize, Agent)> = Vec::new();
@@ -346,7 +367,6 @@ fn main() {
     }
     let mut samples: Vec<Samples> = agents.iter().map(|_| Samples::default()).collect();
     let mut load1s = Vec::new();
-    let mut leaks = Leaks::default();
     let started = Instant::now();
     let total = args.warmup + args.rounds;
     for round in 0..total {
@@ -354,9 +374,7 @@ fn main() {
         let measured = round >= args.warmup;
         for (k, (_, i, a)) in agents.iter().enumerate() {
             cycle(&ARMS[*i], a, &mut samples[k], measured, round == 0);
-            leaks.scan(k, a);
         }
-        leaks.sweep();
         eprintln!(
             "  round {}/{total}{} done ({:.0} s, load {})",
             round + 1,
@@ -366,20 +384,12 @@ fn main() {
         );
     }
     let load_end = loadavg();
-    // Each agent sits in its last container's monitor cgroup (see Leaks)
-    // until it exits.
     eprintln!(
         "== done in {:.0} s; stopping the agents",
         started.elapsed().as_secs_f64()
     );
     let keys: Vec<(usize, usize)> = agents.iter().map(|(p, i, _)| (*p, *i)).collect();
     drop(agents);
-    let waited = Instant::now();
-    while !leaks.pending.is_empty() && waited.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(50));
-        leaks.sweep();
-    }
-    let cgroups_end = monitor_cgroups();
     let lxc = Command::new("lxc-create")
         .arg("--version")
         .output()
@@ -398,10 +408,6 @@ fn main() {
         load_start: &load_start,
         load_end: &load_end,
         load1s: &load1s,
-        cgroups_start,
-        cgroups_end,
-        removed: leaks.removed,
-        busy: leaks.pending.len(),
         lxc: &lxc,
         commit: &commit,
     });

@@ -84,6 +84,14 @@ fn assert_contained(conf: &str, p: &profile::Profile) {
                     "memory.max",
                     "memory.limit_in_bytes",
                     "pids.max",
+                    "cpu.max",
+                    "cpu.cfs_period_us",
+                    "cpu.cfs_quota_us",
+                    "io.max",
+                    "blkio.throttle.read_bps_device",
+                    "blkio.throttle.write_bps_device",
+                    "blkio.throttle.read_iops_device",
+                    "blkio.throttle.write_iops_device",
                 ]
                 .contains(&c)
             })

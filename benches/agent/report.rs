@@ -43,11 +43,6 @@ pub struct Run<'a> {
     pub load_end: &'a str,
     /// The 1-minute load average at each round's start.
     pub load1s: &'a [f64],
-    pub cgroups_start: usize,
-    pub cgroups_end: usize,
-    /// Monitor cgroups of this run's containers removed, and still busy.
-    pub removed: usize,
-    pub busy: usize,
     pub lxc: &'a str,
     pub commit: &'a str,
 }
@@ -60,8 +55,6 @@ pub fn print(run: &Run) {
         load_start,
         load_end,
         load1s,
-        cgroups_start,
-        cgroups_end,
         lxc,
         commit,
         ..
@@ -99,17 +92,9 @@ pub fn print(run: &Run) {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     println!(
-        "- LXC monitor cgroups `lxc.monitor.SC-0[-N]` on the host: {cgroups_start} at start, \
-         {cgroups_end} at the end. LXC 5.0.2 fails to remove each agent container's \
-         (EBUSY: the agent itself is in it), and every start of an `SC-0` tries the names in turn, so each one left costs \
-         every later Create, on every arm alike; the bench removed the {} its own containers \
-         left ({} still busy)",
-        run.removed,
-        run.busy
-    );
-    println!(
-        "- between Execute and Destroy the bench waits (untimed) until the agent has reaped the \
-         job: an agent whose Destroy comes first deadlocks with LXC"
+        "- the agent carries scgen's patch series (integration/softwarecontainer/agent/): Destroy \
+         comes right after Execute (the patched agent reaps the job itself), and after every \
+         Destroy the bench checks that the container's monitor and payload cgroups are gone"
     );
     println!();
     println!("| § | benchmark | fs | median | min – max | runs | note |");

@@ -38,6 +38,8 @@ pub(super) const LISTS: &[(&str, Identity)] = &[
     ("security.cap-keep", Identity::Whole),
     ("security.cap-drop", Identity::Whole),
     ("security.devices", Identity::Words(2)),
+    // One bound per device (`MAJOR:MINOR`).
+    ("security.io-max", Identity::Words(1)),
     ("busybox.applets", Identity::Whole),
 ];
 

@@ -220,6 +220,36 @@ pub struct RawSecurity {
     /// cgroup2 pids.max of the container: a number, or "max" for none.
     /// Default 1024, so a fork bomb stops there.
     pub pids_max: Option<RawLimit>,
+    /// CPUs' worth of time the container may use (cgroup2 cpu.max, v1
+    /// cpu.cfs_quota_us per 100 ms), e.g. 0.5 or "2"; "max" for none.
+    /// Default 1, so a busy loop leaves the host's other CPUs to the
+    /// platform and the other containers.
+    pub cpu_max: Option<RawCpus>,
+    /// Bounds on block devices, "MAJOR:MINOR KEY=N ..." as cgroup2 io.max
+    /// reads them (keys rbps, wbps, riops, wiops; bytes or operations per
+    /// second), also written as cgroup v1 blkio.throttle.* files. Default
+    /// none: a bound names the device's numbers, which only the device's
+    /// own profile knows.
+    pub io_max: Option<Vec<String>>,
+}
+
+/// CPUs as written: a number (`0.5`, `2`) or a string (`"0.5"`, `"max"`).
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum RawCpus {
+    Integer(u64),
+    Number(f64),
+    Text(String),
+}
+
+impl RawCpus {
+    pub fn text(&self) -> String {
+        match self {
+            RawCpus::Integer(n) => n.to_string(),
+            RawCpus::Number(n) => n.to_string(),
+            RawCpus::Text(t) => t.clone(),
+        }
+    }
 }
 
 /// The SoftwareContainer agent a profile is made for.

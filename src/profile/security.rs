@@ -16,7 +16,7 @@ use super::check::parse;
 use super::layers::Problem;
 use super::raw::{Agent, RawSecurity};
 use crate::lxc::Dialect;
-use crate::values::{AbsPath, Capability, DeviceRule, Limit};
+use crate::values::{AbsPath, Capability, CpuMax, DeviceRule, IoRule, Limit, CPU_PERIOD_US};
 
 /// What any app process keeps: root's ordinary file and process rights
 /// (Podman keeps these and four more, Docker seven more). Everything that
@@ -187,6 +187,10 @@ pub struct Security {
     pub no_new_privs: bool,
     pub memory_max: Option<Limit>,
     pub pids_max: Option<Limit>,
+    /// `cpu-max` as the quota in microseconds per `CPU_PERIOD_US`.
+    pub cpu_quota_us: Option<u64>,
+    pub cpu_period_us: u64,
+    pub io_max: Vec<IoRule>,
 }
 
 /// Checks the table for a profile with these gateways.
@@ -305,6 +309,20 @@ pub(super) fn check(
             "512M",
         )?,
         pids_max: limit("security.pids-max", raw.pids_max.map(|l| l.text()), "1024")?,
+        cpu_quota_us: parse(
+            "security.cpu-max",
+            &raw.cpu_max.map_or("1".to_string(), |c| c.text()),
+            CpuMax::parse,
+        )?
+        .quota_us(),
+        cpu_period_us: CPU_PERIOD_US,
+        io_max: raw
+            .io_max
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, r)| parse(&format!("security.io-max[{i}]"), r, IoRule::parse))
+            .collect::<Result<Vec<_>, _>>()?,
     })
 }
 
@@ -319,6 +337,8 @@ fn lxc2(raw: &RawSecurity) -> Result<(), Problem> {
         ("no-new-privs", raw.no_new_privs.is_some()),
         ("memory-max", raw.memory_max.is_some()),
         ("pids-max", raw.pids_max.is_some()),
+        ("cpu-max", raw.cpu_max.is_some()),
+        ("io-max", raw.io_max.is_some()),
     ];
     match set.iter().find(|(_, on)| *on) {
         Some((key, _)) => Err(Problem::new(

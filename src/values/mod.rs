@@ -82,7 +82,9 @@ pub use names::{Applet, FstabWord, IfName, MountAuto, Signal, UtsName, MOUNT_AUT
 mod idmap;
 pub use idmap::{check_map, IdMap, MAX_EXTENTS};
 mod security;
-pub use security::{Capability, DeviceRule, Limit, CAPABILITIES};
+pub use security::{
+    Capability, CpuMax, DeviceRule, IoRule, Limit, CAPABILITIES, CPU_PERIOD_US, IO_KEYS,
+};
 
 /// At most this much of a value is quoted in a message: a 20 MB value must
 /// not become 20 MB of error text.

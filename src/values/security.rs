@@ -156,6 +156,109 @@ impl Limit {
     }
 }
 
+/// The keys of an io rule, in cgroup2 `io.max`'s words, with the cgroup v1
+/// `blkio.throttle.*` file each one is.
+pub const IO_KEYS: [(&str, &str); 4] = [
+    ("rbps", "read_bps_device"),
+    ("wbps", "write_bps_device"),
+    ("riops", "read_iops_device"),
+    ("wiops", "write_iops_device"),
+];
+
+/// One io bound, `MAJOR:MINOR KEY=N...` as cgroup2's `io.max` reads it
+/// (keys `rbps`, `wbps`, `riops`, `wiops`, each at most once, N a positive
+/// number): bytes or operations per second on one block device. A bound
+/// names a device, so there is no default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IoRule {
+    /// `MAJOR:MINOR`.
+    pub device: String,
+    /// `(cgroup2 key, cgroup v1 file, N)` in the order written.
+    pub limits: Vec<(String, String, u64)>,
+}
+
+impl IoRule {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        let bad = || {
+            Invalid::new(
+                format!("{:?} is not an io rule", short(value)),
+                Some("write `MAJOR:MINOR KEY=N ...`, e.g. `179:0 wbps=10485760 wiops=1000` (keys rbps, wbps, riops, wiops; N a positive number)"),
+            )
+        };
+        let mut words = value.split(' ');
+        let device = words.next().unwrap_or("");
+        let number =
+            |n: &str| !n.is_empty() && n.len() <= 10 && n.bytes().all(|b| b.is_ascii_digit());
+        if !device
+            .split_once(':')
+            .is_some_and(|(a, b)| number(a) && number(b))
+        {
+            return Err(bad());
+        }
+        let mut limits: Vec<(String, String, u64)> = Vec::new();
+        for w in words {
+            let (k, n) = w.split_once('=').ok_or_else(bad)?;
+            let v1 = IO_KEYS.iter().find(|(key, _)| *key == k).ok_or_else(bad)?.1;
+            let n: u64 = match n.parse::<u64>() {
+                Ok(v) if v > 0 && v.to_string() == n => v,
+                _ => return Err(bad()),
+            };
+            if limits.iter().any(|(key, _, _)| key == k) {
+                return Err(bad());
+            }
+            limits.push((k.to_string(), v1.to_string(), n));
+        }
+        match limits.is_empty() {
+            true => Err(bad()),
+            false => Ok(IoRule {
+                device: device.to_string(),
+                limits,
+            }),
+        }
+    }
+}
+
+/// The period `cpu-max` is written for, in microseconds: the kernel's
+/// default CFS period (100 ms).
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// A cpu limit: CPUs' worth of time, a decimal with at most two places
+/// (`"0.5"`: half of one CPU; `"2"`: two), or `max` for none. Kept as the
+/// quota per [`CPU_PERIOD_US`], which both cgroup layouts take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuMax(Option<u64>);
+
+impl CpuMax {
+    pub fn parse(value: &str) -> Result<Self, Invalid> {
+        if value == "max" {
+            return Ok(CpuMax(None));
+        }
+        let (whole, frac) = value.split_once('.').unwrap_or((value, ""));
+        let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+        let quota = (!whole.is_empty() && whole.len() <= 4 && frac.len() <= 2)
+            .then_some(())
+            .filter(|()| digits(whole) && digits(frac) && !value.ends_with('.'))
+            .and_then(|()| {
+                let w: u64 = whole.parse().ok()?;
+                let f: u64 = format!("{frac:0<2}").parse().ok()?;
+                Some((w * 100 + f) * (CPU_PERIOD_US / 100))
+            })
+            .filter(|q| (1_000..=1024 * CPU_PERIOD_US).contains(q));
+        match quota {
+            Some(q) => Ok(CpuMax(Some(q))),
+            None => Err(Invalid::new(
+                format!("{:?} is not a cpu limit", short(value)),
+                Some("CPUs' worth of time from 0.01 to 1024, at most two decimals (`0.5`, `2`), or `max` for no limit"),
+            )),
+        }
+    }
+
+    /// The quota in microseconds per [`CPU_PERIOD_US`]; `None` for `max`.
+    pub fn quota_us(&self) -> Option<u64> {
+        self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +304,54 @@ mod tests {
         }
         for bad in ["", "0", "-1", "1T", "12 M", "max\n"] {
             assert!(Limit::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn io_rules_name_a_device_and_known_keys() {
+        let r = IoRule::parse("179:0 wbps=10485760 riops=100").unwrap();
+        assert_eq!(r.device, "179:0");
+        assert_eq!(
+            r.limits[0],
+            ("wbps".into(), "write_bps_device".into(), 10485760)
+        );
+        assert_eq!(
+            r.limits[1],
+            ("riops".into(), "read_iops_device".into(), 100)
+        );
+        for bad in [
+            "",
+            "179:0",
+            "8:0 wbps=0",
+            "8:0 wbps=01",
+            "8:0 wbps=1 wbps=2",
+            "8 wbps=1",
+            "a:0 wbps=1",
+            "8:0 bps=1",
+            "8:0  wbps=1",
+            "8:0 wbps=1\nlxc.x = y",
+            "8:0 wbps=max",
+        ] {
+            assert!(IoRule::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn cpu_limits_are_cpus_with_two_decimals_or_max() {
+        for (ok, quota) in [
+            ("1", Some(100_000)),
+            ("0.5", Some(50_000)),
+            ("0.05", Some(5_000)),
+            ("2.25", Some(225_000)),
+            ("1024", Some(102_400_000)),
+            ("max", None),
+        ] {
+            assert_eq!(CpuMax::parse(ok).map(|c| c.quota_us()), Ok(quota), "{ok}");
+        }
+        for bad in [
+            "", "0", "0.00", "0.001", "1.", ".5", "-1", "1025", "1e3", "one", " 1",
+        ] {
+            assert!(CpuMax::parse(bad).is_err(), "{bad:?}");
         }
     }
 }

@@ -134,60 +134,6 @@ pub struct Agent {
     pub dir: tempfile::TempDir,
     child: Child,
     bus: String,
-    /// The host pids of the jobs Execute started, as gdbus printed them.
-    jobs: std::cell::RefCell<Vec<String>>,
-}
-
-/// Waits (bounded) until the job `pid` (gdbus's `(1234,)`, a host pid) is
-/// gone from `/proc`.
-pub fn wait_reaped(pid: &str) {
-    let pid = pid.trim_start_matches('(').trim_end_matches(",)");
-    let proc = Path::new("/proc").join(pid);
-    let started = Instant::now();
-    while proc.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the agent has not reaped its job {pid} after 20 s"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
-/// The LXC monitor cgroups that `lxc_log` says LXC failed to remove
-/// ("Failed to destroy N(lxc.monitor.SC-0-K)"). The agent process itself
-/// is moved into its container's monitor cgroup, so LXC's rmdir at Destroy
-/// fails (busy) and is never retried; it empties when the agent moves on
-/// or exits, and is then removed by [`remove_cgroup`], so the tests leave
-/// none on the host.
-pub fn leaked_monitor_cgroups(lxc_log: &str) -> Vec<String> {
-    lxc_log
-        .lines()
-        .filter_map(|l| l.split("Failed to destroy ").nth(1))
-        .filter_map(|rest| rest.split(['(', ')']).nth(1))
-        .filter(|n| n.starts_with("lxc.monitor.SC-") && !n.contains('/'))
-        .map(str::to_string)
-        .collect()
-}
-
-/// rmdir of the top-level cgroup `name` in every hierarchy (cgroup v1
-/// controllers, the unified tree); false while one is still busy.
-pub fn remove_cgroup(name: &str) -> bool {
-    let roots: Vec<PathBuf> = fs::read_dir("/sys/fs/cgroup")
-        .map(|d| d.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    let mut done = true;
-    for dir in roots
-        .iter()
-        .map(|r| r.join(name))
-        .chain([Path::new("/sys/fs/cgroup").join(name)])
-    {
-        match fs::remove_dir(&dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(_) => done = false,
-        }
-    }
-    done
 }
 
 /// Runs in the new namespaces, then execs the agent (so the child's pid
@@ -360,7 +306,6 @@ impl Agent {
             bus: format!("unix:path={}", s.join("bus.sock").display()),
             dir,
             child,
-            jobs: Default::default(),
         };
         agent.wait_until_on_the_bus();
         agent
@@ -509,21 +454,13 @@ impl Agent {
     /// `Execute <id> <command> <workdir> "" {}`: the pid on the host.
     #[track_caller]
     pub fn execute(&self, id: i32, command: &str) -> String {
-        let pid = self.ok("Execute", &[&id.to_string(), command, "/", "", "{}"]);
-        self.jobs.borrow_mut().push(pid.clone());
-        pid
+        self.ok("Execute", &[&id.to_string(), command, "/", "", "{}"])
     }
 
-    /// `Destroy`, once the agent has reaped every job Execute started.
-    /// Earlier, agent and LXC can wait for each other for ever: the agent
-    /// reaps jobs from its main loop, which Destroy blocks while LXC stops
-    /// the container, whose init waits for every process of its pid
-    /// namespace to be reaped (seen by `benches/agent.rs`).
+    /// `Destroy`, whatever its jobs are doing: the patched agent reaps them
+    /// itself first (`integration/softwarecontainer/agent/0010-*`).
     #[track_caller]
     pub fn destroy(&self, id: i32) {
-        for job in self.jobs.borrow_mut().drain(..) {
-            wait_reaped(&job);
-        }
         self.ok("Destroy", &[&id.to_string()]);
     }
 
@@ -569,15 +506,18 @@ impl Agent {
     }
 
     /// Stops and destroys any container left in the lxcpath, from inside
-    /// the agent's namespaces.
+    /// the agent's namespaces. Each stop is bounded: an agent that hung in
+    /// Destroy keeps its container's init from exiting (an unreaped job),
+    /// and `lxc-stop` then waits for as long as the agent lives; `Drop`
+    /// kills the agent and comes back.
     fn stop_containers(&self, pid: u32) {
         let pid = pid.to_string();
         let _ = Command::new("nsenter")
             .args(["--target", &pid, "--mount", "--net", "--", "sh", "-c"])
             .arg(
                 r#"for c in $(lxc-ls -P /var/lib/lxc 2>/dev/null); do
-                    lxc-stop -P /var/lib/lxc -n "$c" -k >/dev/null 2>&1 || true
-                    lxc-destroy -P /var/lib/lxc -n "$c" -f >/dev/null 2>&1 || true
+                    timeout 10 lxc-stop -P /var/lib/lxc -n "$c" -k >/dev/null 2>&1 || true
+                    timeout 10 lxc-destroy -P /var/lib/lxc -n "$c" -f >/dev/null 2>&1 || true
                 done"#,
             )
             .stdin(Stdio::null())
@@ -612,16 +552,12 @@ impl Drop for Agent {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        if let Some(d) = dbus.filter(|_| agent_alive) {
+            // What an agent that hung held back can stop now.
+            self.stop_containers(d as u32);
+        }
         if let Some(pid) = dbus.and_then(rustix::process::Pid::from_raw) {
             let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
-        }
-        // The agent is gone: its monitor cgroups are empty now.
-        let log = fs::read_to_string(self.scratch().join("lxc.log")).unwrap_or_default();
-        for name in leaked_monitor_cgroups(&log) {
-            let started = Instant::now();
-            while !remove_cgroup(&name) && started.elapsed() < Duration::from_secs(2) {
-                std::thread::sleep(Duration::from_millis(20));
-            }
         }
         if std::thread::panicking() {
             eprintln!("{}", self.logs());

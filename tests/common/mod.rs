@@ -14,6 +14,7 @@ pub mod guard;
 pub mod lxc;
 pub mod nosys;
 pub mod overlay;
+pub mod soak;
 pub mod softwarecontainer;
 pub mod stage;
 
@@ -38,7 +39,7 @@ pub mod code {
 
 /// The `--set`s that turn every `[security]` key off: the seed's container,
 /// which is also what an lxc2 profile gives.
-pub const SECURITY_OFF: [&str; 7] = [
+pub const SECURITY_OFF: [&str; 8] = [
     "container.idmap=[]",
     "security.cap-drop=[]",
     "security.seccomp=off",
@@ -46,6 +47,7 @@ pub const SECURITY_OFF: [&str; 7] = [
     "security.no-new-privs=false",
     "security.memory-max=max",
     "security.pids-max=max",
+    "security.cpu-max=max",
 ];
 
 /// Whether golden files are to be rewritten rather than checked: the one
