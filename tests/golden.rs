@@ -37,7 +37,7 @@ fn generated_matches_every_shipped_profile() {
 #[test]
 fn check_flag_is_clean_on_committed_output() {
     let mut cmd = scgen();
-    // As the README has it: `--check --profile profiles/*.toml`.
+    // As docs/internals.md has it: `--check --profile profiles/*.toml`.
     cmd.current_dir(root())
         .args(["gen", "--check", "--profile"]);
     for p in shipped_profiles() {
