@@ -38,7 +38,7 @@ pub const DROPIN_TEMPLATE: &str = "lxc-softwarecontainer.j2";
 pub const SECCOMP_TEMPLATE: &str = "seccomp.policy.j2";
 
 /// Everything a template sees. This struct is the documented contract for
-/// integrator templates (README, "Template variables").
+/// integrator templates (docs/internals.md, "Template variables").
 #[derive(Debug, Serialize)]
 pub struct Context<'a> {
     /// Profile name (file stem).
@@ -168,7 +168,7 @@ fn template_error(e: minijinja::Error, sources: &[Source]) -> Error {
     let (message, help) = match (e.kind(), &quoted) {
         (ErrorKind::UndefinedError, Some(q)) => (
             format!("template: `{q}` is undefined"),
-            "a template sees the variables README \"Template variables\" lists: profile, dialect, keys, prefix, container, mounts, network, security, scgen_bin, artifacts_dir".to_string(),
+            "a template sees the variables docs/internals.md \"Template variables\" lists: profile, dialect, keys, prefix, container, mounts, network, security, scgen_bin, artifacts_dir".to_string(),
         ),
         (ErrorKind::SyntaxError, _) => (
             format!("template syntax error{detail}"),
@@ -176,7 +176,7 @@ fn template_error(e: minijinja::Error, sources: &[Source]) -> Error {
         ),
         (kind, _) => (
             format!("template error: {kind}{detail}"),
-            "check the template against README \"Template variables\"".to_string(),
+            "check the template against docs/internals.md \"Template variables\"".to_string(),
         ),
     };
     let d = Diagnostic::new(message).help(help);

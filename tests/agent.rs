@@ -1,6 +1,6 @@
 //! SoftwareContainer's own agent, for real (issue 14): the fixture's
 //! SoftwareContainer is built once (`common::softwarecontainer`), scgen's
-//! artifacts are installed where the README says, and one real
+//! artifacts are installed where docs/softwarecontainer.md says, and one real
 //! `softwarecontainer-agent` per test, in its own mount and network
 //! namespaces with its own lxcpath and D-Bus daemon (`common::agent`), is
 //! driven with `gdbus call --system` through the documented flow:
@@ -32,7 +32,7 @@
 //! root's, mode 0700), and the file gateway's read-only remount of a file
 //! on a `nodev`/`nosuid` mount (EPERM: the kernel locks those flags on
 //! mounts propagated into the container's user namespace, and upstream's
-//! remount would clear them). README, "Privileges", has the table.
+//! remount would clear them). docs/security.md, "Privileges", has the table.
 
 mod common;
 
@@ -234,7 +234,7 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
     let s = a.scratch().to_path_buf();
     if idmap && profile == "overlay" {
         // The stage fills the skeleton as the container's root: its store
-        // belongs to the mapped root (README, "Overlay containers").
+        // belongs to the mapped root (docs/guide.md, "Overlay containers").
         let store = s.join("store");
         fs::create_dir(&store).unwrap();
         let root = Some(agent::MAPPED_ROOT);
@@ -270,7 +270,7 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
     // Without the write buffer the overlay profile's container is an
     // overlay on the test's store. With it the rootfs is the agent's own
     // overlay mount, which cannot be an upper dir: the stage makes it a
-    // plain `dir:` tree there and says so (README, "The write buffer").
+    // plain `dir:` tree there and says so (docs/softwarecontainer.md, "The write buffer").
     if profile == "overlay" && !write_buffer {
         assert!(
             config.contains(&format!("lxc.rootfs.path = overlay:{}/store/", s.display())),
@@ -306,7 +306,7 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
         // never initialises, so it can fail ("Could not mount tmpfs",
         // logged), and the buffer then is on the shared-mounts dir's
         // filesystem (the scratch dir's, not a tmpfs here). Which one
-        // happened is asserted (README, "The write buffer").
+        // happened is asserted (docs/softwarecontainer.md, "The write buffer").
         let tmpfs_failed = a
             .errors()
             .iter()
@@ -724,7 +724,7 @@ fn file_gateway_on_a_nodev_mount(idmap: bool, build: Build) {
             errors.iter().any(remount_failed),
             "not the read-only remount that failed: {errors:#?}"
         );
-        // After the failed gateway the agent refuses every Execute (README,
+        // After the failed gateway the agent refuses every Execute (docs/security.md,
         // "Id-mapped containers and the agent"): each first applies the
         // default capabilities, whose file gateway fails again.
         let why = format!("Could not set default capabilities on container {id}");

@@ -438,7 +438,7 @@ fn profiles_in(dir: &Path, names: &[&str]) {
     }
 }
 
-/// The CI gate as the README writes it: one `--profile` followed by a
+/// The CI gate as docs/cli.md and docs/internals.md write it: one `--profile` followed by a
 /// shell glob's many files. `--check` lists only what is stale, the diff,
 /// and one command that fixes all of it, which then does.
 #[test]

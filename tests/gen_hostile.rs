@@ -4,7 +4,7 @@
 //! that lead writes elsewhere, outputs replaced by symlinks, FIFOs and
 //! devices, and inputs large or deep enough to exhaust memory or stack.
 //!
-//! Every refusal must be a clean exit code (sysexits, see README "Exit
+//! Every refusal must be a clean exit code (sysexits, see docs/cli.md "Exit
 //! codes"), name the offending file, key or argument, give a hint, and
 //! write nothing: no artifact, no temp file, no depfile. Each test says
 //! which protection it pins and fails when that protection is removed.

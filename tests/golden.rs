@@ -37,7 +37,7 @@ fn generated_matches_every_shipped_profile() {
 #[test]
 fn check_flag_is_clean_on_committed_output() {
     let mut cmd = scgen();
-    // As the README has it: `--check --profile profiles/*.toml`.
+    // As docs/internals.md has it: `--check --profile profiles/*.toml`.
     cmd.current_dir(root())
         .args(["gen", "--check", "--profile"]);
     for p in shipped_profiles() {
@@ -164,15 +164,15 @@ fn every_man_page_matches_its_committed_file() {
     );
 }
 
-/// The README's exit-code table and scgen(1)'s EXIT STATUS (from
+/// The exit-code table of docs/cli.md and scgen(1)'s EXIT STATUS (from
 /// `exit::TABLE`) name the same codes.
 #[test]
-fn the_readme_names_every_exit_code() {
-    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-    let section = readme
+fn the_docs_name_every_exit_code() {
+    let cli = std::fs::read_to_string(root().join("docs/cli.md")).unwrap();
+    let section = cli
         .split_once("### Exit codes")
         .and_then(|(_, rest)| rest.split_once("\n#"))
-        .expect("README has an Exit codes section")
+        .expect("docs/cli.md has an Exit codes section")
         .0;
     let mut documented: Vec<u8> = section
         .lines()
@@ -181,5 +181,8 @@ fn the_readme_names_every_exit_code() {
     documented.sort_unstable();
     let mut codes: Vec<u8> = scgen::exit::TABLE.iter().map(|(c, _)| *c).collect();
     codes.sort_unstable();
-    assert_eq!(documented, codes, "README exit codes vs scgen::exit::TABLE");
+    assert_eq!(
+        documented, codes,
+        "docs/cli.md exit codes vs scgen::exit::TABLE"
+    );
 }

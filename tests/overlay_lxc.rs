@@ -150,7 +150,7 @@ fi
     // lxc-create also maps the caller (`65536 0 1`) while the template runs.
     assert!(out["map"].starts_with("uid-map 0 100000 65536"), "{out:?}");
     if out["boot"].starts_with("unsupported") {
-        // Say so in the test output; the README says which kernels do.
+        // Say so in the test output; docs/guide.md ("Kernels and LXC") says which kernels do.
         eprintln!(
             "NOTE: overlayfs in a user namespace did not boot here: {}",
             out["boot"]

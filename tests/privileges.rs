@@ -578,7 +578,7 @@ fn hostile_app_upstream_agent_profile() {
 /// The unpatched agent with its network gateway: apps also keep net_admin
 /// and net_raw, so class 4 stays open (the app may change the container's
 /// MTU and MAC, send raw frames and flush the agent's iptables rules, all
-/// in the container's own network namespace): what the README states the
+/// in the container's own network namespace): what docs/security.md states the
 /// upstream profile leaves open. Classes 1, 2, 3, 5 and 6 stay refused.
 #[test]
 fn hostile_app_upstream_agent_with_the_network_gateway() {

@@ -356,3 +356,152 @@ fn every_list_of_the_schema_appends_when_merged() {
         "src/profile/merge.rs LISTS against the schema's arrays"
     );
 }
+
+/// The keys docs/profile.md's reference table names, as `table.key`: a
+/// row's first cell is backticked keys (`` `install.bindir`, `install.datadir` ``),
+/// or `` `[[mounts]]` `` followed by that table's keys.
+fn documented_keys(text: &str) -> Vec<String> {
+    let section = text
+        .split_once("## Profile reference")
+        .and_then(|(_, rest)| rest.split("\n#").next())
+        .expect("docs/profile.md has a Profile reference section");
+    let mut keys = Vec::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let cell = row[1..].split(" | ").next().unwrap();
+        let mut table = None;
+        for word in cell.split('`').skip(1).step_by(2) {
+            match word.strip_prefix("[[").and_then(|w| w.strip_suffix("]]")) {
+                Some(t) => table = Some(t),
+                None => keys.push(match table {
+                    Some(t) => format!("{t}.{word}"),
+                    None => word.to_string(),
+                }),
+            }
+        }
+    }
+    keys
+}
+
+/// The profile reference is the schema's keys, each with a row: a key
+/// added to the profile and not documented fails here, and so does a row
+/// for a key the schema no longer has.
+#[test]
+fn the_profile_reference_documents_every_key_of_the_schema() {
+    let doc = fs::read_to_string(root().join("docs/profile.md")).unwrap();
+    let documented = documented_keys(&doc);
+    let schema = schema_keys();
+    let missing: Vec<&String> = schema.iter().filter(|k| !documented.contains(k)).collect();
+    assert!(
+        missing.is_empty(),
+        "docs/profile.md's reference table lacks {missing:?} (add a row: key, type, default, notes)"
+    );
+    let unknown: Vec<&String> = documented.iter().filter(|k| !schema.contains(k)).collect();
+    assert!(
+        unknown.is_empty(),
+        "docs/profile.md documents keys the schema lacks: {unknown:?}"
+    );
+}
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, each
+/// space a hyphen.
+fn slug(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// A Markdown text without its fenced code blocks (a `#` there is a shell
+/// comment, a `](` is code).
+fn prose(text: &str) -> Vec<&str> {
+    let mut fenced = false;
+    text.lines()
+        .filter(|l| {
+            if l.starts_with("```") {
+                fenced = !fenced;
+                return false;
+            }
+            !fenced && !l.starts_with("    ")
+        })
+        .collect()
+}
+
+/// The anchors of a Markdown file's headings; a repeated heading gets
+/// `-1`, `-2`, ... as on GitHub.
+fn anchors(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in prose(text) {
+        let Some(h) = line.strip_prefix('#') else {
+            continue;
+        };
+        let base = slug(h.trim_start_matches('#'));
+        let n = out
+            .iter()
+            .filter(|a| {
+                **a == base
+                    || a.strip_prefix(&format!("{base}-"))
+                        .is_some_and(|s| s.parse::<u32>().is_ok())
+            })
+            .count();
+        out.push(if n == 0 { base } else { format!("{base}-{n}") });
+    }
+    out
+}
+
+/// Every relative link of README.md and docs/*.md reaches a file, and
+/// every `#anchor` a heading of its target: moving a section must not
+/// leave a link behind.
+#[test]
+fn every_link_of_the_docs_resolves() {
+    let mut pages = vec![root().join("README.md")];
+    for e in fs::read_dir(root().join("docs")).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "md") {
+            pages.push(p);
+        }
+    }
+    assert!(pages.len() > 5, "docs/ lost its pages: {pages:?}");
+    let mut broken = Vec::new();
+    let mut count = 0;
+    for page in &pages {
+        let text = fs::read_to_string(page).unwrap();
+        let name = page.strip_prefix(root()).unwrap().display().to_string();
+        for line in prose(&text) {
+            let mut rest = line;
+            while let Some((_, after)) = rest.split_once("](") {
+                let Some((target, tail)) = after.split_once(')') else {
+                    break;
+                };
+                rest = tail;
+                if target.contains("://") || target.starts_with("mailto:") {
+                    continue;
+                }
+                count += 1;
+                let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+                let path = match file {
+                    "" => page.clone(),
+                    f => page.parent().unwrap().join(f),
+                };
+                if !path.exists() {
+                    broken.push(format!("{name}: {target}: no file {}", path.display()));
+                } else if !anchor.is_empty()
+                    && !anchors(&fs::read_to_string(&path).unwrap())
+                        .iter()
+                        .any(|a| a == anchor)
+                {
+                    broken.push(format!(
+                        "{name}: {target}: no heading with anchor #{anchor}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        count > 30,
+        "found only {count} links; is the parser still right?"
+    );
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}

@@ -43,7 +43,7 @@ const HEAD: &str = "\
 # fixed default (it is computed, or unset); its note says what applies.
 # Every profile starts from the built-in default, so delete what you keep
 # as it is: a profile then says only what differs. Lists add to the
-# inherited ones (README, \"Layers and lists\").
+# inherited ones (docs/guide.md, \"Layers and lists\").
 ";
 
 /// The text `scgen init` prints.

@@ -13,7 +13,7 @@ use crate::lxc::Dialect;
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 #[schemars(
     title = "scgen profile",
-    description = "A SoftwareContainer profile for scgen (see the README's profile reference)."
+    description = "A SoftwareContainer profile for scgen (see docs/profile.md, the profile reference)."
 )]
 pub struct RawProfile {
     /// Another profile this one builds on, relative to this file, or

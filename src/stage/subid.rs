@@ -48,7 +48,7 @@ pub(super) fn check(
                     m.host
                 ))
                 .with_help(format!(
-                    "add `root:{}:{}` to {file} (e.g. `usermod --add-sub{}ids {}-{last} root`), as the README's \"Id-mapped containers\" says; or make the container privileged with `container.idmap = []`",
+                    "add `root:{}:{}` to {file} (e.g. `usermod --add-sub{}ids {}-{last} root`), as docs/security.md \"Id-mapped containers and the agent\" says; or make the container privileged with `container.idmap = []`",
                     m.host,
                     m.range,
                     if kind == 'u' { "u" } else { "g" },

@@ -1,5 +1,5 @@
 //! One real `softwarecontainer-agent` per test, isolated, with scgen's
-//! artifacts installed as the README says, driven with `gdbus call
+//! artifacts installed as docs/softwarecontainer.md says, driven with `gdbus call
 //! --system` the way SoftwareContainer's getting-started scripts do.
 //!
 //! Isolation: the agent runs after `unshare --mount --net --propagation
@@ -24,7 +24,7 @@
 //! the config at `<sysconfdir>/softwarecontainer/softwarecontainer.conf`,
 //! the agent config and the service manifests. No `SCGEN` or
 //! `SCGEN_ARTIFACTS` override is set: the drop-in finds everything where
-//! the README puts it.
+//! docs/softwarecontainer.md puts it.
 //!
 //! The host side looks into the agent's mount namespace through
 //! `/proc/<agent>/root` and `/proc/<agent>/mountinfo`, so a write buffer on
@@ -175,7 +175,7 @@ impl Agent {
         }
         let prefix = install.prefix.clone();
 
-        // scgen gen with the agent's install dirs, as the README says.
+        // scgen gen with the agent's install dirs, as docs/softwarecontainer.md says.
         if !options.upstream {
             let mut gen = super::Gen::new()
                 .profile(super::root().join(format!("profiles/{}.toml", setup.profile)))

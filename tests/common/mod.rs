@@ -6,7 +6,7 @@
 //! One binary for all was considered: rebuilding the library and linking
 //! all 17 suites after a change to `src/` takes 5.3 s here (`cargo test
 //! --no-run`), so it would save a few seconds and lose per-suite runs,
-//! output and the `--test NAME` commands the README gives.
+//! output and the `--test NAME` commands docs/testing.md gives.
 #![allow(dead_code)]
 
 pub mod agent;
