@@ -146,30 +146,38 @@ pub fn provision(idmap: &[IdMap], root: &Path, check: bool) -> Result<Vec<Provis
     Ok(out)
 }
 
-/// Every other user's range, as `(user, start, end)`.
-fn others(text: &str) -> Vec<(String, u64, u64)> {
+/// Every line `WHO:START:COUNT`, as `(who, start, end)`.
+fn entries(text: &str) -> Vec<(String, u64, u64)> {
     text.lines()
         .filter_map(|l| {
             let mut f = l.trim().split(':');
             let (who, start, count) = (f.next()?, f.next()?, f.next()?);
             let start: u64 = start.parse().ok()?;
             let count: u64 = count.parse().ok()?;
-            (!matches!(who, "root" | "0")).then(|| (who.to_string(), start, start + count))
+            Some((who.to_string(), start, start + count))
         })
+        .collect()
+}
+
+fn is_root(who: &str) -> bool {
+    matches!(who, "root" | "0")
+}
+
+/// Every other user's range, as `(user, start, end)`.
+fn others(text: &str) -> Vec<(String, u64, u64)> {
+    entries(text)
+        .into_iter()
+        .filter(|(w, _, _)| !is_root(w))
         .collect()
 }
 
 /// The ranges of root's lines (`root:START:COUNT` or `0:START:COUNT`), as
 /// `(start, end)`.
 fn root_ranges(text: &str) -> Vec<(u64, u64)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut f = l.trim().split(':');
-            let (who, start, count) = (f.next()?, f.next()?, f.next()?);
-            let start: u64 = start.parse().ok()?;
-            let count: u64 = count.parse().ok()?;
-            matches!(who, "root" | "0").then_some((start, start + count))
-        })
+    entries(text)
+        .into_iter()
+        .filter(|(w, _, _)| is_root(w))
+        .map(|(_, s, e)| (s, e))
         .collect()
 }
 
