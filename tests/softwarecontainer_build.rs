@@ -278,9 +278,13 @@ fn patched_build_installs_scgens_template_and_config() {
 /// session bus that is not there: it reads its config while it starts, then
 /// fails to reach the bus (or is stopped by `timeout`).
 fn agent_lxc_config(inst: &sc::Install) -> Option<String> {
-    let script = "mount -t tmpfs scgen-test /tmp && mkdir -p /var/lib/lxc \
-        && mount -t tmpfs scgen-test /var/lib/lxc \
-        && exec timeout 10 \"$AGENT\" --session-bus";
+    // A scratch /tmp for the agent; an install that lives below /tmp (a
+    // checkout there) is bound back through a descriptor opened before.
+    let script = "exec 3<\"$PREFIX\" && mount -t tmpfs scgen-test /tmp \
+        && case \"$PREFIX\" in /tmp/*) mkdir -p \"$PREFIX\" \
+            && mount --bind /proc/self/fd/3 \"$PREFIX\";; esac \
+        && mkdir -p /var/lib/lxc && mount -t tmpfs scgen-test /var/lib/lxc \
+        && exec 3<&- && exec timeout 10 \"$AGENT\" --session-bus";
     let o = run(Command::new("unshare")
         .args([
             "--mount",
@@ -292,6 +296,7 @@ fn agent_lxc_config(inst: &sc::Install) -> Option<String> {
             script,
         ])
         .env("AGENT", inst.agent())
+        .env("PREFIX", &inst.prefix)
         .env("LD_LIBRARY_PATH", inst.prefix.join("lib"))
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent"));
     let log = format!(
