@@ -282,7 +282,7 @@ fn agent_lxc_config(inst: &sc::Install) -> Option<String> {
     // checkout there) is bound back through a descriptor opened before.
     let script = "exec 3<\"$PREFIX\" && mount -t tmpfs scgen-test /tmp \
         && case \"$PREFIX\" in /tmp/*) mkdir -p \"$PREFIX\" \
-            && mount --bind /proc/self/fd/3 \"$PREFIX\";; esac \
+            && mount --no-canonicalize --bind /proc/self/fd/3 \"$PREFIX\";; esac \
         && mkdir -p /var/lib/lxc && mount -t tmpfs scgen-test /var/lib/lxc \
         && exec 3<&- && exec timeout 10 \"$AGENT\" --session-bus";
     let o = run(Command::new("unshare")
