@@ -278,8 +278,9 @@ fn patched_build_installs_scgens_template_and_config() {
 /// session bus that is not there: it reads its config while it starts, then
 /// fails to reach the bus (or is stopped by `timeout`).
 fn agent_lxc_config(inst: &sc::Install) -> Option<String> {
-    // A scratch /tmp for the agent; an install that lives below /tmp (a
-    // checkout there) is bound back through a descriptor opened before.
+    // A scratch /tmp for the agent; the build cache (the agent and the
+    // ivi-logging it links), when it lives below /tmp (a checkout there), is
+    // bound back through a descriptor opened before.
     let script = "exec 3<\"$PREFIX\" && mount -t tmpfs scgen-test /tmp \
         && case \"$PREFIX\" in /tmp/*) mkdir -p \"$PREFIX\" \
             && mount --no-canonicalize --bind /proc/self/fd/3 \"$PREFIX\";; esac \
@@ -296,7 +297,13 @@ fn agent_lxc_config(inst: &sc::Install) -> Option<String> {
             script,
         ])
         .env("AGENT", inst.agent())
-        .env("PREFIX", &inst.prefix)
+        .env(
+            "PREFIX",
+            inst.prefix
+                .parent()
+                .and_then(Path::parent)
+                .expect("the build cache"),
+        )
         .env("LD_LIBRARY_PATH", inst.prefix.join("lib"))
         .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent"));
     let log = format!(
