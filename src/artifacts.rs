@@ -37,6 +37,7 @@ pub fn stage_spec(p: &Profile) -> StageSpec {
             _ => None,
         },
         idmap: p.container.idmap.clone(),
+        disk_max: p.security.disk_max,
     }
 }
 

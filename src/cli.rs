@@ -16,6 +16,8 @@ mod profile;
 mod skeletons;
 mod target;
 
+pub use target::{MountWritesArgs, SubidsArgs, VerifyArgs};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "scgen",
@@ -57,6 +59,15 @@ pub enum Command {
         after_help = "Examples:\n  scgen subids --artifacts /usr/local/share/softwarecontainer/scgen\n  scgen subids --artifacts out --root \"$D\"      # an image's root, at build time\n  scgen subids --artifacts out --check        # exit 67 if root lacks them"
     )]
     Subids(SubidsArgs),
+    /// LXC's pre-mount hook for `security.disk-max`, named in the container
+    /// config by `scgen stage`: mounts a tmpfs of --size bytes on DIR in the
+    /// container's mount namespace, with the overlay's upper dir in it, so
+    /// that what the container writes stays within the bound. Refuses to
+    /// run as anything but a pre-mount hook.
+    #[command(
+        after_help = "Example (a container config line; LXC appends NAME lxc pre-mount):\n  lxc.hook.pre-mount = /usr/bin/scgen mount-writes --size 104857600 /var/lib/lxc/SC-1/writes"
+    )]
+    MountWrites(MountWritesArgs),
     /// Check a container's tree, or a skeleton, against the artifacts'
     /// rootfs.mtree: what is missing, extra or changed (type, mode, owner,
     /// link target, size, sha256 digest). Exit 3 if anything differs.
@@ -171,37 +182,6 @@ pub struct StageArgs {
 }
 
 #[derive(Debug, clap::Args)]
-pub struct SubidsArgs {
-    /// Directory of the artifacts (holding SHA256SUMS); their stage.toml
-    /// names the id map.
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: PathBuf,
-    /// The root filesystem whose /etc/subuid and /etc/subgid to change.
-    #[arg(long, value_name = "DIR", default_value = "/")]
-    pub root: PathBuf,
-    /// Change nothing; exit 67 if root lacks a range.
-    #[arg(long)]
-    pub check: bool,
-}
-
-#[derive(Debug, clap::Args)]
-pub struct VerifyArgs {
-    /// Directory of the installed artifacts (holding SHA256SUMS).
-    #[arg(long, value_name = "DIR")]
-    pub artifacts: PathBuf,
-    /// Host ids every entry should have [default: the container root's
-    /// under the config's lxc.idmap, else 0:0].
-    #[arg(long, value_name = "UID:GID")]
-    pub owner: Option<String>,
-    /// How to report: lines in mtree's terms, or one JSON object.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
-    /// A container directory or skeleton (its rootfs/ is checked), or a rootfs.
-    #[arg(value_name = "TREE", value_hint = clap::ValueHint::DirPath)]
-    pub tree: PathBuf,
-}
-
-#[derive(Debug, clap::Args)]
 pub struct SkeletonsArgs {
     /// The skeleton store (the profile's `container.skeleton-store`); it
     /// must exist. Before or after the subcommand.
@@ -294,6 +274,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Skeletons(args) => skeletons::run(args),
         Command::Subids(args) => target::subids(args),
         Command::Verify(args) => target::verify(args),
+        Command::MountWrites(args) => target::mount_writes(args),
         Command::Schema => print(&crate::profile::schema()),
         Command::Init => print(&crate::profile::init()),
         Command::Profile {

@@ -110,6 +110,11 @@ pub struct StageSpec {
     /// that root holds those subordinate ids where LXC needs them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub idmap: Vec<IdMap>,
+    /// `security.disk-max` in bytes: the container's writes go to a tmpfs
+    /// of this size (the stage names it in the config); unset: to the
+    /// host's disk.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_max: Option<u64>,
 }
 
 impl StageSpec {

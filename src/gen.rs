@@ -218,7 +218,7 @@ fn shell_word(s: &str) -> String {
             .all(|b| b.is_ascii_alphanumeric() || b"_./=:,+-@%".contains(&b));
     match plain {
         true => s.to_string(),
-        false => crate::render::sh_quote(s),
+        false => crate::lxc::sh_quote(s),
     }
 }
 

@@ -40,6 +40,9 @@ pub struct Keys {
     pub cgroup2: &'static str,
     /// The prefix of a cgroup v1 controller key.
     pub cgroup: &'static str,
+    /// The hook run in the container's mount namespace before its rootfs
+    /// is mounted.
+    pub hook_pre_mount: &'static str,
 }
 
 /// LXC 3.0 renamed these keys (lxc-update-config's table).
@@ -62,6 +65,7 @@ const LXC3: Keys = Keys {
     idmap: "lxc.idmap",
     cgroup2: "lxc.cgroup2.",
     cgroup: "lxc.cgroup.",
+    hook_pre_mount: "lxc.hook.pre-mount",
 };
 
 const LXC2: Keys = Keys {
@@ -83,6 +87,7 @@ const LXC2: Keys = Keys {
     idmap: "lxc.id_map",
     cgroup2: "lxc.cgroup.",
     cgroup: "lxc.cgroup.",
+    hook_pre_mount: "lxc.hook.pre-mount",
 };
 
 impl Dialect {
@@ -110,12 +115,42 @@ impl Dialect {
     }
 }
 
-/// The LXC 3+ rootfs value of an overlay: `lower` read-only below, the
-/// container's own `upper` dir on top. LXC puts overlayfs's work dir
-/// beside the upper dir (`olwork`). Neither path may hold `:` (checked by
-/// the callers).
-pub fn overlay_rootfs(lower: &str, upper: &str) -> String {
-    format!("overlay:{lower}:{upper}")
+/// The LXC 3+ rootfs value of an overlay: `lowers` read-only below, the
+/// first on top, and the container's own `upper` dir over them all. LXC
+/// takes the last `:/` as the start of the upper dir and puts overlayfs's
+/// work dir beside it. No path may hold `:` (checked by the callers).
+pub fn overlay_rootfs(lowers: &[&str], upper: &str) -> String {
+    format!("overlay:{}:{upper}", lowers.join(":"))
+}
+
+/// A hook's value: LXC runs `exec <value> NAME SECTION TYPE` through
+/// `/bin/sh -c`, so a word with anything but `[A-Za-z0-9/._=+:@%,-]` is
+/// quoted for the shell. LXC's config parser drops one pair of matching
+/// quotes around a whole value (`parse_line` in confile.c): a value that
+/// would begin and end with the same quote gets one more pair around it.
+pub fn hook_command(words: &[&str]) -> String {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/._=+:@%,-".contains(&b))
+    };
+    let value = words
+        .iter()
+        .map(|w| match plain(w) {
+            true => w.to_string(),
+            false => sh_quote(w),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    match (value.chars().next(), value.chars().last()) {
+        (Some(a), Some(b)) if a == b && matches!(a, '\'' | '"') => format!("\"{value}\""),
+        _ => value,
+    }
+}
+
+/// `s` as one shell word, whatever it holds.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// LXC's mount tunnel: the `lxc.mount.auto` token that binds `host` on
@@ -210,6 +245,25 @@ pub fn mount_entry(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sh_quote_survives_quotes_and_dollars() {
+        assert_eq!(sh_quote("/a b/$x'y"), "'/a b/$x'\\''y'");
+        assert_eq!(
+            hook_command(&["/usr/bin/scgen", "a-b", "/c/w"]),
+            "/usr/bin/scgen a-b /c/w"
+        );
+        assert_eq!(hook_command(&["/s g", "x"]), "'/s g' x");
+        assert_eq!(hook_command(&["/s g", "$x"]), "\"'/s g' '$x'\"");
+    }
+
+    #[test]
+    fn overlay_lowers_stack_first_on_top() {
+        assert_eq!(
+            overlay_rootfs(&["/c/rootfs", "/s/k"], "/c/w/upper"),
+            "overlay:/c/rootfs:/s/k:/c/w/upper"
+        );
+    }
 
     #[test]
     fn fstab_escapes_what_getmntent_decodes() {

@@ -102,7 +102,7 @@ pub fn render(profile: &Profile, overrides: Option<&Path>) -> Result<Rendered> {
             .expect("the default delimiters are valid"),
     );
     env.add_filter("fstab", |s: String| lxc::fstab_escape(&s));
-    env.add_filter("sh_quote", |s: String| sh_quote(&s));
+    env.add_filter("sh_quote", |s: String| crate::lxc::sh_quote(&s));
     // The directory itself too: adding an override there changes its mtime,
     // which a depfile then turns into a regeneration.
     let mut inputs: Vec<PathBuf> = overrides.map(Path::to_path_buf).into_iter().collect();
@@ -241,18 +241,9 @@ fn check_conf(conf: &str) -> Result<()> {
 }
 
 /// Quotes a string for POSIX sh: single quotes, with `'` spelled `'\''`.
-pub(crate) fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sh_quote_survives_quotes_and_dollars() {
-        assert_eq!(sh_quote("/a b/$x'y"), "'/a b/$x'\\''y'");
-    }
 
     #[test]
     fn conf_guard_rejects_stray_lines() {

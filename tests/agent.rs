@@ -271,10 +271,20 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
     // overlay on the test's store. With it the rootfs is the agent's own
     // overlay mount, which cannot be an upper dir: the stage makes it a
     // plain `dir:` tree there and says so (docs/softwarecontainer.md, "The write buffer").
-    if profile == "overlay" && !write_buffer {
+    // Without the write buffer the rootfs is bounded (`security.disk-max`):
+    // the container's own dir over the skeleton, under the tmpfs's upper.
+    if !write_buffer {
+        let want = match profile {
+            "overlay" => format!(
+                "lxc.rootfs.path = overlay:/var/lib/lxc/SC-{id}/rootfs:{}/store/",
+                s.display()
+            ),
+            _ => format!("lxc.rootfs.path = overlay:/var/lib/lxc/SC-{id}/rootfs:/var/lib/lxc/SC-{id}/writes/upper"),
+        };
+        assert!(config.contains(&want), "not {want}:\n{config}");
         assert!(
-            config.contains(&format!("lxc.rootfs.path = overlay:{}/store/", s.display())),
-            "not an overlay on the test's skeleton store:\n{config}"
+            config.contains("lxc.hook.pre-mount = "),
+            "no hook for the bound:\n{config}"
         );
     }
     if profile == "overlay" && write_buffer {

@@ -98,9 +98,18 @@ fn rootfs_line(container: &Path) -> String {
         .to_string()
 }
 
+/// The skeleton's tree a container's rootfs line names (its bottom lower).
+fn skeleton_of(container: &Path) -> String {
+    let line = rootfs_line(container);
+    scgen::stage::skeletons::overlay_lower(&line)
+        .unwrap_or_else(|| panic!("no overlay lower in {line}"))
+        .to_string()
+}
+
 /// Pins: the first stage fills one skeleton; later containers cost at most
-/// 12 entries (container dir, config, upper dir, etc, machine-id,
-/// resolv.conf) and point their config at that same skeleton.
+/// 14 entries (container dir, config, upper dir, etc, machine-id,
+/// resolv.conf, the writes dir and its upper) and point their config at
+/// that same skeleton, below their own dir and over the bound's upper dir.
 #[test]
 fn containers_share_one_skeleton_and_cost_a_handful_of_entries() {
     let env = Env::new();
@@ -118,19 +127,16 @@ fn containers_share_one_skeleton_and_cost_a_handful_of_entries() {
     assert_eq!(listing(&skel), before, "the skeleton was written again");
     let c2 = env.path().join("c2");
     let n = count(&c2);
-    assert!(n <= 12, "{n} entries in a container dir: {second}");
+    assert!(n <= 14, "{n} entries in a container dir: {second}");
     assert_eq!(
         rootfs_line(&c2),
         format!(
-            "lxc.rootfs.path = overlay:{}/rootfs:{}/rootfs",
+            "lxc.rootfs.path = overlay:{c}/rootfs:{}/rootfs:{c}/writes/upper",
             skel.display(),
-            c2.display()
+            c = c2.display()
         )
     );
-    assert_eq!(
-        rootfs_line(&env.path().join("c1")).split(':').nth(1),
-        rootfs_line(&c2).split(':').nth(1)
-    );
+    assert_eq!(skeleton_of(&env.path().join("c1")), skeleton_of(&c2));
     let id1 = fs::read_to_string(env.path().join("c1/rootfs/etc/machine-id")).unwrap();
     let id2 = fs::read_to_string(c2.join("rootfs/etc/machine-id")).unwrap();
     assert_ne!(id1, id2);
@@ -189,14 +195,9 @@ fn concurrent_first_stages_publish_exactly_one_skeleton() {
     }
     let all: Vec<_> = fs::read_dir(env.store()).unwrap().collect();
     assert_eq!(all.len(), 1, "temp dirs left or several skeletons: {all:?}");
-    let lower = rootfs_line(&env.path().join("c0"));
+    let lower = skeleton_of(&env.path().join("c0"));
     for i in 1..8 {
-        assert_eq!(
-            rootfs_line(&env.path().join(format!("c{i}")))
-                .split(':')
-                .nth(1),
-            lower.split(':').nth(1)
-        );
+        assert_eq!(skeleton_of(&env.path().join(format!("c{i}"))), lower);
     }
     let list = ok(&env.skeletons(&["list", "--lxcpath", env.path().to_str().unwrap()]));
     assert!(list.contains(" ok; used by "), "{list}");
@@ -220,13 +221,7 @@ fn another_busybox_gets_its_own_skeleton() {
     fs::write(&bb, text).unwrap();
     ok(&env.stage("c2"));
     assert_eq!(env.published().len(), 2);
-    let lower = |c: &str| {
-        rootfs_line(&env.path().join(c))
-            .split(':')
-            .nth(1)
-            .unwrap()
-            .to_string()
-    };
+    let lower = |c: &str| skeleton_of(&env.path().join(c));
     assert_ne!(lower("c1"), lower("c2"));
     assert!(Path::new(&lower("c2"))
         .join("bin/vi")
@@ -348,11 +343,7 @@ fn prune_keeps_what_is_in_use_and_removes_the_rest() {
     .unwrap();
     ok(&env.stage("lxc/new"));
     assert_eq!(env.published().len(), 2);
-    let used = rootfs_line(&lxc.join("new"))
-        .split(':')
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let used = skeleton_of(&lxc.join("new"));
     // `new` names its skeleton through a symlink to the store.
     std::os::unix::fs::symlink(env.store(), env.path().join("alias")).unwrap();
     let config = fs::read_to_string(lxc.join("new/config")).unwrap();

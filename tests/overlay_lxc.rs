@@ -15,9 +15,10 @@ use std::collections::BTreeMap;
 
 /// After `common::lxc::PRELUDE`: the overlay profile generated with the
 /// store in the scenario's temp dir (and `$IDMAP`, the test's
-/// `container.idmap`), and a `create` that takes a config.
+/// `container.idmap`, and `$DISK_MAX`, its `security.disk-max`), and a
+/// `create` that takes a config.
 const EXTRA: &str = r#"
-"$SCGEN" gen --profile "$PROFILE" --out "$P/art" --set "container.skeleton-store=$P/store" --set "container.idmap=$IDMAP" >/dev/null
+"$SCGEN" gen --profile "$PROFILE" --out "$P/art" --set "container.skeleton-store=$P/store" --set "container.idmap=$IDMAP" --set "security.disk-max=$DISK_MAX" >/dev/null
 ART=$P/art
 export SCGEN_ARTIFACTS=$ART
 create() {
@@ -25,13 +26,15 @@ create() {
 }
 "#;
 
-/// `idmap`: the `container.idmap` value, `[]` (privileged) or the default's.
-fn scenario(idmap: &str, script: &str) -> BTreeMap<String, String> {
+/// `idmap`: the `container.idmap` value, `[]` (privileged) or the default's;
+/// `disk_max`: `security.disk-max`.
+fn scenario(idmap: &str, disk_max: &str, script: &str) -> BTreeMap<String, String> {
     let o = run(std::process::Command::new("unshare")
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
         .arg(format!("{}\n{EXTRA}\n{script}", common::lxc::PRELUDE))
         .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
         .env("IDMAP", idmap)
+        .env("DISK_MAX", disk_max)
         .env("PROFILE", root().join("profiles/overlay.toml")));
     common::lxc::key_values(&o)
 }
@@ -45,8 +48,12 @@ fn two_overlay_containers_boot_on_one_skeleton() {
     }
     // Privileged (`container.idmap = []`): the store and skeleton are
     // root's, so `skeletons list` and `prune` run on them as on a host.
+    // Unbounded (`disk-max = "max"`): a container's writes land in its
+    // upper dir on the host and outlive each `lxc-execute`, as checked
+    // here; the bound's tmpfs is tests/bounds.rs's.
     let out = scenario(
         "[]",
+        "max",
         r#"
 create o1
 create o2
@@ -126,6 +133,7 @@ fn user_namespaced_overlay_container_gets_its_own_skeleton() {
     // The lxc3 default map; the prelude gives root its subordinate ids.
     let out = scenario(
         r#"["u 0 100000 65536", "g 0 100000 65536"]"#,
+        "100M",
         r#"
 chmod 0777 "$P/gw"
 install -d -o 100000 -g 100000 -m 755 "$P/store"

@@ -94,7 +94,8 @@ fn stage_refuses_targets_it_cannot_write_into_a_config() {
 }
 
 /// A space in the container path ends up in `lxc.rootfs.path` verbatim (it
-/// is not an fstab field) and in the mount entries fstab-escaped. The
+/// is not an fstab field), in the mount entries fstab-escaped, and in the
+/// pre-mount hook shell-quoted. The
 /// gateway dir is bound as LXC's mount tunnel by default, whose token
 /// cannot hold a space: refused before anything is written, with the way
 /// out; with `gateways.slave = false` it is an escaped bind like the rest.
@@ -132,7 +133,15 @@ fn stage_escapes_spaces_in_mount_sources() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let config = std::fs::read_to_string(c.join("config")).unwrap();
     assert!(
-        config.contains(&format!("lxc.rootfs.path = dir:{}/rootfs\n", c.display())),
+        config.contains(&format!(
+            "lxc.rootfs.path = overlay:{c}/rootfs:{c}/writes/upper\n",
+            c = c.display()
+        )),
+        "{config}"
+    );
+    // The hook's shell word for the writes dir: quoted, space and all.
+    assert!(
+        config.contains(&format!(" '{}/writes'\n", c.display())),
         "{config}"
     );
     let escaped = gw.display().to_string().replace(' ', "\\040");

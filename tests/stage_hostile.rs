@@ -1163,7 +1163,10 @@ fn concurrent_stages_for_different_containers() {
             assert_eq!(tree(&dir.join("rootfs"), false), reference, "{n}");
             let config = read(&dir.join("config"));
             assert_eq!(rootfs_lines(&config), 1);
-            assert!(config.contains(&format!("dir:{}/rootfs", dir.display())));
+            assert!(config.contains(&format!(
+                "overlay:{d}/rootfs:{d}/writes/upper",
+                d = dir.display()
+            )));
             no_temp_files(&dir);
         }
         assert_ne!(
@@ -1216,7 +1219,11 @@ fn lxc_calling_convention_and_unknown_arguments() {
         );
         let config = read(&p.join("config"));
         assert!(
-            config.contains(&format!("lxc.rootfs.path = dir:{}\n", r.display())),
+            config.contains(&format!(
+                "lxc.rootfs.path = overlay:{}:{}/writes/upper\n",
+                r.display(),
+                p.display()
+            )),
             "{config}"
         );
         assert_eq!(rootfs_lines(&config), 1);

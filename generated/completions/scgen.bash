@@ -31,6 +31,9 @@ _scgen() {
             scgen,man)
                 cmd="scgen__subcmd__man"
                 ;;
+            scgen,mount-writes)
+                cmd="scgen__subcmd__mount__subcmd__writes"
+                ;;
             scgen,profile)
                 cmd="scgen__subcmd__profile"
                 ;;
@@ -63,6 +66,9 @@ _scgen() {
                 ;;
             scgen__subcmd__help,man)
                 cmd="scgen__subcmd__help__subcmd__man"
+                ;;
+            scgen__subcmd__help,mount-writes)
+                cmd="scgen__subcmd__help__subcmd__mount__subcmd__writes"
                 ;;
             scgen__subcmd__help,profile)
                 cmd="scgen__subcmd__help__subcmd__profile"
@@ -128,7 +134,7 @@ _scgen() {
 
     case "${cmd}" in
         scgen)
-            opts="-h -V --help --version gen stage skeletons subids verify profile init schema completions man help"
+            opts="-h -V --help --version gen stage skeletons subids mount-writes verify profile init schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -194,7 +200,7 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help)
-            opts="gen stage skeletons subids verify profile init schema completions man help"
+            opts="gen stage skeletons subids mount-writes verify profile init schema completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -264,6 +270,20 @@ _scgen() {
             return 0
             ;;
         scgen__subcmd__help__subcmd__man)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__help__subcmd__mount__subcmd__writes)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -424,6 +444,24 @@ _scgen() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        scgen__subcmd__mount__subcmd__writes)
+            opts="-h --size --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

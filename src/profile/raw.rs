@@ -217,6 +217,15 @@ pub struct RawSecurity {
     /// cgroup2 memory.max of the container, e.g. "512M"; "max" for none.
     /// Default "512M", so one runaway app cannot take the device's memory.
     pub memory_max: Option<RawLimit>,
+    /// The most a container may write into its root filesystem, e.g.
+    /// "100M"; "max" for no bound. The writes go to a tmpfs of this size,
+    /// mounted in the container's own mount namespace as its rootfs's
+    /// overlay upper dir, never to the host's disk; its pages count
+    /// against memory-max, and the container loses them when it stops (a
+    /// SoftwareContainer container lives from Create to Destroy). Default
+    /// "100M", the agent's own write buffer size: an app cannot fill the
+    /// host's disk. "max": the writes go to the host's disk, unbounded.
+    pub disk_max: Option<RawLimit>,
     /// cgroup2 pids.max of the container: a number, or "max" for none.
     /// Default 1024, so a fork bomb stops there.
     pub pids_max: Option<RawLimit>,

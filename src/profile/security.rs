@@ -186,6 +186,9 @@ pub struct Security {
     pub devices: Vec<DeviceRule>,
     pub no_new_privs: bool,
     pub memory_max: Option<Limit>,
+    /// `disk-max` in bytes: the size of the tmpfs that takes the
+    /// container's writes; `None`: they go to the host's disk.
+    pub disk_max: Option<u64>,
     pub pids_max: Option<Limit>,
     /// `cpu-max` as the quota in microseconds per `CPU_PERIOD_US`.
     pub cpu_quota_us: Option<u64>,
@@ -308,6 +311,17 @@ pub(super) fn check(
             raw.memory_max.map(|l| l.text()),
             "512M",
         )?,
+        disk_max: limit("security.disk-max", raw.disk_max.map(|l| l.text()), "100M")?
+            .map(|l| {
+                l.bytes().ok_or_else(|| {
+                    Problem::new(
+                        "security.disk-max",
+                        format!("`{l}` is more bytes than a tmpfs can say"),
+                        Some("a size such as `100M` or `2G`, or `max` for no bound"),
+                    )
+                })
+            })
+            .transpose()?,
         pids_max: limit("security.pids-max", raw.pids_max.map(|l| l.text()), "1024")?,
         cpu_quota_us: parse(
             "security.cpu-max",
@@ -336,6 +350,7 @@ fn lxc2(raw: &RawSecurity) -> Result<(), Problem> {
         ("devices", raw.devices.is_some()),
         ("no-new-privs", raw.no_new_privs.is_some()),
         ("memory-max", raw.memory_max.is_some()),
+        ("disk-max", raw.disk_max.is_some()),
         ("pids-max", raw.pids_max.is_some()),
         ("cpu-max", raw.cpu_max.is_some()),
         ("io-max", raw.io_max.is_some()),

@@ -14,6 +14,7 @@ use crate::lxc;
 use super::beneath::{plain, read_plain, replace};
 use super::host::{config_path, Tools};
 use super::skeletons::MARKER;
+use super::writes::Writes;
 
 /// Markers around the lines the stage owns in the container config, so a
 /// second run replaces them instead of appending again.
@@ -21,11 +22,13 @@ const BEGIN: &str = "# >>> scgen stage: host-dependent lines, rewritten by every
 const END: &str = "# <<< scgen stage";
 
 /// The host-dependent config lines, in the profile's dialect. With an
-/// overlay `lower` dir, the rootfs is the upper dir on top of it.
+/// overlay `lower` dir, the rootfs is the upper dir on top of it; with a
+/// bound on `writes`, both are read-only below the bound's upper dir.
 pub(super) fn lines(
     spec: &StageSpec,
     rootfs: &Path,
     lower: Option<&str>,
+    writes: Option<&Writes>,
     tools: &Tools,
     gateway: Option<&str>,
 ) -> Result<Vec<String>> {
@@ -39,15 +42,16 @@ pub(super) fn lines(
             ))
         })
     };
+    let value = match (lower, writes) {
+        (None, None) => d.rootfs_value(&rootfs),
+        (Some(lower), None) => lxc::overlay_rootfs(&[lower], &rootfs),
+        (lower, Some(w)) => {
+            let lowers: Vec<&str> = std::iter::once(rootfs.as_str()).chain(lower).collect();
+            lxc::overlay_rootfs(&lowers, &w.upper())
+        }
+    };
     let mut lines = vec![
-        match lower {
-            Some(lower) => format!(
-                "{} = {}",
-                d.keys().rootfs,
-                lxc::overlay_rootfs(lower, &rootfs)
-            ),
-            None => format!("{} = {}", d.keys().rootfs, d.rootfs_value(&rootfs)),
-        },
+        format!("{} = {value}", d.keys().rootfs),
         bind(spec.prefix.as_str(), spec.prefix.relative(), "ro,bind")?,
         bind(&tools.busybox, BUSYBOX, "ro,bind")?,
     ];
@@ -56,6 +60,9 @@ pub(super) fn lines(
     }
     if let Some(iptables) = &tools.iptables {
         lines.push(bind(iptables, IPTABLES, "ro,bind")?);
+    }
+    if let Some(w) = writes {
+        lines.push(w.hook_line(d));
     }
     if let Some(policy) = &tools.seccomp {
         lines.push(format!("{} = {policy}", d.keys().seccomp));

@@ -35,11 +35,13 @@ mod tarball;
 mod tree;
 mod upperfs;
 mod walk;
+pub mod writes;
 
 use beneath::Root;
 use host::{BusyboxList, Tools};
 use overlay::Overlay;
 use shared_bin::SharedBin;
+use writes::Writes;
 
 /// What the caller asked for: the command line of `scgen stage`.
 #[derive(Debug, Clone, Default)]
@@ -150,10 +152,19 @@ pub fn stage(opts: &Options) -> Result<Report> {
         overlay::open_dirs(&entries)?;
     }
     let lower = overlay.as_ref().map(Overlay::lower);
+    // The bound on writes, unless the rootfs is a mount of its own (the
+    // agent's write buffer, a tmpfs of the agent's size): the writes go
+    // where whoever mounted it chose.
+    let mounted = upperfs::mounted(&container, &rootfs);
+    let writes = match (spec.disk_max, &mounted) {
+        (Some(size), None) => Some(Writes::plan(&container, &rootfs, size)?),
+        _ => None,
+    };
     let lines = config::lines(
         spec,
         &rootfs,
         lower.as_deref(),
+        writes.as_ref(),
         &tools,
         gateway_dir.as_ref().map(|g| g.path.as_str()),
     )?;
@@ -162,6 +173,12 @@ pub fn stage(opts: &Options) -> Result<Report> {
     let exempt: Vec<&str> = spec.shared_bin.iter().map(|d| d.as_str()).collect();
     binds::check(kept.iter().chain(&lines).map(String::as_str), &exempt)?;
     let mut notes: Vec<String> = note.into_iter().collect();
+    if let (Some(_), Some(fs)) = (spec.disk_max, &mounted) {
+        notes.push(format!(
+            "rootfs {} is a mount point ({fs}): the container writes into it, and security.disk-max adds no bound of its own",
+            rootfs.display()
+        ));
+    }
     if gateway_dir.is_none() {
         notes.push(
             "no gateway dir: the container gets no /gateways mount, and SoftwareContainer's gateways cannot reach it; give --gateway-dir or $GATEWAY_DIR, or set `gateways.dir` in the profile"
@@ -193,6 +210,9 @@ pub fn stage(opts: &Options) -> Result<Report> {
             skeleton_created = o.ensure(&entries, &links)?;
             o.upper(&mut root)?;
         }
+    }
+    if let Some(w) = &writes {
+        w.make()?;
     }
     machine_id(&mut root)?;
     let resolv = opts

@@ -377,8 +377,9 @@ fn read_config(dir: &OwnedFd, rel: &str) -> std::result::Result<Option<String>, 
         .map_err(|_| "is not UTF-8".into())
 }
 
-/// The lower dir of the last `lxc.rootfs.path` (the one LXC uses) when it
-/// is an overlay: `overlay:<lower>:<upper>`.
+/// The bottom lower dir of the last `lxc.rootfs.path` (the one LXC uses)
+/// when it is an overlay: `overlay:<lower>:<upper>`, or with a bound on
+/// writes `overlay:<container's dir>:<lower>:<upper>`.
 pub fn overlay_lower(config: &str) -> Option<&str> {
     let value = config
         .lines()
@@ -389,7 +390,8 @@ pub fn overlay_lower(config: &str) -> Option<&str> {
     let rest = value
         .strip_prefix("overlay:")
         .or_else(|| value.strip_prefix("overlayfs:"))?;
-    rest.split_once(':').map(|(lower, _)| lower)
+    rest.rsplit_once(':')
+        .and_then(|(lowers, _)| lowers.rsplit(':').next())
 }
 
 #[cfg(test)]
@@ -401,6 +403,8 @@ mod tests {
         let conf =
             "lxc.rootfs.path = dir:/c/rootfs\nlxc.rootfs.path = overlay:/s/x/rootfs:/c/rootfs\n";
         assert_eq!(overlay_lower(conf), Some("/s/x/rootfs"));
+        let bounded = "lxc.rootfs.path = overlay:/c/rootfs:/s/x/rootfs:/c/writes/upper\n";
+        assert_eq!(overlay_lower(bounded), Some("/s/x/rootfs"));
         assert_eq!(overlay_lower("lxc.rootfs.path = dir:/c/rootfs\n"), None);
         assert_eq!(
             overlay_lower("lxc.rootfs.path = overlay:/a:/b\nlxc.rootfs.path = dir:/r\n"),

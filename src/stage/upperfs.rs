@@ -70,19 +70,26 @@ fn mount_id(path: &Path) -> Option<u64> {
     .map(|s| s.stx_mnt_id)
 }
 
+/// The filesystem mounted on `rootfs` (in the container dir `container`),
+/// if it is a mount point: the agent's write buffer, or a mount of the
+/// integrator's. Whoever mounted it chose where the container's writes go.
+pub(super) fn mounted(container: &Path, rootfs: &Path) -> Option<String> {
+    let parent = rootfs.parent().unwrap_or(container);
+    match (mount_id(rootfs), mount_id(parent)) {
+        (Some(r), Some(p)) if r != p => Some(match fs_of(rootfs) {
+            Some((_, Some(n))) => n.to_string(),
+            Some((m, None)) => format!("filesystem 0x{m:x}"),
+            None => "filesystem".to_string(),
+        }),
+        _ => None,
+    }
+}
+
 /// Decides, before any write, what an overlay container's `rootfs` (in
 /// the container dir `container`) can be.
 pub(super) fn decide(container: &Path, rootfs: &Path) -> Result<Upper> {
-    let parent = rootfs.parent().unwrap_or(container);
-    if let (Some(r), Some(p)) = (mount_id(rootfs), mount_id(parent)) {
-        if r != p {
-            let name = match fs_of(rootfs) {
-                Some((_, Some(n))) => n.to_string(),
-                Some((m, None)) => format!("filesystem 0x{m:x}"),
-                None => "filesystem".to_string(),
-            };
-            return Ok(Upper::Mounted(name));
-        }
+    if let Some(name) = mounted(container, rootfs) {
+        return Ok(Upper::Mounted(name));
     }
     // The rootfs, or the nearest directory above it that exists: where
     // the upper dir and LXC's work dir will be.

@@ -154,6 +154,19 @@ impl Limit {
     pub fn is_max(&self) -> bool {
         self.0 == "max"
     }
+
+    /// The limit in bytes (K, M and G are powers of 1024, as cgroup2 and
+    /// tmpfs read them); `None` for `max`, or past `u64`.
+    pub fn bytes(&self) -> Option<u64> {
+        let shift = match self.0.chars().last()? {
+            'K' => 10,
+            'M' => 20,
+            'G' => 30,
+            _ => 0,
+        };
+        let digits = self.0.strip_suffix(['K', 'M', 'G']).unwrap_or(&self.0);
+        digits.parse::<u64>().ok()?.checked_mul(1 << shift)
+    }
 }
 
 /// The keys of an io rule, in cgroup2 `io.max`'s words, with the cgroup v1
@@ -262,6 +275,17 @@ impl CpuMax {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn limits_in_bytes_use_powers_of_1024() {
+        let bytes = |s: &str| Limit::parse(s).unwrap().bytes();
+        assert_eq!(bytes("100M"), Some(100 << 20));
+        assert_eq!(bytes("3K"), Some(3072));
+        assert_eq!(bytes("2G"), Some(2 << 30));
+        assert_eq!(bytes("4096"), Some(4096));
+        assert_eq!(bytes("max"), None);
+        assert_eq!(bytes("9999999999999999999G"), None);
+    }
 
     #[test]
     fn capability_names_take_lxc_spelling() {

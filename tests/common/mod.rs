@@ -39,7 +39,7 @@ pub mod code {
 
 /// The `--set`s that turn every `[security]` key off: the seed's container,
 /// which is also what an lxc2 profile gives.
-pub const SECURITY_OFF: [&str; 8] = [
+pub const SECURITY_OFF: [&str; 9] = [
     "container.idmap=[]",
     "security.cap-drop=[]",
     "security.seccomp=off",
@@ -48,6 +48,7 @@ pub const SECURITY_OFF: [&str; 8] = [
     "security.memory-max=max",
     "security.pids-max=max",
     "security.cpu-max=max",
+    "security.disk-max=max",
 ];
 
 /// Whether golden files are to be rewritten rather than checked: the one

@@ -30,9 +30,9 @@ export SCGEN_ARTIFACTS="$P/art"
 GATEWAY_DIR="$L/gw" lxc-create -P "$L" -n c1 -t "$P/art/lxc-softwarecontainer" -f "$P/art/softwarecontainer.conf" >&2
 # A tmpfs with nosuid,nodev,noexec for the read-only remount.
 echo "lxc.mount.entry = tmpfs probe-ro tmpfs nosuid,nodev,noexec,size=64k,create=dir 0 0" >>"$L/c1/config"
-# The probe goes into the rootfs (the upper dir of an overlay).
-R=$(sed -n 's/^lxc.rootfs.path = //p' "$L/c1/config" | tail -n 1)
-case $R in overlay:*) R=${R##*:} ;; dir:*) R=${R#dir:} ;; esac
+# The probe goes into the container's own dir: the rootfs, the upper dir
+# of an overlay, or the top lower dir under the tmpfs of security.disk-max.
+R=$L/c1/rootfs
 mkdir "$R/probe-dir"
 cp "$PROBE" "$R/probe"
 chown "$(stat -c %u:%g "$R")" "$R/probe-dir" "$R/probe"
