@@ -11,6 +11,13 @@
 //! v1) must stay within the quota for every period, on a loaded machine as
 //! on an idle one.
 //!
+//! disk: `security.disk-max` against an app that writes more than the
+//! bound and more than the whole filesystem its container lives on (a
+//! scratch ext4 of 64 MiB, loop-mounted as the lxcpath): the write stops
+//! at the bound with ENOSPC and the filesystem keeps its free space, for
+//! both rootfs kinds, id-mapped and privileged; with `"max"` the same app
+//! fills the filesystem (the control).
+//!
 //! io: `security.io-max` on a loop device made for the test; the running
 //! container's cgroup must hold the rule in the host's layout (read back,
 //! as `tests/privileges.rs` reads the memory and pids limits). That the
@@ -150,4 +157,151 @@ fn io_max_is_in_force_in_the_running_container() {
         format!("{num} 1048576 {num} 50")
     };
     assert_eq!(out["io"], want, "{out:?}");
+}
+
+/// Starts a container of `$PROFILE` with `$SETS` (one `--set` a line, @L@
+/// for the lxcpath) on a scratch ext4 of 64 MiB, has its app write 128 MiB
+/// into /tmp, and prints what the app saw and what the host's filesystem
+/// kept.
+const DISK: &str = r#"
+ip link add lxcbr0 type bridge && ip link set lxcbr0 up
+L=$P/scratch
+mkdir "$L" && truncate -s 64M "$P/scratch.img" && mkfs.ext4 -q -F "$P/scratch.img"
+mount -o loop "$P/scratch.img" "$L"
+finish() {
+    lxc-stop -P "$L" -n c1 -k >/dev/null 2>&1 || true
+    lxc-destroy -P "$L" -n c1 -f >/dev/null 2>&1 || true
+    umount "$L" 2>/dev/null || umount -l "$L"
+    cleanup
+}
+trap finish EXIT
+chmod 755 "$P" "$L"
+mkdir -m 0777 "$L/gw"
+if [ -n "${STORE_OWNER-}" ]; then install -d -o "$STORE_OWNER" -g "$STORE_OWNER" -m 755 "$L/store"; fi
+set --
+while IFS= read -r s; do
+    [ -z "$s" ] || set -- "$@" --set "$(printf '%s' "$s" | sed "s|@L@|$L|g")"
+done <<SETS_END
+$SETS
+SETS_END
+"$SCGEN" gen --profile "$PROFILE" --out "$P/art" "$@" >&2
+export SCGEN_ARTIFACTS="$P/art"
+GATEWAY_DIR="$L/gw" lxc-create -P "$L" -n c1 -t "$P/art/lxc-softwarecontainer" -f "$P/art/softwarecontainer.conf" >&2
+lxc-start -P "$L" -n c1 -d -- env /bin/sleep 100000000
+lxc-wait -P "$L" -n c1 -s RUNNING -t 10
+sync
+echo "avail_before=$(df -B1 --output=avail "$L" | tail -n 1 | tr -d ' ')"
+lxc-attach -P "$L" -n c1 -- /bin/busybox sh -c '
+    err=$(dd if=/dev/zero of=/tmp/fill bs=1M count=128 2>&1)
+    echo "dd_rc=$?"
+    echo "enospc=$(echo "$err" | grep -c "No space left on device")"
+    echo "written=$(stat -c %s /tmp/fill)"
+    sync'
+sync
+echo "avail_after=$(df -B1 --output=avail "$L" | tail -n 1 | tr -d ' ')"
+echo "on_host=$(find "$L" -name fill | wc -l)"
+echo "host_mounts=$(grep -c scgen-writes /proc/self/mountinfo || true)"
+echo "hook=$(grep -c '^lxc.hook.pre-mount = ' "$L/c1/config" || true)"
+echo "after=$(lxc-attach -P "$L" -n c1 -- /bin/busybox sh -c 'rm /tmp/fill && echo ok > /tmp/small && cat /tmp/small')"
+timeout 10 lxc-stop -P "$L" -n c1 -k
+lxc-destroy -P "$L" -n c1 >&2
+echo "left=$(ls -A "$L" | grep -v -e '^gw$' -e '^store$' -e '^lost+found$' | wc -l)"
+"#;
+
+/// What [`DISK`] printed for `profile` with `sets`.
+fn fill(profile: &str, sets: &[&str]) -> std::collections::BTreeMap<String, String> {
+    let overlay = profile == "overlay";
+    let mut sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    if overlay {
+        sets.push("container.skeleton-store=@L@/store".into());
+    }
+    let idmap = !sets.iter().any(|s| s == "container.idmap=[]");
+    let o = run(std::process::Command::new("unshare")
+        .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
+        .arg(format!("{}\n{DISK}", lxc::PRELUDE))
+        .env("SCGEN", common::nosys::scgen_path())
+        .env("PROFILE", root().join(format!("profiles/{profile}.toml")))
+        .env("SETS", sets.join("\n"))
+        .env("STORE_OWNER", if overlay && idmap { "100000" } else { "" }));
+    lxc::key_values(&o)
+}
+
+const MIB: i64 = 1 << 20;
+
+/// An app writes 128 MiB under `disk-max = "8M"`: its write stops with
+/// ENOSPC within the bound, none of it reaches the host's filesystem, no
+/// mount is left on the host, and lxc-destroy leaves nothing.
+fn assert_bounded(profile: &str, sets: &[&str]) {
+    let mut all = vec!["security.disk-max=8M"];
+    all.extend(sets);
+    let out = fill(profile, &all);
+    assert_eq!(out["hook"], "1", "{out:?}");
+    assert_ne!(
+        out["dd_rc"], "0",
+        "the write past the bound succeeded: {out:?}"
+    );
+    assert_eq!(out["enospc"], "1", "not ENOSPC: {out:?}");
+    let written = num(&out, "written");
+    assert!(
+        written > 4 * MIB && written <= 8 * MIB,
+        "{written} bytes written under a bound of 8 MiB: {out:?}"
+    );
+    let lost = num(&out, "avail_before") - num(&out, "avail_after");
+    assert!(
+        lost < MIB,
+        "the host's filesystem lost {lost} bytes to the app: {out:?}"
+    );
+    assert_eq!(out["on_host"], "0", "{out:?}");
+    assert_eq!(
+        out["host_mounts"], "0",
+        "the tmpfs is on the host's mount table: {out:?}"
+    );
+    assert_eq!(
+        out["after"], "ok",
+        "the container is unusable after the bound: {out:?}"
+    );
+    assert_eq!(out["left"], "0", "lxc-destroy left files: {out:?}");
+    eprintln!("disk-max 8M ({profile} {sets:?}): {written} bytes written, the host's filesystem lost {lost}");
+}
+
+#[test]
+fn a_write_past_disk_max_fails_with_enospc_and_the_host_keeps_its_space() {
+    if !(lxc::ready() && have("mkfs.ext4")) {
+        return;
+    }
+    assert_bounded("default", &[]);
+}
+
+#[test]
+fn disk_max_bounds_an_overlay_container_too() {
+    if !(lxc::ready() && have("mkfs.ext4")) {
+        return;
+    }
+    assert_bounded("overlay", &[]);
+}
+
+#[test]
+fn disk_max_bounds_a_privileged_container_too() {
+    if !(lxc::ready() && have("mkfs.ext4")) {
+        return;
+    }
+    assert_bounded("default", &["container.idmap=[]"]);
+}
+
+/// The control: with `disk-max = "max"` the same app fills the host's
+/// filesystem, its write stopped only by the filesystem's own end.
+#[test]
+fn control_without_disk_max_the_app_fills_the_hosts_filesystem() {
+    if !(lxc::ready() && have("mkfs.ext4")) {
+        return;
+    }
+    let out = fill("default", &["security.disk-max=max"]);
+    assert_eq!(out["hook"], "0", "{out:?}");
+    assert_eq!(out["enospc"], "1", "{out:?}");
+    assert_eq!(out["on_host"], "1", "{out:?}");
+    let lost = num(&out, "avail_before") - num(&out, "avail_after");
+    assert!(
+        lost > 32 * MIB && num(&out, "avail_after") < 4 * MIB,
+        "the app did not fill the host's filesystem (lost {lost} bytes): {out:?}"
+    );
 }
