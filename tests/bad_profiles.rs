@@ -166,6 +166,8 @@ bad_profiles! {
     security_seccomp_relative,
     security_device_injection,
     security_memory_bad,
+    security_disk_bad,
+    security_disk_too_big,
     security_lxc2,
     idmap_host_root,
     idmap_no_group_root,
