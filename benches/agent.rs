@@ -53,34 +53,48 @@ struct Arm {
     /// The shipped profile (unused by upstream).
     profile: &'static str,
     upstream: bool,
+    /// `security.disk-max = "max"`: writes on the host's disk, to show
+    /// what the default bound (a tmpfs and its pre-mount hook) costs.
+    unbounded: bool,
     /// The default id-mapped container; false: `container.idmap = []`,
     /// to show what the id map costs.
     idmap: bool,
 }
 
-const ARMS: [Arm; 4] = [
+const ARMS: [Arm; 5] = [
     Arm {
         label: "upstream's template",
         profile: "default",
         upstream: true,
+        unbounded: false,
         idmap: false,
     },
     Arm {
         label: "scgen default",
         profile: "default",
         upstream: false,
+        unbounded: false,
         idmap: true,
     },
     Arm {
         label: "scgen overlay",
         profile: "overlay",
         upstream: false,
+        unbounded: false,
+        idmap: true,
+    },
+    Arm {
+        label: "scgen overlay, unbounded",
+        profile: "overlay",
+        upstream: false,
+        unbounded: true,
         idmap: true,
     },
     Arm {
         label: "scgen overlay, privileged",
         profile: "overlay",
         upstream: false,
+        unbounded: false,
         idmap: false,
     },
 ];
@@ -273,6 +287,14 @@ fn check_arm(arm: &Arm, a: &Agent, id: i32) {
             arm.label
         );
     }
+    if !arm.upstream {
+        assert_eq!(
+            config.contains("lxc.hook.pre-mount = "),
+            !arm.unbounded,
+            "{}: the disk bound's hook:\n{config}",
+            arm.label
+        );
+    }
 }
 
 /// One Create, Execute, Destroy cycle (and the D-Bus floor) on `a`.
@@ -337,16 +359,18 @@ fn main() {
                 "== agent: {} on {} ({})",
                 arm.label, place.name, place.fstype
             );
-            let sets: &[&str] = if arm.profile == "overlay" {
-                &["container.skeleton-store=@S@/store"]
-            } else {
-                &[]
-            };
+            let mut sets = Vec::new();
+            if arm.profile == "overlay" {
+                sets.push("container.skeleton-store=@S@/store");
+            }
+            if arm.unbounded {
+                sets.push("security.disk-max=max");
+            }
             let a = Agent::start_with(
                 &Setup {
                     install: &install,
                     profile: arm.profile,
-                    sets,
+                    sets: &sets,
                     manifests: &[],
                     idmap: arm.idmap,
                 },

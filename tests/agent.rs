@@ -328,13 +328,10 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
             "the write buffer's filesystem (the agent logged the tmpfs mount failing: {tmpfs_failed})"
         );
     }
-    let rootfs_writes = if write_buffer {
-        // The agent's buffer: the upper dir of the overlay it mounts on the
-        // rootfs before create(), in the container root.
-        a.container_root(id).join("rootfs-upper")
-    } else {
-        a.lxc_dir(id).join("rootfs")
-    };
+    // The agent's buffer: the upper dir of the overlay it mounts on the
+    // rootfs before create(), in the container root. Without it the
+    // write goes to the tmpfs of security.disk-max, never to the host.
+    let buffer = a.container_root(id).join("rootfs-upper");
 
     // BindMount, then Execute: through the bind mount, into /gateways, and
     // into the rootfs.
@@ -347,6 +344,7 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
         "/bin/sh -c '(echo through-the-bind-mount > /app/hello) 2> /gateways/app-error; \
          echo into-gateways > /gateways/hello; \
          echo into-the-rootfs > /written-by-the-container; \
+         cat /written-by-the-container > /gateways/rootfs-write; \
          grep CapEff /proc/self/status > /gateways/capeff; \
          cat /proc/self/uid_map > /gateways/uid_map'",
     );
@@ -457,14 +455,27 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
     );
     expect_file(
         &a,
-        &rootfs_writes.join("written-by-the-container"),
+        &gw.join("rootfs-write"),
         "into-the-rootfs\n",
-        if write_buffer {
-            "a rootfs write, in the agent's write buffer"
-        } else {
-            "a rootfs write, in the container's rootfs"
-        },
+        "a rootfs write, read back in the container",
     );
+    if write_buffer {
+        expect_file(
+            &a,
+            &buffer.join("written-by-the-container"),
+            "into-the-rootfs\n",
+            "a rootfs write, in the agent's write buffer",
+        );
+    } else {
+        for dir in ["rootfs", "writes/upper"] {
+            let p = a.seen(&a.lxc_dir(id).join(dir).join("written-by-the-container"));
+            assert!(
+                !p.exists(),
+                "a rootfs write reached the host's disk past security.disk-max: {}",
+                p.display()
+            );
+        }
+    }
 
     // Suspend: frozen, and Execute is refused; Resume: it runs again.
     a.ok("Suspend", &[&id.to_string()]);
