@@ -68,10 +68,12 @@ pub fn print(run: &Run) {
         "- agent: the fixture's SoftwareContainer 0.19.0 (13fd268e6), ENABLE_NETWORKGATEWAY=OFF, \
          release build, on LXC {lxc}; scgen {commit} (release)"
     );
+    let labels: Vec<&str> = ARMS.iter().skip(1).map(|a| a.label).collect();
     println!(
         "- arms, interleaved in every round: upstream's template and config (as its install has \
-         them), scgen default, scgen overlay; one agent per arm and filesystem, each in its own \
-         mount and network namespaces with its own lxcpath and dbus-daemon, kept across rounds"
+         them), {}; one agent per arm and filesystem, each in its own mount and network \
+         namespaces with its own lxcpath and dbus-daemon, kept across rounds",
+        labels.join(", ")
     );
     println!(
         "- {} rounds measured after {} warm-up; each step is one `gdbus call --system`, timed \
