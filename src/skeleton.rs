@@ -71,14 +71,19 @@ pub fn skeleton(profile: &Profile) -> Result<Vec<Entry>> {
 /// `bin/ls/x` with a fixed applet list) would put a directory under a file
 /// in rootfs.tar.gz, which no tar can unpack, and no mount could use.
 fn mount_points_are_dirs(profile: &Profile, entries: &[Entry]) -> Result<()> {
+    // By path, so each mount looks up its target's parents: a profile's
+    // mounts each add a directory, and a scan of every entry per mount
+    // would grow with their square.
+    let not_dirs: std::collections::HashMap<&str, &Entry> = entries
+        .iter()
+        .filter(|e| e.kind != Kind::Dir)
+        .map(|e| (e.path.as_str(), e))
+        .collect();
     for m in &profile.mounts {
-        let blocker = entries.iter().find(|e| {
-            e.kind != Kind::Dir
-                && m.target
-                    .as_str()
-                    .strip_prefix(e.path.as_str())
-                    .is_some_and(|rest| rest.starts_with('/'))
-        });
+        let target = m.target.as_str();
+        let blocker = target
+            .match_indices('/')
+            .find_map(|(i, _)| not_dirs.get(&target[..i]).copied());
         if let Some(e) = blocker {
             let what = match e.kind {
                 Kind::Symlink(_) => "symlink",

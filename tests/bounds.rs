@@ -159,34 +159,11 @@ fn io_max_is_in_force_in_the_running_container() {
     assert_eq!(out["io"], want, "{out:?}");
 }
 
-/// Starts a container of `$PROFILE` with `$SETS` (one `--set` a line, @L@
-/// for the lxcpath) on a scratch ext4 of 64 MiB, has its app write 128 MiB
+/// After [`lxc::SCRATCH`]: starts a container of `$PROFILE` with `$SETS` on
+/// the scratch ext4 of 64 MiB, has its app write 128 MiB
 /// into /tmp, and prints what the app saw and what the host's filesystem
 /// kept.
 const DISK: &str = r#"
-ip link add lxcbr0 type bridge && ip link set lxcbr0 up
-L=$P/scratch
-mkdir "$L" && truncate -s 64M "$P/scratch.img" && mkfs.ext4 -q -F "$P/scratch.img"
-mount -o loop "$P/scratch.img" "$L"
-finish() {
-    lxc-stop -P "$L" -n c1 -k >/dev/null 2>&1 || true
-    lxc-destroy -P "$L" -n c1 -f >/dev/null 2>&1 || true
-    umount "$L" 2>/dev/null || umount -l "$L"
-    cleanup
-}
-trap finish EXIT
-chmod 755 "$P" "$L"
-mkdir -m 0777 "$L/gw"
-if [ -n "${STORE_OWNER-}" ]; then install -d -o "$STORE_OWNER" -g "$STORE_OWNER" -m 755 "$L/store"; fi
-set --
-while IFS= read -r s; do
-    [ -z "$s" ] || set -- "$@" --set "$(printf '%s' "$s" | sed "s|@L@|$L|g")"
-done <<SETS_END
-$SETS
-SETS_END
-"$SCGEN" gen --profile "$PROFILE" --out "$P/art" "$@" >&2
-export SCGEN_ARTIFACTS="$P/art"
-GATEWAY_DIR="$L/gw" lxc-create -P "$L" -n c1 -t "$P/art/lxc-softwarecontainer" -f "$P/art/softwarecontainer.conf" >&2
 lxc-start -P "$L" -n c1 -d -- env /bin/sleep 100000000
 lxc-wait -P "$L" -n c1 -s RUNNING -t 10
 sync
@@ -218,7 +195,7 @@ fn fill(profile: &str, sets: &[&str]) -> std::collections::BTreeMap<String, Stri
     let idmap = !sets.iter().any(|s| s == "container.idmap=[]");
     let o = run(std::process::Command::new("unshare")
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
-        .arg(format!("{}\n{DISK}", lxc::PRELUDE))
+        .arg(format!("{}\n{}\n{DISK}", lxc::PRELUDE, lxc::SCRATCH))
         .env("SCGEN", common::nosys::scgen_path())
         .env("PROFILE", root().join(format!("profiles/{profile}.toml")))
         .env("SETS", sets.join("\n"))

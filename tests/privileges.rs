@@ -163,7 +163,11 @@ fn attempts(profile: &str, sets: &[&str], m: Measures) -> BTreeMap<String, Strin
     }
     let o = run(Command::new("unshare")
         .args(["--mount", "--net", "--propagation", "private", "sh", "-c"])
-        .arg(format!("{}\n{BOOT}", common::lxc::PRELUDE))
+        .arg(format!(
+            "{}\n{}\n{BOOT}",
+            common::lxc::PRELUDE,
+            common::lxc::SCRATCH
+        ))
         .env("SCGEN", env!("CARGO_BIN_EXE_scgen"))
         .env("PROFILE", root().join(format!("profiles/{profile}.toml")))
         .env("SETS", sets.join("\n"))

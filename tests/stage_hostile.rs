@@ -1715,6 +1715,43 @@ fn gateway_dir_symlink_with_trailing_slash_or_dot_is_refused() {
     }
 }
 
+/// A system directory as the gateway dir (`--gateway-dir /tmp`, a slip
+/// any operator can make) is refused (77), by inode, before the stage
+/// gives it `gateways.mode`: 0777 would take /tmp's sticky bit. Tried in
+/// a mount namespace of its own whose /tmp is a scratch dir bound over
+/// it, so a stage that did chmod would chmod only that.
+#[test]
+fn a_system_directory_is_never_the_gateway_dir() {
+    if !root_tests_can_run() {
+        return;
+    }
+    let env = Env::new();
+    let art = generated("default");
+    let fake = env.path().join("fake-tmp");
+    fs::create_dir(&fake).unwrap();
+    fs::set_permissions(&fake, fs::Permissions::from_mode(0o1777)).unwrap();
+    let c = env.path().join("c");
+    let o = run(Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount --bind "$FAKE" /tmp && exec "$SCGEN" stage --artifacts "$ART" --path "$C" --gateway-dir /tmp/"#)
+        .env("FAKE", &fake)
+        .env("SCGEN", common::nosys::scgen_path())
+        .env("ART", &art)
+        .env("C", &c));
+    expect(&o, UNSAFE, "--gateway-dir /tmp");
+    assert!(
+        stderr(&o).contains("system directory /tmp"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        fs::metadata(&fake).unwrap().mode() & 0o7777,
+        0o1777,
+        "the stage changed the mode of the directory on /tmp"
+    );
+    assert!(!c.exists(), "created the container");
+}
+
 /// Issue 9 item 6. Pins "concurrent stages of one container serialise":
 /// eight stages at once on the same --path, ten rounds, all succeed (no
 /// `config: No such file or directory` from one run deleting another's

@@ -206,6 +206,15 @@ pub(super) fn gateway_dir(spec: &StageSpec, opts: &Options) -> Result<Option<Gat
             dir.display()
         )));
     }
+    // By inode, as `/` is: the stage gives the dir `gateways.mode` (0777
+    // by default), which on /tmp would drop its sticky bit.
+    if let Some(sys) = system_dir_of(&fd) {
+        return Err(Error::unsafe_target(format!(
+            "gateway dir {} is the system directory {sys}; refusing to bind it into a container and change its mode",
+            dir.display()
+        ))
+        .with_help("give each container a directory of its own, as the agent does (`<shared-mounts-dir>/SC-<id>/gateways`)"));
+    }
     let path = config_path("gateway dir", &dir)?;
     Ok(Some(GatewayDir { path, fd }))
 }
@@ -216,6 +225,14 @@ fn is_host_root_fd(fd: &OwnedFd) -> bool {
         (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
         _ => false,
     }
+}
+
+/// The system directory (`/tmp`, `/usr`, ...) `fd` is, by device and inode.
+fn system_dir_of(fd: &OwnedFd) -> Option<&'static str> {
+    let st = rustix::fs::fstat(fd).ok()?;
+    crate::values::system_dirs().find(|d| {
+        rustix::fs::stat(*d).is_ok_and(|s| s.st_dev == st.st_dev && s.st_ino == st.st_ino)
+    })
 }
 
 /// Creates `dir` (and its parents) 0755 whatever the umask, and opens it

@@ -164,7 +164,13 @@ const SYSTEM_DIRS: &[&str] = &[
     "/var/lib",
     "/var/local",
     "/var/tmp",
+    "/dev/shm",
 ];
+
+/// `/` and the [`SYSTEM_DIRS`].
+pub fn system_dirs() -> impl Iterator<Item = &'static str> {
+    std::iter::once("/").chain(SYSTEM_DIRS.iter().copied())
+}
 
 /// Whether `dir` is `/` or one of [`SYSTEM_DIRS`].
 pub fn is_system_dir(dir: &str) -> bool {

@@ -45,6 +45,10 @@ create() {
 run() { name=$1; shift; lxc-execute -P "$P" -n "$name" -- /bin/busybox sh -c "$*"; }
 "#;
 
+/// After [`PRELUDE`]: a scratch ext4 as the lxcpath `$L`, for the tests
+/// whose app fills or freezes a filesystem (`tests/common/scratch.sh`).
+pub const SCRATCH: &str = include_str!("scratch.sh");
+
 /// Whether the booted tests can run: root and LXC's tools (locally a
 /// `SKIPPED` notice, under CI a failure).
 pub fn ready() -> bool {

@@ -1,33 +1,10 @@
 # Boots one container for tests/privileges.rs and runs the hostile-app
-# probe in it, after common::lxc::PRELUDE. In: $PROFILE, $SETS (one --set a
-# line, @L@ for the lxcpath), $NETWORK (non-empty: the iptables attempt),
-# $STORE_OWNER (non-empty: the skeleton store made for that uid), $PROBE.
+# probe in it, after common::lxc::PRELUDE and common/scratch.sh (which
+# creates c1 on a scratch ext4 lxcpath, which the freeze and fanotify
+# attempts may reach). In: $PROFILE, $SETS (one --set a line, @L@ for the
+# lxcpath), $NETWORK (non-empty: the iptables attempt), $STORE_OWNER
+# (non-empty: the skeleton store made for that uid), $PROBE.
 # Out: key=value lines.
-ip link add lxcbr0 type bridge && ip link set lxcbr0 up
-# The lxcpath: a scratch ext4 of its own, which the freeze and fanotify
-# attempts may reach.
-L=$P/scratch
-mkdir "$L" && truncate -s 64M "$P/scratch.img" && mkfs.ext4 -q -F "$P/scratch.img"
-mount -o loop "$P/scratch.img" "$L"
-finish() {
-    lxc-stop -P "$L" -n c1 -k >/dev/null 2>&1 || true
-    lxc-destroy -P "$L" -n c1 -f >/dev/null 2>&1 || true
-    umount "$L" 2>/dev/null || umount -l "$L"
-    cleanup
-}
-trap finish EXIT
-chmod 755 "$P" "$L"
-mkdir -m 0777 "$L/gw" && echo from-the-host >"$L/gw/hello"
-if [ -n "${STORE_OWNER-}" ]; then install -d -o "$STORE_OWNER" -g "$STORE_OWNER" -m 755 "$L/store"; fi
-set --
-while IFS= read -r s; do
-    [ -z "$s" ] || set -- "$@" --set "$(printf '%s' "$s" | sed "s|@L@|$L|g")"
-done <<EOF
-$SETS
-EOF
-"$SCGEN" gen --profile "$PROFILE" --out "$P/art" "$@" >&2
-export SCGEN_ARTIFACTS="$P/art"
-GATEWAY_DIR="$L/gw" lxc-create -P "$L" -n c1 -t "$P/art/lxc-softwarecontainer" -f "$P/art/softwarecontainer.conf" >&2
 # A tmpfs with nosuid,nodev,noexec for the read-only remount.
 echo "lxc.mount.entry = tmpfs probe-ro tmpfs nosuid,nodev,noexec,size=64k,create=dir 0 0" >>"$L/c1/config"
 # The probe goes into the container's own dir: the rootfs, the upper dir
