@@ -315,8 +315,11 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
         // container root for it. Upstream passes that mount a size it
         // never initialises, so it can fail ("Could not mount tmpfs",
         // logged), and the buffer then is on the shared-mounts dir's
-        // filesystem (the scratch dir's, not a tmpfs here). Which one
-        // happened is asserted (docs/softwarecontainer.md, "The write buffer").
+        // filesystem (the scratch dir's, not a tmpfs here): which one
+        // happened is asserted. The series (0012) initialises it: always
+        // a tmpfs, of the agent's default size, 100485760 bytes (sic; the
+        // kernel rounds it up to a page) (docs/softwarecontainer.md, "The
+        // write buffer").
         let tmpfs_failed = a
             .errors()
             .iter()
@@ -327,6 +330,19 @@ fn cycle_with(profile: &str, write_buffer: bool, idmap: bool, build: Build) {
             if tmpfs_failed { None } else { Some("tmpfs") },
             "the write buffer's filesystem (the agent logged the tmpfs mount failing: {tmpfs_failed})"
         );
+        if build == Build::Patched {
+            assert!(
+                !tmpfs_failed,
+                "the patched agent's buffer tmpfs failed to mount"
+            );
+            let root = a.seen(&a.container_root(id));
+            let st = rustix::fs::statfs(&root).unwrap();
+            let bytes = st.f_blocks * st.f_bsize as u64;
+            assert!(
+                (100_485_760..100_485_760 + 4096).contains(&bytes),
+                "the patched agent's buffer tmpfs has {bytes} bytes"
+            );
+        }
     }
     // The agent's buffer: the upper dir of the overlay it mounts on the
     // rootfs before create(), in the container root. Without it the
