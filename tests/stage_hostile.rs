@@ -1718,8 +1718,11 @@ fn gateway_dir_symlink_with_trailing_slash_or_dot_is_refused() {
 /// A system directory as the gateway dir (`--gateway-dir /tmp`, a slip
 /// any operator can make) is refused (77), by inode, before the stage
 /// gives it `gateways.mode`: 0777 would take /tmp's sticky bit. Tried in
-/// a mount namespace of its own whose /tmp is a scratch dir bound over
-/// it, so a stage that did chmod would chmod only that.
+/// a mount namespace of its own whose system directory is a scratch dir
+/// bound over it, so a stage that did chmod would chmod only that. Which
+/// one: the first that holds neither this checkout, nor the scratch dir,
+/// nor the binary (a checkout below /tmp, as in CI's clean clones, would
+/// vanish under a scratch /tmp).
 #[test]
 fn a_system_directory_is_never_the_gateway_dir() {
     if !root_tests_can_run() {
@@ -1727,27 +1730,38 @@ fn a_system_directory_is_never_the_gateway_dir() {
     }
     let env = Env::new();
     let art = generated("default");
-    let fake = env.path().join("fake-tmp");
+    let scgen = common::nosys::scgen_path();
+    let sys = ["/tmp", "/srv", "/mnt", "/media", "/opt", "/home"]
+        .into_iter()
+        .find(|d| {
+            Path::new(d).is_dir()
+                && [root(), env.path().to_path_buf(), scgen.clone(), art.clone()]
+                    .iter()
+                    .all(|p| !p.starts_with(d))
+        })
+        .expect("a system directory outside the checkout and the scratch dir");
+    let fake = env.path().join("fake-system-dir");
     fs::create_dir(&fake).unwrap();
     fs::set_permissions(&fake, fs::Permissions::from_mode(0o1777)).unwrap();
     let c = env.path().join("c");
     let o = run(Command::new("unshare")
         .args(["--mount", "--propagation", "private", "sh", "-c"])
-        .arg(r#"mount --bind "$FAKE" /tmp && exec "$SCGEN" stage --artifacts "$ART" --path "$C" --gateway-dir /tmp/"#)
+        .arg(r#"mount --bind "$FAKE" "$SYS" && exec "$SCGEN" stage --artifacts "$ART" --path "$C" --gateway-dir "$SYS/""#)
         .env("FAKE", &fake)
-        .env("SCGEN", common::nosys::scgen_path())
+        .env("SYS", sys)
+        .env("SCGEN", &scgen)
         .env("ART", &art)
         .env("C", &c));
-    expect(&o, UNSAFE, "--gateway-dir /tmp");
+    expect(&o, UNSAFE, &format!("--gateway-dir {sys}"));
     assert!(
-        stderr(&o).contains("system directory /tmp"),
+        stderr(&o).contains(&format!("system directory {sys}")),
         "{}",
         stderr(&o)
     );
     assert_eq!(
         fs::metadata(&fake).unwrap().mode() & 0o7777,
         0o1777,
-        "the stage changed the mode of the directory on /tmp"
+        "the stage changed the mode of the directory on {sys}"
     );
     assert!(!c.exists(), "created the container");
 }
