@@ -152,9 +152,10 @@ pub fn stage(opts: &Options) -> Result<Report> {
         overlay::open_dirs(&entries)?;
     }
     let lower = overlay.as_ref().map(Overlay::lower);
-    // The bound on writes, unless the rootfs is a mount of its own (the
-    // agent's write buffer, a tmpfs of the agent's size): the writes go
-    // where whoever mounted it chose.
+    // The bound on writes, unless the rootfs is a mount of its own: the
+    // writes go where whoever mounted it chose. The agent's write buffer
+    // is synced into its lower dir at Destroy, which a tmpfs over it would
+    // keep them from; with the series' 0012 that buffer is a tmpfs.
     let mounted = upperfs::mounted(&container, &rootfs);
     let writes = match (spec.disk_max, &mounted) {
         (Some(size), None) => Some(Writes::plan(&container, &rootfs, size)?),
