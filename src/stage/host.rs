@@ -137,6 +137,19 @@ pub(super) fn config_path(what: &str, path: &Path) -> Result<String> {
     })
 }
 
+/// [`config_path`] for a path that goes into LXC's `overlay:` rootfs value
+/// and so into the overlay's mount options, which `:`, `,` and `\` would
+/// split.
+pub(super) fn overlay_path(what: &str, path: &Path) -> Result<String> {
+    let s = config_path(what, path)?;
+    match s.chars().find(|c| matches!(c, ':' | ',' | '\\')) {
+        Some(c) => Err(Error::unsafe_target(format!(
+            "{what} {s} holds `{c}`, which would split LXC's `overlay:<lower>:<upper>` value or the overlay mount options"
+        ))),
+        None => Ok(s),
+    }
+}
+
 /// The gateway directory, opened once: its path as it goes into the config
 /// line, and the descriptor every later change is made through, so a swap
 /// of the path for a symlink after the check wins nothing.

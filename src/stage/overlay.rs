@@ -70,12 +70,7 @@ impl Overlay {
         upper: &Path,
         wait: Duration,
     ) -> Result<Self> {
-        let upper_s = host::config_path("rootfs", upper)?;
-        if let Some(c) = upper_s.chars().find(|c| matches!(c, ':' | ',' | '\\')) {
-            return Err(Error::unsafe_target(format!(
-                "rootfs {upper_s} holds `{c}`, which would split LXC's `overlay:<lower>:<upper>` value or the overlay mount options"
-            )));
-        }
+        host::overlay_path("rootfs", upper)?;
         let owner = skeletons::effective_owner();
         let key = key(digest, spec, tools, owner)?;
         let mut me = Overlay {

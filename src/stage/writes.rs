@@ -20,7 +20,7 @@ use std::path::Path;
 use rustix::fs::{Mode, OFlags};
 
 use super::beneath::Root;
-use super::host::{self, config_path};
+use super::host::{self, config_path, overlay_path};
 use crate::contract::{Entry, Kind};
 use crate::error::{Error, Result};
 use crate::lxc::{self, Dialect};
@@ -47,18 +47,10 @@ pub(super) struct Writes {
 impl Writes {
     /// Checks every path that goes into the config lines. Writes nothing.
     pub(super) fn plan(container: &Path, rootfs: &Path, size: u64) -> Result<Self> {
-        let dir = config_path("writes dir", &container.join(DIR))?;
-        for (what, p) in [
-            ("rootfs", config_path("rootfs", rootfs)?),
-            ("writes dir", dir.clone()),
-        ] {
-            if let Some(c) = p.chars().find(|c| matches!(c, ':' | ',' | '\\')) {
-                return Err(Error::unsafe_target(format!(
-                    "{what} {p} holds `{c}`, which would split LXC's `overlay:<lower>:<upper>` value or the overlay mount options (security.disk-max puts the rootfs on an overlay)"
-                ))
-                .with_help("use a container path without `:`, `,` or `\\`, or generate with `--set security.disk-max=max`"));
-            }
-        }
+        let help = "use a container path without `:`, `,` or `\\` (security.disk-max puts the rootfs on an overlay), or generate with `--set security.disk-max=max`";
+        let dir =
+            overlay_path("writes dir", &container.join(DIR)).map_err(|e| e.with_help(help))?;
+        overlay_path("rootfs", rootfs).map_err(|e| e.with_help(help))?;
         let exe = std::env::current_exe().map_err(|e| Error::io("/proc/self/exe", e))?;
         let scgen = config_path("scgen, the pre-mount hook,", &exe)?;
         Ok(Writes { dir, size, scgen })
