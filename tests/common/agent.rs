@@ -134,6 +134,10 @@ pub struct Agent {
     pub dir: tempfile::TempDir,
     child: Child,
     bus: String,
+    /// [`Install::reaps_jobs`].
+    reaps_jobs: bool,
+    /// The host pids of the jobs [`Agent::execute`] started, by container.
+    jobs: std::cell::RefCell<Vec<(i32, u32)>>,
 }
 
 /// Runs in the new namespaces, then execs the agent (so the child's pid
@@ -306,6 +310,8 @@ impl Agent {
             bus: format!("unix:path={}", s.join("bus.sock").display()),
             dir,
             child,
+            reaps_jobs: install.reaps_jobs,
+            jobs: Default::default(),
         };
         agent.wait_until_on_the_bus();
         agent
@@ -454,14 +460,56 @@ impl Agent {
     /// `Execute <id> <command> <workdir> "" {}`: the pid on the host.
     #[track_caller]
     pub fn execute(&self, id: i32, command: &str) -> String {
-        self.ok("Execute", &[&id.to_string(), command, "/", "", "{}"])
+        let out = self.ok("Execute", &[&id.to_string(), command, "/", "", "{}"]);
+        // gdbus prints "(1234,)".
+        let pid = out.trim().trim_start_matches('(').trim_end_matches(",)");
+        let pid = pid
+            .parse()
+            .unwrap_or_else(|_| panic!("Execute answered {out:?}"));
+        self.jobs.borrow_mut().push((id, pid));
+        out
     }
 
-    /// `Destroy`, whatever its jobs are doing: the patched agent reaps them
-    /// itself first (`integration/softwarecontainer/agent/0010-*`).
+    /// `Destroy`. The patched agent reaps the container's jobs itself
+    /// first (`integration/softwarecontainer/agent/0010-*`), so it is
+    /// called whatever they are doing. Upstream's agent would hang for good
+    /// on a job that has not been reaped (issue 21: its Destroy blocks the
+    /// main loop that reaps, while the container's init waits for that
+    /// job), so with it this first waits (bounded) until every job
+    /// [`Agent::execute`] started in `id` has exited and been reaped.
     #[track_caller]
     pub fn destroy(&self, id: i32) {
+        if !self.reaps_jobs {
+            let jobs: Vec<u32> = self
+                .jobs
+                .borrow()
+                .iter()
+                .filter(|(c, _)| *c == id)
+                .map(|(_, pid)| *pid)
+                .collect();
+            let started = Instant::now();
+            while let Some(pid) = jobs.iter().find(|p| self.is_child(**p)) {
+                assert!(
+                    started.elapsed() < CALL_DEADLINE,
+                    "upstream's agent has not reaped its job {pid} of container {id} \
+                     after {CALL_DEADLINE:?}\n{}",
+                    self.logs()
+                );
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
         self.ok("Destroy", &[&id.to_string()]);
+    }
+
+    /// Whether `pid` is a child of the agent, running or a zombie (not yet
+    /// reaped). A pid reused since names another parent.
+    fn is_child(&self, pid: u32) -> bool {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return false;
+        };
+        // "pid (comm) state ppid ...": comm may hold spaces and parens.
+        let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        after_comm.split_whitespace().nth(1) == Some(&self.pid().to_string())
     }
 
     /// Waits (bounded) until `p`, as the agent sees it, exists, and returns

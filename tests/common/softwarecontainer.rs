@@ -151,6 +151,11 @@ pub struct Install {
     /// and service-manifest examples.
     pub source: PathBuf,
     pub network: bool,
+    /// The agent reaps a container's jobs before it stops the container
+    /// (patch 0010). Upstream's does not, and its Destroy right after an
+    /// Execute can hang for good (issue 21); [`super::agent::Agent`]
+    /// waits for an upstream agent's jobs to be reaped before Destroy.
+    pub reaps_jobs: bool,
 }
 
 impl Install {
@@ -406,6 +411,11 @@ pub fn build(v: &Variant) -> Install {
         prefix: dir.join("prefix"),
         source: dir.join("src/softwarecontainer"),
         network: v.network,
+        reaps_jobs: v.patches.iter().any(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("0010-agent-reap-"))
+        }),
     };
     assert!(
         install.agent().is_file(),
