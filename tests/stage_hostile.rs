@@ -1131,6 +1131,44 @@ fn rootfs_is_roots_and_config_is_the_callers_with_mapped_ids() {
     assert_eq!(fingerprint(&host_file), before, "followed a planted link");
 }
 
+/// Pins the create-time note for a kernel older than Linux 5.11, where LXC
+/// cannot mount an id-mapped container's overlay rootfs: the default
+/// profile (bounded, so an overlay) staged with LXC's mapped ids gets it
+/// when the kernel reports 2.6 (`setarch --uname-2.6`, the kernel's own
+/// UNAME26 personality), and not as this kernel reports itself; a stage
+/// without mapped ids (a privileged container, whose rootfs the host's
+/// root mounts) gets none even on "2.6". The stage succeeds every time:
+/// vendor kernels backport the feature.
+#[test]
+fn an_old_kernel_gets_a_note_for_an_id_mapped_overlay_rootfs() {
+    if !is_root() {
+        return;
+    }
+    let env = Env::new();
+    let art = generated("default");
+    for (name, old, mapped) in [
+        ("new", false, true),
+        ("old", true, true),
+        ("old-privileged", true, false),
+    ] {
+        let mut stage = env.stage(&art);
+        stage.arg("--path").arg(env.path().join(name));
+        if mapped {
+            stage.args(["--mapped-uid", "100000", "--mapped-gid", "100000"]);
+        }
+        let stage = match old {
+            true => wrapped(&stage, &["setarch", "--uname-2.6"]),
+            false => stage,
+        };
+        let o = run(&mut env.with_subids(&stage));
+        expect_ok(&o, name);
+        let err = String::from_utf8_lossy(&o.stderr);
+        let noted = err.contains("Linux 2.6.") && err.contains("will not start");
+        assert_eq!(noted, old && mapped, "{name}: {err}");
+        assert!(!err.contains("from 5.11 on") || old, "{name}: {err}");
+    }
+}
+
 /// Pins that the stage keeps no shared state between containers (no fixed
 /// temp names, no global lock files): two runs at once for different
 /// containers both succeed with complete, distinct trees.

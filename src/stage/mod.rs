@@ -102,8 +102,10 @@ pub fn stage(opts: &Options) -> Result<Report> {
     // Only when LXC creates an id-mapped container (it passes the caller's
     // mapped ids to the template): that is when a missing range would give
     // a container that never starts. A stage run by hand, or by a test, on
-    // a host that starts no containers, is not LXC's.
-    if opts.mapped_uid.is_some() || opts.mapped_gid.is_some() {
+    // a host that starts no containers, is not LXC's. (The same goes for
+    // the old-kernel note below.)
+    let mapped = opts.mapped_uid.is_some() || opts.mapped_gid.is_some();
+    if mapped {
         subid::check(&spec.idmap, host::find)?;
     }
     let gateway_dir = host::gateway_dir(spec, opts)?;
@@ -179,6 +181,10 @@ pub fn stage(opts: &Options) -> Result<Report> {
             "rootfs {} is a mount point ({fs}): the container writes into it, and security.disk-max adds no bound of its own",
             rootfs.display()
         ));
+    }
+    if mapped && (writes.is_some() || lower.is_some()) {
+        let uname = rustix::system::uname();
+        notes.extend(writes::old_kernel_note(&uname.release().to_string_lossy()));
     }
     if gateway_dir.is_none() {
         notes.push(

@@ -36,6 +36,30 @@ const SOURCE: &str = "scgen-writes";
 /// `statfs` magic of tmpfs.
 const TMPFS_MAGIC: u64 = 0x0102_1994;
 
+/// The first Linux whose overlayfs a user namespace's root may mount
+/// (`FS_USERNS_MOUNT`, 5.11): an id-mapped container's overlay rootfs, the
+/// bound's or the overlay kind's, needs it, because LXC mounts the rootfs
+/// in the container's user namespace.
+const USERNS_OVERLAY: (u32, u32) = (5, 11);
+
+/// A note for an id-mapped container with an overlay rootfs on a kernel
+/// (`release`, as uname gives it) older than [`USERNS_OVERLAY`]: LXC's
+/// rootfs mount will be refused at every start, and the note says so at
+/// create time, with the way out. Only a note: vendor kernels backport the
+/// feature. `None` for a newer kernel or a release that does not parse.
+pub(super) fn old_kernel_note(release: &str) -> Option<String> {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|p| p.parse::<u32>().ok());
+    let version = (parts.next()??, parts.next()??);
+    (version < USERNS_OVERLAY).then(|| {
+        format!(
+            "Linux {release} runs here, and this id-mapped container's rootfs is an overlay (security.disk-max, container.skeleton-store), which LXC mounts in the container's user namespace: Linux lets it from {}.{} on, so unless this kernel has that backported, the container will not start; generate with `--set security.disk-max=max` and without container.skeleton-store, or make it privileged (`container.idmap = []`)",
+            USERNS_OVERLAY.0, USERNS_OVERLAY.1
+        )
+    })
+}
+
 /// One container's bound: where its tmpfs goes and how big it is.
 pub(super) struct Writes {
     dir: String,
@@ -176,6 +200,24 @@ mod tests {
             assert_eq!(e.exit_code(), crate::error::exit::UNSAFE, "{c} {r}");
         }
         assert!(Writes::plan(Path::new("/l/c"), Path::new("/l/c/rootfs"), 1).is_ok());
+    }
+
+    #[test]
+    fn kernels_before_5_11_get_the_note() {
+        for old in ["5.10.0-28-amd64", "4.19.255", "2.6.78-fc-v1045", "5.4"] {
+            let n = old_kernel_note(old).unwrap_or_else(|| panic!("{old}: no note"));
+            assert!(n.contains(old) && n.contains("disk-max=max"), "{n}");
+        }
+        for new in [
+            "5.11.0",
+            "5.15.0-91-generic",
+            "6.18.44-fc-v1045",
+            "10.0",
+            "",
+            "x.y",
+        ] {
+            assert_eq!(old_kernel_note(new), None, "{new}");
+        }
     }
 
     #[test]
