@@ -240,7 +240,6 @@ fn check_conf(conf: &str) -> Result<()> {
     Ok(())
 }
 
-/// Quotes a string for POSIX sh: single quotes, with `'` spelled `'\''`.
 #[cfg(test)]
 mod tests {
     use super::*;

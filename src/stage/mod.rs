@@ -112,15 +112,19 @@ pub fn stage(opts: &Options) -> Result<Report> {
     let gateway_mode = spec.gateways_mode.bits();
     let (container, rootfs) = host::targets(opts)?;
     let wait = opts.lock_wait.unwrap_or(LOCK_WAIT);
-    // Overlay: a rootfs that is a mount point of its own gets a plain tree
-    // in that mount; one on a filesystem that cannot be an upper dir is
-    // refused here, before any write.
-    let mut note = None;
+    // A rootfs that is a mount point of its own (the agent's write buffer,
+    // an integrator's mount): whoever mounted it chose where the
+    // container's writes go.
+    let mounted = upperfs::mounted(&container, &rootfs);
+    let mut notes = Vec::new();
+    // Overlay: a mounted rootfs gets a plain tree in that mount; one on a
+    // filesystem that cannot be an upper dir is refused here, before any
+    // write.
     let store = match &spec.skeleton_store {
-        Some(store) => match upperfs::decide(&container, &rootfs)? {
+        Some(store) => match upperfs::decide(&rootfs, mounted.as_deref())? {
             upperfs::Upper::Overlay => Some(store),
             upperfs::Upper::Mounted(fs) => {
-                note = Some(format!(
+                notes.push(format!(
                     "rootfs {} is a mount point ({fs}), which cannot be an overlay upper dir; the container gets a plain dir: rootfs in it",
                     rootfs.display()
                 ));
@@ -154,11 +158,10 @@ pub fn stage(opts: &Options) -> Result<Report> {
         overlay::open_dirs(&entries)?;
     }
     let lower = overlay.as_ref().map(Overlay::lower);
-    // The bound on writes, unless the rootfs is a mount of its own: the
-    // writes go where whoever mounted it chose. The agent's write buffer
-    // is synced into its lower dir at Destroy, which a tmpfs over it would
-    // keep them from; with the series' 0012 that buffer is a tmpfs.
-    let mounted = upperfs::mounted(&container, &rootfs);
+    // The bound on writes, unless the rootfs is a mount of its own. The
+    // agent's write buffer is synced into its lower dir at Destroy, which
+    // a tmpfs over it would keep them from; with the series' 0012 that
+    // buffer is a tmpfs.
     let writes = match (spec.disk_max, &mounted) {
         (Some(size), None) => Some(Writes::plan(&container, &rootfs, size)?),
         _ => None,
@@ -175,7 +178,6 @@ pub fn stage(opts: &Options) -> Result<Report> {
     let kept = config::kept_lines(&container, &verified.conf);
     let exempt: Vec<&str> = spec.shared_bin.iter().map(|d| d.as_str()).collect();
     binds::check(kept.iter().chain(&lines).map(String::as_str), &exempt)?;
-    let mut notes: Vec<String> = note.into_iter().collect();
     if let (Some(_), Some(fs)) = (spec.disk_max, &mounted) {
         notes.push(format!(
             "rootfs {} is a mount point ({fs}): the container writes into it, and security.disk-max adds no bound of its own",

@@ -85,11 +85,11 @@ pub(super) fn mounted(container: &Path, rootfs: &Path) -> Option<String> {
     }
 }
 
-/// Decides, before any write, what an overlay container's `rootfs` (in
-/// the container dir `container`) can be.
-pub(super) fn decide(container: &Path, rootfs: &Path) -> Result<Upper> {
-    if let Some(name) = mounted(container, rootfs) {
-        return Ok(Upper::Mounted(name));
+/// Decides, before any write, what an overlay container's `rootfs` can
+/// be; `mounted` is what [`mounted`] found on it.
+pub(super) fn decide(rootfs: &Path, mounted: Option<&str>) -> Result<Upper> {
+    if let Some(name) = mounted {
+        return Ok(Upper::Mounted(name.to_string()));
     }
     // The rootfs, or the nearest directory above it that exists: where
     // the upper dir and LXC's work dir will be.
